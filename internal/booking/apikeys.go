@@ -1,0 +1,197 @@
+package booking
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// API keys look like vac_live_<48 base32 characters>: 240 random bits. The first
+// 12 random characters, with the vac_live_ marker, are the public prefix used to
+// find the key; only the SHA-256 of the whole key is stored.
+const (
+	keyMarker    = "vac_live_"
+	keyRandomLen = 48
+	prefixLen    = len(keyMarker) + 12
+)
+
+var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// APIKey is a key as the API shows it. Key (the secret) is set only in the answer
+// to the command that created it.
+type APIKey struct {
+	ID         uuid.UUID  `json:"id"`
+	Name       string     `json:"name"`
+	Role       scope.Role `json:"role"`
+	Prefix     string     `json:"prefix"`
+	Key        string     `json:"key,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+func apiKeyFromRow(k db.ApiKey) APIKey {
+	return APIKey{ID: k.ID, Name: k.Name, Role: scope.Role(k.Role), Prefix: k.Prefix, CreatedAt: k.CreatedAt,
+		LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+}
+
+func newKeySecret() (key, prefix string, hash []byte) {
+	b := make([]byte, keyRandomLen*5/8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	key = keyMarker + keyEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(key))
+	return key, key[:prefixLen], sum[:]
+}
+
+func createAPIKey(ctx context.Context, q *db.Queries, sc scope.Scope, name string, role scope.Role) (APIKey, error) {
+	key, prefix, hash := newKeySecret()
+	row, err := q.CreateAPIKey(ctx, db.CreateAPIKeyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
+		Name: name, Role: string(role), Prefix: prefix, SecretHash: hash})
+	if err != nil {
+		return APIKey{}, fmt.Errorf("insert api key: %w", err)
+	}
+	out := apiKeyFromRow(row)
+	out.Key = key
+	return out, nil
+}
+
+// ErrUnauthenticated is returned for a missing, malformed, unknown or revoked key.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Principal is an authenticated API key.
+type Principal struct {
+	Scope            scope.Scope
+	OrganisationSlug string
+}
+
+// Authenticate checks a bearer key and returns its scope.
+func (s *Service) Authenticate(ctx context.Context, key string) (Principal, error) {
+	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+keyRandomLen {
+		return Principal{}, ErrUnauthenticated
+	}
+	cred, err := s.db.CredentialByPrefix(ctx, key[:prefixLen])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(sum[:], cred.SecretHash) != 1 || cred.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	sc := scope.Scope{OrganisationID: cred.OrganisationID, ActorID: cred.ID, Role: scope.Role(cred.Role)}
+	s.touchKey(ctx, sc)
+	return Principal{Scope: sc, OrganisationSlug: cred.OrganisationSlug}, nil
+}
+
+// keyTouchInterval bounds how often one instance records a key's last use.
+const keyTouchInterval = time.Minute
+
+func (s *Service) touchKey(ctx context.Context, sc scope.Scope) {
+	now := s.now()
+	if last, ok := s.touched.Load(sc.ActorID); ok && now.Sub(last.(time.Time)) < keyTouchInterval {
+		return
+	}
+	s.touched.Store(sc.ActorID, now)
+	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		return q.TouchAPIKey(ctx, db.TouchAPIKeyParams{OrganisationID: sc.OrganisationID, ID: sc.ActorID})
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "record api key use", "api_key_id", sc.ActorID, "err", err)
+	}
+}
+
+// CreateAPIKeyInput is what an admin sends.
+type CreateAPIKeyInput struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// CreateAPIKeyCommand creates a key in the scope's organisation.
+type CreateAPIKeyCommand struct {
+	Meta `json:"-"`
+	Name string     `json:"name"`
+	Role scope.Role `json:"role"`
+}
+
+// NewCreateAPIKey validates in.
+func NewCreateAPIKey(meta Meta, in CreateAPIKeyInput) (CreateAPIKeyCommand, error) {
+	cmd := CreateAPIKeyCommand{Meta: meta, Name: strings.TrimSpace(in.Name), Role: scope.Role(in.Role)}
+	var p problems
+	checkText(&p, "name", cmd.Name, 1, 200)
+	if !cmd.Role.Valid() {
+		p.add("role", "invalid", "role must be admin, write or read")
+	}
+	return cmd, p.err()
+}
+
+// CreateAPIKey creates a key; the answer carries the secret, shown this once.
+// The stored command outcome keeps only the key's public fields, so a replay
+// of the request cannot reveal the secret again.
+func (s *Service) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAPIKeyCommand) (APIKey, Receipt, error) {
+	if !sc.Role.Allows(scope.RoleAdmin) {
+		return APIKey{}, Receipt{}, forbidden("only admin keys manage API keys")
+	}
+	var secret string
+	key, rc, err := execute(ctx, s, sc, cmd.Meta, "api_key.create", cmd, func(q *db.Queries) (APIKey, []Event, error) {
+		k, err := createAPIKey(ctx, q, sc, cmd.Name, cmd.Role)
+		secret = k.Key
+		k.Key = ""
+		return k, nil, err
+	})
+	key.Key = secret
+	return key, rc, err
+}
+
+// RevokeAPIKeyCommand revokes a key; requests with it fail at once.
+type RevokeAPIKeyCommand struct {
+	Meta  `json:"-"`
+	KeyID uuid.UUID `json:"key_id"`
+}
+
+// RevokeAPIKey revokes a key of the scope's organisation.
+func (s *Service) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAPIKeyCommand) (APIKey, Receipt, error) {
+	if !sc.Role.Allows(scope.RoleAdmin) {
+		return APIKey{}, Receipt{}, forbidden("only admin keys manage API keys")
+	}
+	return execute(ctx, s, sc, cmd.Meta, "api_key.revoke", cmd, func(q *db.Queries) (APIKey, []Event, error) {
+		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return APIKey{}, nil, notFound("api key")
+		}
+		if err != nil {
+			return APIKey{}, nil, fmt.Errorf("revoke api key: %w", err)
+		}
+		return apiKeyFromRow(row), nil, nil
+	})
+}
+
+// ListAPIKeys lists the organisation's keys (never their secrets).
+func (s *Service) ListAPIKeys(ctx context.Context, sc scope.Scope, page Page) (List[APIKey], error) {
+	if !sc.Role.Allows(scope.RoleAdmin) {
+		return List[APIKey]{}, forbidden("only admin keys manage API keys")
+	}
+	var out List[APIKey]
+	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		rows, err := q.ListAPIKeys(ctx, db.ListAPIKeysParams{OrganisationID: sc.OrganisationID, After: page.After, RowLimit: page.Limit + 1})
+		if err != nil {
+			return fmt.Errorf("list api keys: %w", err)
+		}
+		out = paginate(rows, page, func(k db.ApiKey) (APIKey, uuid.UUID) { return apiKeyFromRow(k), k.ID })
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,605 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// Booking statuses and the lifecycle between them:
+//
+//	unpaid → paid | cancelled | expired
+//	paid   → complete | cancelled
+//
+// cancelled, expired and complete are final.
+const (
+	StatusUnpaid    = "unpaid"
+	StatusPaid      = "paid"
+	StatusCancelled = "cancelled"
+	StatusExpired   = "expired"
+	StatusComplete  = "complete"
+)
+
+var transitions = map[string][]string{
+	StatusUnpaid: {StatusPaid, StatusCancelled, StatusExpired},
+	StatusPaid:   {StatusComplete, StatusCancelled},
+}
+
+// CanTransition reports whether the lifecycle allows from → to.
+func CanTransition(from, to string) bool { return slices.Contains(transitions[from], to) }
+
+// Guest is who the booking is for.
+type Guest struct {
+	Name  string  `json:"name"`
+	Email string  `json:"email"`
+	Phone *string `json:"phone"`
+}
+
+// BookingLine is a booked stay.
+type BookingLine struct {
+	ID uuid.UUID `json:"id"`
+	PricedLine
+}
+
+// Booking is a reservation of one or more stays.
+type Booking struct {
+	ID               uuid.UUID     `json:"id"`
+	Status           string        `json:"status"`
+	Guest            Guest         `json:"guest"`
+	Notes            string        `json:"notes"`
+	Items            []BookingLine `json:"items"`
+	Total            int64         `json:"total"`
+	Currency         string        `json:"currency"`
+	ExpiresAt        time.Time     `json:"expires_at"`
+	PaymentReference *string       `json:"payment_reference"`
+	CancelReason     *string       `json:"cancel_reason"`
+	Version          int32         `json:"version"`
+	CreatedAt        time.Time     `json:"created_at"`
+	UpdatedAt        time.Time     `json:"updated_at"`
+	ConfirmedAt      *time.Time    `json:"confirmed_at"`
+	CancelledAt      *time.Time    `json:"cancelled_at"`
+	CompletedAt      *time.Time    `json:"completed_at"`
+	ExpiredAt        *time.Time    `json:"expired_at"`
+}
+
+// effectiveStatus is the status a client sees: an unpaid hold past its deadline is
+// expired, whether or not the sweep has recorded it yet.
+func effectiveStatus(status string, expiresAt, now time.Time) string {
+	if status == StatusUnpaid && !now.Before(expiresAt) {
+		return StatusExpired
+	}
+	return status
+}
+
+// GuestInput is the guest as clients send it.
+type GuestInput struct {
+	Name  string  `json:"name"`
+	Email string  `json:"email"`
+	Phone *string `json:"phone"`
+}
+
+func parseGuest(p *problems, in GuestInput) Guest {
+	g := Guest{Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
+	checkText(p, "guest.name", g.Name, 1, 200)
+	if a, err := mail.ParseAddress(g.Email); err != nil || a.Address != g.Email || len(g.Email) > 254 {
+		p.add("guest.email", "invalid", "guest.email must be an email address like guest@example.com")
+	}
+	if in.Phone != nil {
+		ph := strings.TrimSpace(*in.Phone)
+		if len(ph) > 40 || strings.ContainsFunc(ph, func(r rune) bool { return !strings.ContainsRune("0123456789+-() .", r) }) {
+			p.add("guest.phone", "invalid", "guest.phone must be at most 40 digits, spaces and + - ( ) .")
+		}
+		g.Phone = &ph
+	}
+	return g
+}
+
+// CreateBookingInput is the body of a booking request.
+type CreateBookingInput struct {
+	Guest GuestInput  `json:"guest"`
+	Items []LineInput `json:"items"`
+	Notes *string     `json:"notes"`
+}
+
+// CreateBooking places a hold: an unpaid booking that expires unless confirmed.
+type CreateBooking struct {
+	Meta  `json:"-"`
+	Guest Guest  `json:"guest"`
+	Lines []Line `json:"lines"`
+	Notes string `json:"notes"`
+}
+
+// NewCreateBooking validates in.
+func NewCreateBooking(meta Meta, in CreateBookingInput) (CreateBooking, error) {
+	var p problems
+	cmd := CreateBooking{Meta: meta, Guest: parseGuest(&p, in.Guest)}
+	cmd.Lines = parseLines(&p, "items", in.Items)
+	if in.Notes != nil {
+		cmd.Notes = *in.Notes
+		checkText(&p, "notes", cmd.Notes, 0, 5000)
+	}
+	return cmd, p.err()
+}
+
+// CreateBooking handles CreateBooking. Availability is checked first so a conflict
+// can name every blocked item, but the exclusion constraint is the arbiter: a
+// concurrent booking that wins the race makes this insert fail, and that failure
+// becomes the same booking_conflict.
+func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateBooking) (Booking, Receipt, error) {
+	if err := requireRole(sc, scope.RoleWrite, "book"); err != nil {
+		return Booking{}, Receipt{}, err
+	}
+	return execute(ctx, s, sc, cmd.Meta, "booking.create", cmd, func(q *db.Queries) (Booking, []Event, error) {
+		c, err := loadClock(ctx, q, sc)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		events, err := s.expireStaleHolds(ctx, q, sc, c, priced)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		if blocked, err := blockedItems(ctx, q, sc, priced, nil); err != nil {
+			return Booking{}, nil, err
+		} else if len(blocked) > 0 {
+			return Booking{}, nil, overlapConflict(blocked)
+		}
+		var total int64
+		for _, l := range priced {
+			total += l.Total
+		}
+		id := uuid.Must(uuid.NewV7())
+		if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
+			GuestName: cmd.Guest.Name, GuestEmail: cmd.Guest.Email, GuestPhone: cmd.Guest.Phone, Notes: cmd.Notes,
+			Currency: c.org.Currency, Total: total, ExpiresAt: c.holdTill}); err != nil {
+			return Booking{}, nil, fmt.Errorf("insert booking: %w", err)
+		}
+		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.holdTill, priced); err != nil {
+			return Booking{}, nil, err
+		}
+		b, err := loadBooking(ctx, q, sc, c, id)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		return b, append(events, Event{EventBookingCreated, b}), nil
+	})
+}
+
+func overlapConflict(items []uuid.UUID) *Error {
+	e := conflict(CodeBookingConflict, "the requested dates overlap an active booking")
+	e.ItemIDs = items
+	return e
+}
+
+// insertLines writes a booking's stays in item order (so two bookings of the same
+// items lock them in the same order), mapping an overlap to booking_conflict.
+func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time, lines []PricedLine) error {
+	order := make([]int, len(lines))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(lines[a].ItemID.String(), lines[b].ItemID.String()) })
+	for _, i := range order {
+		l := lines[i]
+		lineID := uuid.Must(uuid.NewV7())
+		err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
+			BookingID: bookingID, Position: int32(i), ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(),
+			Nights: l.Nights, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal, AddonsTotal: l.AddonsTotal,
+			Total: l.Total, Status: status, HoldExpiresAt: holdTill})
+		if isOverlap(err) {
+			return overlapConflict([]uuid.UUID{l.ItemID})
+		}
+		if err != nil {
+			return fmt.Errorf("insert booking item: %w", err)
+		}
+		for _, a := range l.Addons {
+			if err := q.InsertBookingItemAddon(ctx, db.InsertBookingItemAddonParams{OrganisationID: sc.OrganisationID,
+				BookingItemID: lineID, AddonID: a.AddonID, Name: a.Name, Per: a.Per, UnitPrice: a.UnitPrice,
+				Quantity: a.Quantity, Total: a.Total}); err != nil {
+				return fmt.Errorf("insert booking add-on: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// isOverlap reports whether err is the database refusing a double booking: the
+// exclusion constraint (23P01), or the deadlock detector aborting one of two
+// transactions that were each waiting on the other's overlapping insert (40P01).
+func isOverlap(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == pgerrcode.ExclusionViolation || pgErr.Code == pgerrcode.DeadlockDetected
+}
+
+// IsOverlap is isOverlap for tests and tools outside the package.
+func IsOverlap(err error) bool { return isOverlap(err) }
+
+// expireStaleHolds records the expiry of unpaid holds past their deadline on the
+// lines' items, with their booking.expired events, before new stays are inserted.
+func (s *Service) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, lines []PricedLine) ([]Event, error) {
+	ids := make([]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ItemID
+	}
+	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("expire stale holds: %w", err)
+	}
+	var events []Event
+	for _, id := range expired {
+		b, err := loadBooking(ctx, q, sc, c, id)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, Event{EventBookingExpired, b})
+	}
+	return events, nil
+}
+
+func loadBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id uuid.UUID) (Booking, error) {
+	row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: sc.OrganisationID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, notFound("booking")
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("load booking: %w", err)
+	}
+	bs, err := assemble(ctx, q, sc, c, []db.Booking{row})
+	if err != nil {
+		return Booking{}, err
+	}
+	return bs[0], nil
+}
+
+// assemble loads the stays and add-ons of bookings (two queries for any number).
+func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, rows []db.Booking) ([]Booking, error) {
+	ids := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	items, err := q.BookingItems(ctx, db.BookingItemsParams{OrganisationID: sc.OrganisationID, BookingIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("load booking items: %w", err)
+	}
+	lineIDs := make([]uuid.UUID, len(items))
+	for i, it := range items {
+		lineIDs[i] = it.ID
+	}
+	addons, err := q.BookingItemAddons(ctx, db.BookingItemAddonsParams{OrganisationID: sc.OrganisationID, BookingItemIds: lineIDs})
+	if err != nil {
+		return nil, fmt.Errorf("load booking add-ons: %w", err)
+	}
+	addonsByLine := map[uuid.UUID][]AddonLine{}
+	for _, a := range addons {
+		addonsByLine[a.BookingItemID] = append(addonsByLine[a.BookingItemID], AddonLine{AddonID: a.AddonID, Name: a.Name,
+			Per: a.Per, UnitPrice: a.UnitPrice, Quantity: a.Quantity, Total: a.Total})
+	}
+	linesByBooking := map[uuid.UUID][]BookingLine{}
+	for _, it := range items {
+		al := addonsByLine[it.ID]
+		if al == nil {
+			al = []AddonLine{}
+		}
+		linesByBooking[it.BookingID] = append(linesByBooking[it.BookingID], BookingLine{ID: it.ID, PricedLine: PricedLine{
+			ItemID: it.ItemID, CheckIn: DateFromTime(it.CheckIn), CheckOut: DateFromTime(it.CheckOut), Nights: it.Nights,
+			NightlyPrice: it.NightlyPrice, RoomTotal: it.RoomTotal, Addons: al, AddonsTotal: it.AddonsTotal, Total: it.Total}})
+	}
+	out := make([]Booking, len(rows))
+	for i, r := range rows {
+		lines := linesByBooking[r.ID]
+		if lines == nil {
+			lines = []BookingLine{}
+		}
+		out[i] = Booking{ID: r.ID, Status: effectiveStatus(r.Status, r.ExpiresAt, c.now),
+			Guest: Guest{Name: r.GuestName, Email: r.GuestEmail, Phone: r.GuestPhone}, Notes: r.Notes, Items: lines,
+			Total: r.Total, Currency: r.Currency, ExpiresAt: r.ExpiresAt, PaymentReference: r.PaymentReference,
+			CancelReason: r.CancelReason, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			ConfirmedAt: r.ConfirmedAt, CancelledAt: r.CancelledAt, CompletedAt: r.CompletedAt, ExpiredAt: r.ExpiredAt}
+	}
+	return out, nil
+}
+
+// GetBooking returns one booking.
+func (s *Service) GetBooking(ctx context.Context, sc scope.Scope, id uuid.UUID) (Booking, error) {
+	var out Booking
+	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		c, err := loadClock(ctx, q, sc)
+		if err != nil {
+			return err
+		}
+		out, err = loadBooking(ctx, q, sc, c, id)
+		return err
+	})
+	return out, err
+}
+
+// BookingFilter narrows a booking list.
+type BookingFilter struct {
+	Status *string
+	ItemID *uuid.UUID
+	From   *Date // with To: bookings with a stay overlapping [From, To)
+	To     *Date
+}
+
+// NewBookingFilter validates list filters as they arrive in a query string.
+func NewBookingFilter(status, itemID, from, to string) (BookingFilter, error) {
+	var f BookingFilter
+	var p problems
+	if status != "" {
+		if status != StatusUnpaid && status != StatusPaid && status != StatusCancelled && status != StatusExpired && status != StatusComplete {
+			p.add("status", "invalid", "status must be unpaid, paid, cancelled, expired or complete")
+		}
+		f.Status = &status
+	}
+	if itemID != "" {
+		id, err := uuid.Parse(itemID)
+		if err != nil {
+			p.add("item_id", "invalid", "item_id must be an item id")
+		}
+		f.ItemID = &id
+	}
+	if (from == "") != (to == "") {
+		p.add("from", "required", "from and to go together")
+	} else if from != "" {
+		fd, err := ParseDate(from)
+		if err != nil {
+			p.add("from", "invalid", "%s", err.Error())
+		}
+		td, err2 := ParseDate(to)
+		if err2 != nil {
+			p.add("to", "invalid", "%s", err2.Error())
+		}
+		if err == nil && err2 == nil && !fd.Before(td) {
+			p.add("to", "before_from", "to must be after from")
+		}
+		f.From, f.To = &fd, &td
+	}
+	return f, p.err()
+}
+
+// ListBookings lists bookings, newest first.
+func (s *Service) ListBookings(ctx context.Context, sc scope.Scope, f BookingFilter, page Page) (List[Booking], error) {
+	var out List[Booking]
+	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		c, err := loadClock(ctx, q, sc)
+		if err != nil {
+			return err
+		}
+		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Status: f.Status, ItemID: f.ItemID,
+			Before: page.After, RowLimit: page.Limit + 1}
+		if f.From != nil {
+			from, to := f.From.Time(), f.To.Time()
+			params.FromDate, params.ToDate = &from, &to
+		}
+		rows, err := q.ListBookings(ctx, params)
+		if err != nil {
+			return fmt.Errorf("list bookings: %w", err)
+		}
+		bs, err := assemble(ctx, q, sc, c, rows)
+		if err != nil {
+			return err
+		}
+		out = paginate(bs, page, func(b Booking) (Booking, uuid.UUID) { return b, b.ID })
+		return nil
+	})
+	return out, err
+}
+
+// UpdateBookingInput is the body of a booking PATCH; absent fields stay as they are.
+type UpdateBookingInput struct {
+	Guest *GuestInput `json:"guest"`
+	Notes *string     `json:"notes"`
+	Items []LineInput `json:"items"`
+}
+
+// UpdateBooking changes a live booking's guest, notes or stays. New stays are
+// re-checked for availability and re-priced.
+type UpdateBooking struct {
+	Meta      `json:"-"`
+	BookingID uuid.UUID `json:"booking_id"`
+	Guest     *Guest    `json:"guest"`
+	Notes     *string   `json:"notes"`
+	Lines     []Line    `json:"lines"`
+}
+
+// NewUpdateBooking validates in.
+func NewUpdateBooking(meta Meta, id uuid.UUID, in UpdateBookingInput) (UpdateBooking, error) {
+	var p problems
+	cmd := UpdateBooking{Meta: meta, BookingID: id, Notes: in.Notes}
+	if in.Guest != nil {
+		g := parseGuest(&p, *in.Guest)
+		cmd.Guest = &g
+	}
+	if in.Notes != nil {
+		checkText(&p, "notes", *in.Notes, 0, 5000)
+	}
+	if in.Items != nil {
+		cmd.Lines = parseLines(&p, "items", in.Items)
+	}
+	if in.Guest == nil && in.Notes == nil && in.Items == nil {
+		p.add("", "empty", "nothing to change: send guest, notes or items")
+	}
+	return cmd, p.err()
+}
+
+// UpdateBooking handles UpdateBooking.
+func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateBooking) (Booking, Receipt, error) {
+	if err := requireRole(sc, scope.RoleWrite, "change bookings"); err != nil {
+		return Booking{}, Receipt{}, err
+	}
+	return execute(ctx, s, sc, cmd.Meta, "booking.update", cmd, func(q *db.Queries) (Booking, []Event, error) {
+		c, cur, err := s.lockBooking(ctx, q, sc, cmd.Meta, cmd.BookingID)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		status := effectiveStatus(cur.Status, cur.ExpiresAt, c.now)
+		if status != StatusUnpaid && status != StatusPaid {
+			return Booking{}, nil, conflict(CodeInvalidTransit, "a %s booking cannot be changed", status)
+		}
+		params := db.UpdateBookingDetailsParams{OrganisationID: sc.OrganisationID, ID: cur.ID, GuestName: cur.GuestName,
+			GuestEmail: cur.GuestEmail, GuestPhone: cur.GuestPhone, Notes: cur.Notes, Total: cur.Total}
+		if cmd.Guest != nil {
+			params.GuestName, params.GuestEmail, params.GuestPhone = cmd.Guest.Name, cmd.Guest.Email, cmd.Guest.Phone
+		}
+		if cmd.Notes != nil {
+			params.Notes = *cmd.Notes
+		}
+		var events []Event
+		if cmd.Lines != nil {
+			priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
+			if err != nil {
+				return Booking{}, nil, err
+			}
+			if events, err = s.expireStaleHolds(ctx, q, sc, c, priced); err != nil {
+				return Booking{}, nil, err
+			}
+			if blocked, err := blockedItems(ctx, q, sc, priced, &cur.ID); err != nil {
+				return Booking{}, nil, err
+			} else if len(blocked) > 0 {
+				return Booking{}, nil, overlapConflict(blocked)
+			}
+			if err := q.DeleteBookingItems(ctx, db.DeleteBookingItemsParams{OrganisationID: sc.OrganisationID, BookingID: cur.ID}); err != nil {
+				return Booking{}, nil, fmt.Errorf("replace booking items: %w", err)
+			}
+			if err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced); err != nil {
+				return Booking{}, nil, err
+			}
+			params.Total = 0
+			for _, l := range priced {
+				params.Total += l.Total
+			}
+		}
+		if _, err := q.UpdateBookingDetails(ctx, params); err != nil {
+			return Booking{}, nil, fmt.Errorf("update booking: %w", err)
+		}
+		b, err := loadBooking(ctx, q, sc, c, cur.ID)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		return b, append(events, Event{EventBookingUpdated, b}), nil
+	})
+}
+
+// lockBooking loads a booking for change and checks the expected version.
+func (s *Service) lockBooking(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, id uuid.UUID) (clock, db.Booking, error) {
+	c, err := loadClock(ctx, q, sc)
+	if err != nil {
+		return clock{}, db.Booking{}, err
+	}
+	cur, err := q.GetBookingForUpdate(ctx, db.GetBookingForUpdateParams{OrganisationID: sc.OrganisationID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return clock{}, db.Booking{}, notFound("booking")
+	}
+	if err != nil {
+		return clock{}, db.Booking{}, fmt.Errorf("load booking: %w", err)
+	}
+	if err := checkVersion(meta, cur.Version); err != nil {
+		return clock{}, db.Booking{}, err
+	}
+	return c, cur, nil
+}
+
+// TransitionInput is the body of the lifecycle requests.
+type TransitionInput struct {
+	PaymentReference *string `json:"payment_reference"`
+	Reason           *string `json:"reason"`
+}
+
+// TransitionBooking moves a booking along its lifecycle: confirm (to paid),
+// cancel (to cancelled, freeing its dates) or complete (from paid).
+type TransitionBooking struct {
+	Meta             `json:"-"`
+	BookingID        uuid.UUID `json:"booking_id"`
+	To               string    `json:"to"`
+	PaymentReference *string   `json:"payment_reference,omitempty"`
+	Reason           *string   `json:"reason,omitempty"`
+}
+
+// NewConfirmBooking validates a confirmation.
+func NewConfirmBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p problems
+	if in.Reason != nil {
+		p.add("reason", "unexpected", "reason belongs to cancel")
+	}
+	if in.PaymentReference != nil {
+		checkText(&p, "payment_reference", *in.PaymentReference, 1, 200)
+	}
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusPaid, PaymentReference: in.PaymentReference}, p.err()
+}
+
+// NewCancelBooking validates a cancellation.
+func NewCancelBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p problems
+	if in.PaymentReference != nil {
+		p.add("payment_reference", "unexpected", "payment_reference belongs to confirm")
+	}
+	if in.Reason != nil {
+		checkText(&p, "reason", *in.Reason, 0, 1000)
+	}
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusCancelled, Reason: in.Reason}, p.err()
+}
+
+// NewCompleteBooking validates a completion.
+func NewCompleteBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p problems
+	if in.PaymentReference != nil || in.Reason != nil {
+		p.add("", "unexpected", "complete takes no fields")
+	}
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusComplete}, p.err()
+}
+
+var transitionEvents = map[string]string{
+	StatusPaid: EventBookingConfirmed, StatusCancelled: EventBookingCancelled,
+	StatusComplete: EventBookingCompleted, StatusExpired: EventBookingExpired,
+}
+
+// TransitionBooking handles TransitionBooking.
+func (s *Service) TransitionBooking(ctx context.Context, sc scope.Scope, cmd TransitionBooking) (Booking, Receipt, error) {
+	if err := requireRole(sc, scope.RoleWrite, "change bookings"); err != nil {
+		return Booking{}, Receipt{}, err
+	}
+	return execute(ctx, s, sc, cmd.Meta, "booking."+cmd.To, cmd, func(q *db.Queries) (Booking, []Event, error) {
+		c, cur, err := s.lockBooking(ctx, q, sc, cmd.Meta, cmd.BookingID)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		from := effectiveStatus(cur.Status, cur.ExpiresAt, c.now)
+		if !CanTransition(from, cmd.To) {
+			return Booking{}, nil, conflict(CodeInvalidTransit, "a %s booking cannot become %s", from, cmd.To)
+		}
+		b, err := setStatus(ctx, q, sc, c, cur.ID, cmd.To, cmd.PaymentReference, cmd.Reason)
+		if err != nil {
+			return Booking{}, nil, err
+		}
+		return b, []Event{{transitionEvents[cmd.To], b}}, nil
+	})
+}
+
+func setStatus(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id uuid.UUID, to string, payRef, reason *string) (Booking, error) {
+	if _, err := q.SetBookingStatus(ctx, db.SetBookingStatusParams{OrganisationID: sc.OrganisationID, ID: id, Status: to,
+		PaymentReference: payRef, CancelReason: reason}); err != nil {
+		return Booking{}, fmt.Errorf("set booking status: %w", err)
+	}
+	if err := q.SetBookingItemsStatus(ctx, db.SetBookingItemsStatusParams{OrganisationID: sc.OrganisationID, BookingID: id, Status: to}); err != nil {
+		return Booking{}, fmt.Errorf("set booking items status: %w", err)
+	}
+	return loadBooking(ctx, q, sc, c, id)
+}

@@ -1,0 +1,233 @@
+package booking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// Meta is what every command carries besides its own fields.
+type Meta struct {
+	// ID is the idempotency key: the client's Idempotency-Key, or a generated
+	// UUIDv7 when it sent none. Commands with the same ID from the same actor run once.
+	ID string
+	// IssuedAt is when the command was built.
+	IssuedAt time.Time
+	// Actor is the API key that issued it (uuid.Nil for the platform operator).
+	Actor uuid.UUID
+	// ExpectedVersion, when set, is the version the client last saw (If-Match);
+	// a different current version fails with CodeStaleVersion and changes nothing.
+	ExpectedVersion *int32
+}
+
+// NewMeta stamps a command's metadata. An empty key gets a generated UUIDv7.
+func NewMeta(key string, actor uuid.UUID, expectedVersion *int32, now time.Time) (Meta, error) {
+	if key == "" {
+		key = uuid.Must(uuid.NewV7()).String()
+	}
+	if len(key) > 255 {
+		return Meta{}, Invalid("Idempotency-Key", "too_long", "the idempotency key must be at most 255 characters")
+	}
+	for _, r := range key {
+		if r < 0x21 || r > 0x7e {
+			return Meta{}, Invalid("Idempotency-Key", "invalid", "the idempotency key must be printable ASCII without spaces")
+		}
+	}
+	return Meta{ID: key, IssuedAt: now, Actor: actor, ExpectedVersion: expectedVersion}, nil
+}
+
+// Receipt tells the caller how a command was handled.
+type Receipt struct {
+	CommandID string
+	// Replayed is true when the outcome is the stored outcome of an earlier
+	// execution of the same command; nothing was executed again.
+	Replayed bool
+}
+
+// claimLease is how long a claimed command may run before another request with
+// the same key may take it over. It is longer than any request's deadline, so a
+// live executor never loses its claim; a crashed one's transaction has rolled back.
+const claimLease = 2 * time.Minute
+
+// execute runs one command exactly once per (organisation, actor, command id):
+//
+//  1. claim the key in a short transaction of its own (or learn it is done, in use,
+//     or reused for a different command);
+//  2. run fn in one scoped transaction that also records the outcome, so a command's
+//     effects and its record commit together or not at all;
+//  3. on a domain error, record that outcome instead (the effects rolled back);
+//     on any other error, release the claim so a retry runs again.
+//
+// fields is the command without Meta; its JSON, with the type, is the fingerprint
+// that tells a retry from a different request under the same key.
+func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
+	fn func(q *db.Queries) (T, []Event, error)) (T, Receipt, error) {
+	var zero T
+	started := time.Now()
+	receipt := Receipt{CommandID: meta.ID}
+	fp, err := fingerprint(typ, fields, meta.ExpectedVersion)
+	if err != nil {
+		return zero, receipt, err
+	}
+	claim := uuid.Must(uuid.NewV7())
+	key := db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}
+
+	var prior *db.GetCommandRow
+	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
+			OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Type: typ,
+			Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds(),
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			row, err := q.GetCommand(ctx, key)
+			if err != nil {
+				return fmt.Errorf("read command %s: %w", meta.ID, err)
+			}
+			prior = &row
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claim command %s: %w", meta.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return zero, receipt, err
+	}
+	if prior != nil {
+		return replay[T](prior, typ, fp, receipt)
+	}
+
+	var result T
+	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		var events []Event
+		var err error
+		result, events, err = fn(q)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := insertEvent(ctx, q, sc, meta.ID, e); err != nil {
+				return err
+			}
+		}
+		body, err := json.Marshal(result)
+		if err != nil {
+			return fmt.Errorf("encode %s result: %w", typ, err)
+		}
+		return finish(ctx, q, key, claim, "ok", body)
+	})
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		if derr, ok := AsError(err); ok {
+			outcome = string(derr.Kind)
+			if derr.Code == CodeKeyInUse {
+				// Our claim was taken over; the other executor records the outcome.
+				return zero, receipt, err
+			}
+			body, merr := json.Marshal(derr)
+			if merr == nil {
+				merr = s.db.Tx(ctx, sc, func(q *db.Queries) error { return finish(ctx, q, key, claim, outcome, body) })
+			}
+			if merr != nil {
+				s.log.WarnContext(ctx, "record command outcome", "command_id", meta.ID, "err", merr)
+			}
+		} else {
+			// Unknown outcome (database gone, deadline passed): the transaction rolled
+			// back, so free the key and let the client retry with it.
+			rerr := s.db.Tx(context.WithoutCancel(ctx), sc, func(q *db.Queries) error {
+				return q.ReleaseCommand(context.WithoutCancel(ctx), db.ReleaseCommandParams{
+					OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
+			})
+			if rerr != nil {
+				s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", rerr)
+			}
+			err = fmt.Errorf("%s %s: %w", typ, meta.ID, err)
+		}
+	}
+	s.observe(ctx, typ, meta.ID, outcome, time.Since(started))
+	return result, receipt, err
+}
+
+func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim uuid.UUID, outcome string, body []byte) error {
+	n, err := q.FinishCommand(ctx, db.FinishCommandParams{
+		OrganisationID: key.OrganisationID, ActorID: key.ActorID, ID: key.ID, Claim: claim,
+		Outcome: &outcome, Result: body,
+	})
+	if err != nil {
+		return fmt.Errorf("finish command %s: %w", key.ID, err)
+	}
+	if n == 0 {
+		return conflict(CodeKeyInUse, "a request with this idempotency key took over while this one was running")
+	}
+	return nil
+}
+
+// replay answers a retry from the stored outcome of the earlier execution.
+func replay[T any](prior *db.GetCommandRow, typ string, fp []byte, receipt Receipt) (T, Receipt, error) {
+	var zero T
+	if prior.Type != typ || string(prior.Fingerprint) != string(fp) {
+		return zero, receipt, &Error{Kind: KindInvalid, Code: CodeKeyReused,
+			Message: "this idempotency key was already used for a different request"}
+	}
+	if prior.State != "done" {
+		return zero, receipt, conflict(CodeKeyInUse, "a request with this idempotency key is still being processed")
+	}
+	receipt.Replayed = true
+	if prior.Outcome != nil && *prior.Outcome != "ok" {
+		var derr Error
+		if err := json.Unmarshal(prior.Result, &derr); err != nil {
+			return zero, receipt, fmt.Errorf("decode stored outcome: %w", err)
+		}
+		return zero, receipt, &derr
+	}
+	var v T
+	if err := json.Unmarshal(prior.Result, &v); err != nil {
+		return zero, receipt, fmt.Errorf("decode stored result: %w", err)
+	}
+	return v, receipt, nil
+}
+
+func fingerprint(typ string, fields any, expected *int32) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		Type     string `json:"type"`
+		Expected *int32 `json:"expected_version"`
+		Fields   any    `json:"fields"`
+	}{typ, expected, fields})
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint %s: %w", typ, err)
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// checkVersion enforces optimistic concurrency.
+func checkVersion(meta Meta, current int32) error {
+	if meta.ExpectedVersion != nil && *meta.ExpectedVersion != current {
+		return &Error{Kind: KindConflict, Code: CodeStaleVersion,
+			Message: fmt.Sprintf("the resource is at version %d, not %d", current, *meta.ExpectedVersion)}
+	}
+	return nil
+}
+
+// Observer hears about every handled command (for logs and metrics).
+type Observer func(ctx context.Context, commandType, commandID, outcome string, d time.Duration)
+
+func (s *Service) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
+	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
+		slog.String("outcome", outcome), slog.Duration("duration", d))
+	if s.observer != nil {
+		s.observer(ctx, typ, id, outcome, d)
+	}
+}

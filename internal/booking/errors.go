@@ -1,0 +1,107 @@
+package booking
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Kind is the small set of ways a command or query can fail that a caller may act
+// on. The HTTP layer maps each kind (and Code) to a status in exactly one place.
+type Kind string
+
+const (
+	KindInvalid   Kind = "invalid"   // the input is wrong: see Fields
+	KindNotFound  Kind = "not_found" // no such resource in this organisation
+	KindConflict  Kind = "conflict"  // the current state forbids it: see Code
+	KindForbidden Kind = "forbidden" // the actor's role does not allow it
+)
+
+// Conflict and validation codes that callers can rely on.
+const (
+	CodeValidation      = "validation_failed"
+	CodeBookingConflict = "booking_conflict"
+	CodeInvalidTransit  = "invalid_transition"
+	CodeStaleVersion    = "stale_version"
+	CodeKeyReused       = "idempotency_key_reused"
+	CodeKeyInUse        = "idempotency_key_in_use"
+	CodeSlugTaken       = "slug_taken"
+	CodeNotFound        = "not_found"
+	CodeForbidden       = "forbidden"
+	CodeItemArchived    = "item_archived"
+)
+
+// FieldError is one wrong input field; Field is a path like items[0].check_out.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error is the domain's only error type.
+type Error struct {
+	Kind    Kind         `json:"kind"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldError `json:"fields,omitempty"`
+	// ItemIDs names the items in conflict for booking_conflict.
+	ItemIDs []uuid.UUID `json:"item_ids,omitempty"`
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", e.Code, e.Message)
+	for _, f := range e.Fields {
+		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
+	}
+	return b.String()
+}
+
+// AsError returns the domain error inside err, if any.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// IsKind reports whether err is a domain error of kind k.
+func IsKind(err error, k Kind) bool {
+	e, ok := AsError(err)
+	return ok && e.Kind == k
+}
+
+func notFound(what string) *Error {
+	return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: what + " not found"}
+}
+
+func conflict(code, format string, args ...any) *Error {
+	return &Error{Kind: KindConflict, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func forbidden(format string, args ...any) *Error {
+	return &Error{Kind: KindForbidden, Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// problems collects field errors while a constructor validates its input.
+type problems []FieldError
+
+func (p *problems) add(field, code, format string, args ...any) {
+	*p = append(*p, FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when nothing was added, else one KindInvalid error.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &Error{Kind: KindInvalid, Code: CodeValidation, Message: "the request has invalid fields", Fields: p}
+}
+
+// Invalid returns a validation error for one field. The HTTP layer uses it for
+// query parameters and headers that feed a command or query.
+func Invalid(field, code, message string) error {
+	return &Error{Kind: KindInvalid, Code: CodeValidation, Message: "the request has invalid fields",
+		Fields: []FieldError{{Field: field, Code: code, Message: message}}}
+}

@@ -1,0 +1,235 @@
+package booking
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// LineInput is one requested stay: an item, dates and add-ons, as clients send it.
+type LineInput struct {
+	ItemID   string           `json:"item_id"`
+	CheckIn  string           `json:"check_in"`
+	CheckOut string           `json:"check_out"`
+	Addons   []AddonLineInput `json:"addons"`
+}
+
+// AddonLineInput asks for an add-on with a stay; quantity defaults to 1.
+type AddonLineInput struct {
+	AddonID  string `json:"addon_id"`
+	Quantity *int32 `json:"quantity"`
+}
+
+// Line is a validated stay request.
+type Line struct {
+	ItemID   uuid.UUID  `json:"item_id"`
+	CheckIn  Date       `json:"check_in"`
+	CheckOut Date       `json:"check_out"`
+	Addons   []AddonQty `json:"addons"`
+}
+
+// AddonQty is a validated add-on request.
+type AddonQty struct {
+	AddonID  uuid.UUID `json:"addon_id"`
+	Quantity int32     `json:"quantity"`
+}
+
+// Nights is the length of the stay.
+func (l Line) Nights() int { return l.CheckIn.DaysUntil(l.CheckOut) }
+
+const maxLines = 20
+
+// parseLines validates stay requests, reporting problems under field (e.g. "items").
+func parseLines(p *problems, field string, in []LineInput) []Line {
+	if len(in) == 0 {
+		p.add(field, "required", "at least one item is required")
+		return nil
+	}
+	if len(in) > maxLines {
+		p.add(field, "too_many", "at most %d items per request", maxLines)
+		return nil
+	}
+	lines := make([]Line, len(in))
+	for i, li := range in {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		var l Line
+		var err error
+		if l.ItemID, err = uuid.Parse(li.ItemID); err != nil {
+			p.add(f+".item_id", "invalid", "item_id must be an item id")
+		}
+		okIn, okOut := true, true
+		if l.CheckIn, err = ParseDate(li.CheckIn); err != nil {
+			p.add(f+".check_in", "invalid", "%s", err.Error())
+			okIn = false
+		}
+		if l.CheckOut, err = ParseDate(li.CheckOut); err != nil {
+			p.add(f+".check_out", "invalid", "%s", err.Error())
+			okOut = false
+		}
+		if okIn && okOut {
+			switch n := l.Nights(); {
+			case n < 1:
+				p.add(f+".check_out", "before_check_in", "check_out must be after check_in")
+			case n > maxNights:
+				p.add(f+".check_out", "too_long", "a stay is at most %d nights", maxNights)
+			}
+		}
+		if len(li.Addons) > 50 {
+			p.add(f+".addons", "too_many", "at most 50 add-ons per item")
+		}
+		seen := map[uuid.UUID]bool{}
+		for j, a := range li.Addons {
+			af := fmt.Sprintf("%s.addons[%d]", f, j)
+			var q AddonQty
+			if q.AddonID, err = uuid.Parse(a.AddonID); err != nil {
+				p.add(af+".addon_id", "invalid", "addon_id must be an add-on id")
+			} else if seen[q.AddonID] {
+				p.add(af+".addon_id", "duplicate", "each add-on may appear once per item")
+			}
+			seen[q.AddonID] = true
+			q.Quantity = 1
+			if a.Quantity != nil {
+				q.Quantity = *a.Quantity
+				if q.Quantity < 1 || q.Quantity > 1000 {
+					p.add(af+".quantity", "out_of_range", "quantity must be between 1 and 1000")
+				}
+			}
+			l.Addons = append(l.Addons, q)
+		}
+		for j := range i {
+			o := lines[j]
+			if o.ItemID == l.ItemID && l.CheckIn.Before(o.CheckOut) && o.CheckIn.Before(l.CheckOut) {
+				p.add(f, "overlap", "overlaps %s[%d] for the same item", field, j)
+			}
+		}
+		lines[i] = l
+	}
+	return lines
+}
+
+// PricedLine is a stay with its price.
+type PricedLine struct {
+	ItemID       uuid.UUID   `json:"item_id"`
+	CheckIn      Date        `json:"check_in"`
+	CheckOut     Date        `json:"check_out"`
+	Nights       int32       `json:"nights"`
+	NightlyPrice int64       `json:"nightly_price"`
+	RoomTotal    int64       `json:"room_total"`
+	Addons       []AddonLine `json:"addons"`
+	AddonsTotal  int64       `json:"addons_total"`
+	Total        int64       `json:"total"`
+}
+
+// AddonLine is a priced add-on of a stay.
+type AddonLine struct {
+	AddonID   uuid.UUID `json:"addon_id"`
+	Name      string    `json:"name"`
+	Per       string    `json:"per"`
+	UnitPrice int64     `json:"unit_price"`
+	Quantity  int32     `json:"quantity"`
+	Total     int64     `json:"total"`
+}
+
+// addonTotal prices an add-on for a stay of nights.
+func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
+	t := unit * int64(qty)
+	if per == PerNight {
+		t *= int64(nights)
+	}
+	return t
+}
+
+// priceLines loads the catalogue for lines and prices them. Everything a client
+// can get wrong about the catalogue (unknown or archived item, a stay outside the
+// item's night limits, a foreign or archived add-on, too many of one) is a field
+// error under field; check_in must not be before the organisation's today.
+func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, field string, lines []Line) ([]PricedLine, error) {
+	ids := make([]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ItemID
+	}
+	items, err := q.ItemsByIDs(ctx, db.ItemsByIDsParams{OrganisationID: sc.OrganisationID, Ids: ids})
+	if err != nil {
+		return nil, fmt.Errorf("load items: %w", err)
+	}
+	byID := make(map[uuid.UUID]db.Item, len(items))
+	for _, it := range items {
+		byID[it.ID] = it
+	}
+	addons, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: sc.OrganisationID, ItemIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("load addons: %w", err)
+	}
+	addonByID := make(map[uuid.UUID]db.Addon, len(addons))
+	for _, a := range addons {
+		addonByID[a.ID] = a
+	}
+	var p problems
+	out := make([]PricedLine, len(lines))
+	for i, l := range lines {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if l.CheckIn.Before(c.today) {
+			p.add(f+".check_in", "in_past", "check_in %s is before today (%s) in the organisation's time zone", l.CheckIn, c.today)
+		}
+		it, ok := byID[l.ItemID]
+		if !ok {
+			p.add(f+".item_id", "not_found", "no item %s in this organisation", l.ItemID)
+			continue
+		}
+		if it.Status != ItemActive {
+			p.add(f+".item_id", CodeItemArchived, "item %s is archived", l.ItemID)
+			continue
+		}
+		nights := int32(l.Nights())
+		if nights < it.MinNights || nights > it.MaxNights {
+			p.add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights, not %d",
+				l.ItemID, it.MinNights, it.MaxNights, nights)
+		}
+		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: nights,
+			NightlyPrice: it.NightlyPrice, RoomTotal: it.NightlyPrice * int64(nights), Addons: []AddonLine{}}
+		for j, aq := range l.Addons {
+			a, ok := addonByID[aq.AddonID]
+			if !ok || a.ItemID != l.ItemID {
+				p.add(fmt.Sprintf("%s.addons[%d].addon_id", f, j), "not_found", "item %s has no add-on %s on sale", l.ItemID, aq.AddonID)
+				continue
+			}
+			if aq.Quantity > a.MaxQuantity {
+				p.add(fmt.Sprintf("%s.addons[%d].quantity", f, j), "out_of_range", "at most %d of add-on %s", a.MaxQuantity, a.ID)
+				continue
+			}
+			t := addonTotal(a.Per, a.Price, aq.Quantity, nights)
+			pl.Addons = append(pl.Addons, AddonLine{AddonID: a.ID, Name: a.Name, Per: a.Per, UnitPrice: a.Price, Quantity: aq.Quantity, Total: t})
+			pl.AddonsTotal += t
+		}
+		pl.Total = pl.RoomTotal + pl.AddonsTotal
+		out[i] = pl
+	}
+	return out, p.err()
+}
+
+// blockedItems returns the items of lines that an active booking (other than
+// except) holds on overlapping dates, in a stable order.
+func blockedItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []PricedLine, except *uuid.UUID) ([]uuid.UUID, error) {
+	set := map[uuid.UUID]bool{}
+	for _, l := range lines {
+		ids, err := q.BlockedItems(ctx, db.BlockedItemsParams{OrganisationID: sc.OrganisationID, ItemIds: []uuid.UUID{l.ItemID},
+			CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(), ExceptBooking: except})
+		if err != nil {
+			return nil, fmt.Errorf("check availability: %w", err)
+		}
+		for _, id := range ids {
+			set[id] = true
+		}
+	}
+	out := make([]uuid.UUID, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}

@@ -1,0 +1,157 @@
+// Package scope owns the tenant boundary. A Scope names the organisation, the actor
+// (API key) and its role; DB.Tx is the only way to reach the generated sqlc queries
+// for tenant data, and it binds every transaction to the Scope's organisation for
+// PostgreSQL row level security. It must not hold domain rules: those live in
+// internal/booking.
+package scope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+)
+
+// AppRole is the PostgreSQL role every pooled connection takes on. It owns no
+// table and does not bypass row level security, so a query that forgets its
+// organisation filter still sees only the Scope's organisation.
+const AppRole = "vacancy_app"
+
+// Role is what an API key may do within its organisation.
+type Role string
+
+const (
+	RoleAdmin Role = "admin" // everything
+	RoleWrite Role = "write" // bookings, quotes and reads
+	RoleRead  Role = "read"  // reads only
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleWrite, RoleRead:
+		return true
+	}
+	return false
+}
+
+// Allows reports whether a key of role r may act with the needed role.
+func (r Role) Allows(needed Role) bool {
+	return needed.rank() > 0 && r.rank() >= needed.rank()
+}
+
+func (r Role) rank() int {
+	switch r {
+	case RoleRead:
+		return 1
+	case RoleWrite:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Scope is who is acting, for which organisation.
+type Scope struct {
+	OrganisationID uuid.UUID
+	ActorID        uuid.UUID // the API key; uuid.Nil for the platform operator and the CLI
+	Role           Role
+}
+
+// Platform is the scope the platform operator (or the CLI) acts in when it creates
+// a new organisation: admin of that organisation, with no API key behind it.
+func Platform(organisationID uuid.UUID) Scope {
+	return Scope{OrganisationID: organisationID, Role: RoleAdmin}
+}
+
+// DB is Vacancy's connection pool, handing out tenant transactions.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Config tunes the pool.
+type Config struct {
+	MaxConns int32 // 0 keeps pgxpool's default
+}
+
+// Open connects to databaseURL. Every connection of the pool switches to AppRole as
+// soon as it is established, so even a superuser URL runs queries under RLS.
+func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
+	pc, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
+			return fmt.Errorf("set role %s: %w", AppRole, err)
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close closes the pool.
+func (d *DB) Close() { d.pool.Close() }
+
+// Pool exposes the pool for infrastructure that is not tenant data: health checks,
+// pool statistics, the job queue. Tenant queries never go through it.
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// Tx runs fn in one transaction bound to sc's organisation: the transaction's first
+// statement sets app.organisation_id (transaction-local, so it cannot leak to the
+// next user of the pooled connection), which the RLS policies read. fn's error rolls
+// the transaction back and is returned as is.
+func (d *DB) Tx(ctx context.Context, sc Scope, fn func(q *db.Queries) error) error {
+	if sc.OrganisationID == uuid.Nil {
+		return errors.New("scoped transaction without an organisation")
+	}
+	// BEGIN and set_config travel in one round trip (simple protocol). The id is a
+	// formatted uuid.UUID, so it cannot carry SQL.
+	begin := fmt.Sprintf("BEGIN; SELECT set_config('app.organisation_id', '%s', true)", sc.OrganisationID)
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return fmt.Errorf("begin scoped transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(db.New(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit scoped transaction: %w", err)
+	}
+	return nil
+}
+
+// Credential is what authentication needs to know about an API key.
+type Credential = db.APIKeyCredentialsByPrefixRow
+
+// CredentialByPrefix finds an API key by its public prefix. It is one of the named
+// pre-tenant queries (see sqlc.yaml): it runs before any organisation is known and
+// reads through a view that exposes only what authentication needs.
+func (d *DB) CredentialByPrefix(ctx context.Context, prefix string) (Credential, error) {
+	c, err := db.New(d.pool).APIKeyCredentialsByPrefix(ctx, prefix)
+	if err != nil {
+		return Credential{}, fmt.Errorf("look up api key: %w", err)
+	}
+	return c, nil
+}
