@@ -1,0 +1,23 @@
+// Command api is the Vacancy server and its admin tool: `api serve`, `api migrate`,
+// `api orgs create` and `api help`. Everything lives behind run so the whole
+// program is testable in-process.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // IANA zones for organisations, also in a scratch image
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		stop()
+		os.Exit(1)
+	}
+}

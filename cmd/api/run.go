@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
+	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+const usage = `Vacancy: a multi-tenant booking API.
+
+Usage:
+  api serve                      serve the HTTP API on VACANCY_ADDR
+  api migrate up                 apply all migrations
+  api migrate down N             revert the last N migrations
+  api migrate version            print the schema version
+  api orgs create --slug S --name N [--currency EUR] [--timezone UTC] [--hold-minutes 30]
+                                 create an organisation; prints it and its first admin key as JSON
+  api help                       show this help
+
+Environment:
+  DATABASE_URL              PostgreSQL URL (required by every command but help)
+  VACANCY_ADDR              listen address (default 127.0.0.1:8080)
+  VACANCY_PLATFORM_TOKEN    bearer token allowed to create organisations over HTTP
+  VACANCY_DB_MAX_CONNS      connection pool size (default 20)
+  VACANCY_REQUEST_TIMEOUT   per-request deadline, database included (default 10s)
+  VACANCY_SHUTDOWN_TIMEOUT  how long in-flight requests may finish on SIGTERM (default 25s)
+`
+
+// config is the environment, parsed once.
+type config struct {
+	DatabaseURL     string
+	Addr            string
+	PlatformToken   string
+	MaxConns        int32
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		DatabaseURL: getenv("DATABASE_URL"), Addr: getenv("VACANCY_ADDR"), PlatformToken: getenv("VACANCY_PLATFORM_TOKEN"),
+		MaxConns: 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 25 * time.Second,
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if v := getenv("VACANCY_DB_MAX_CONNS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("VACANCY_DB_MAX_CONNS must be a number from 1 to 1000, not %q", v)
+		}
+		c.MaxConns = int32(n)
+	}
+	for name, dst := range map[string]*time.Duration{"VACANCY_REQUEST_TIMEOUT": &c.RequestTimeout, "VACANCY_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("%s must be a positive duration such as 10s, not %q", name, v)
+			}
+			*dst = d
+		}
+	}
+	return c, nil
+}
+
+func (c config) requireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set: point it at a PostgreSQL database, e.g. postgres://user:pass@127.0.0.1:5432/vacancy")
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd, rest := args[1], args[2:]; cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "serve":
+		return serve(ctx, cfg, stdout)
+	case "migrate":
+		return migrateCmd(cfg, rest, stdout)
+	case "orgs":
+		return orgsCmd(ctx, cfg, rest, stdout, stderr)
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func migrateCmd(cfg config, args []string, stdout io.Writer) error {
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return errors.New("usage: api migrate up | down N | version")
+	}
+	switch args[0] {
+	case "up":
+		if err := dbmigrate.Up(cfg.DatabaseURL); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "schema at version %d\n", dbmigrate.Latest())
+		return nil
+	case "down":
+		if len(args) != 2 {
+			return errors.New("usage: api migrate down N")
+		}
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 1 {
+			return fmt.Errorf("migrate down needs a positive number of steps, not %q", args[1])
+		}
+		return dbmigrate.Down(cfg.DatabaseURL, n)
+	case "version":
+		v, dirty, err := dbmigrate.Version(cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d", v)
+		if dirty {
+			fmt.Fprint(stdout, " (dirty)")
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	}
+	return fmt.Errorf("unknown migrate command %q: use up, down N or version", args[0])
+}
+
+func orgsCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: api orgs create --slug S --name N [--currency EUR] [--timezone UTC] [--hold-minutes 30]")
+	}
+	fs := flag.NewFlagSet("orgs create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	slug := fs.String("slug", "", "url-safe organisation slug (required)")
+	name := fs.String("name", "", "organisation name (required)")
+	currency := fs.String("currency", "EUR", "ISO 4217 currency")
+	timezone := fs.String("timezone", "UTC", "IANA time zone")
+	hold := fs.Int("hold-minutes", 30, "minutes an unpaid booking is held")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	d, err := scope.Open(ctx, cfg.DatabaseURL, scope.Config{MaxConns: 2})
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer d.Close()
+	svc := booking.NewService(d)
+	out, err := createOrganisation(ctx, svc, *slug, *name, *currency, *timezone, int32(*hold))
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// createOrganisation builds and handles the command, as the HTTP handler does.
+func createOrganisation(ctx context.Context, svc *booking.Service, slug, name, currency, timezone string, hold int32) (booking.OrganisationWithKey, error) {
+	meta, err := booking.NewMeta("", uuid.Nil, nil, svc.Now())
+	if err != nil {
+		return booking.OrganisationWithKey{}, err
+	}
+	cmd, err := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: slug, Name: name,
+		Currency: &currency, Timezone: &timezone, HoldMinutes: &hold})
+	if err != nil {
+		return booking.OrganisationWithKey{}, err
+	}
+	return svc.CreateOrganisation(ctx, cmd)
+}
+
+func serve(ctx context.Context, cfg config, stdout io.Writer) error {
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	d, err := scope.Open(ctx, cfg.DatabaseURL, scope.Config{MaxConns: cfg.MaxConns})
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer d.Close()
+	svc := booking.NewService(d, booking.WithLogger(log))
+	handler := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, PlatformToken: cfg.PlatformToken,
+		RequestTimeout: cfg.RequestTimeout})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("VACANCY_ADDR %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

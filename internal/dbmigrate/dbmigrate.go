@@ -1,0 +1,102 @@
+// Package dbmigrate runs Vacancy's embedded SQL migrations with golang-migrate. It
+// is used by `api migrate`, by `make run` and by the test harness; it must not hold
+// schema itself (that lives in sql/migrations).
+package dbmigrate
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+
+	"github.com/vacancy-dev/vacancy/sql/migrations"
+)
+
+func open(databaseURL string) (*migrate.Migrate, error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	}
+	u.Scheme = "pgx5"
+	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open migrations: %w", err)
+	}
+	return m, nil
+}
+
+func closeM(m *migrate.Migrate, err *error) {
+	srcErr, dbErr := m.Close()
+	if *err == nil {
+		*err = errors.Join(srcErr, dbErr)
+	}
+}
+
+// Up applies every migration not yet applied.
+func Up(databaseURL string) (err error) {
+	m, err := open(databaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeM(m, &err)
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
+}
+
+// Down reverts the last n migrations.
+func Down(databaseURL string, n int) (err error) {
+	if n < 1 {
+		return errors.New("migrate down needs a positive number of steps")
+	}
+	m, err := open(databaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeM(m, &err)
+	if err := m.Steps(-n); err != nil {
+		return fmt.Errorf("migrate down %d: %w", n, err)
+	}
+	return nil
+}
+
+// Version reports the database's schema version; 0 when none is applied.
+func Version(databaseURL string) (v uint, dirty bool, err error) {
+	m, err := open(databaseURL)
+	if err != nil {
+		return 0, false, err
+	}
+	defer closeM(m, &err)
+	v, dirty, err = m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, dirty, nil
+}
+
+// Latest is the newest migration this binary carries: the schema version it expects.
+func Latest() uint {
+	entries, _ := fs.ReadDir(migrations.FS, ".")
+	var latest uint
+	for _, e := range entries {
+		n, _, ok := strings.Cut(e.Name(), "_")
+		if v, err := strconv.ParseUint(n, 10, 32); ok && err == nil && uint(v) > latest {
+			latest = uint(v)
+		}
+	}
+	return latest
+}

@@ -1,0 +1,107 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBody bounds every request body.
+const maxBody = 1 << 20
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = jsonEncode(w, v)
+}
+
+// decode reads a JSON body into T: 415 for another media type, 413 over 1 MiB,
+// 400 for malformed JSON, unknown fields or trailing data. An empty body decodes
+// to the zero T (the lifecycle requests have optional bodies). On failure it has
+// written the problem and returns false.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
+	var v T
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeProblem(w, r, newProblem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", maxBody)))
+		return v, false
+	}
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "body_unreadable", "the body could not be read"))
+		return v, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return v, true
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		writeProblem(w, r, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json"))
+		return v, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", describeJSONError(err)))
+		return v, false
+	}
+	if dec.More() {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", "the body holds more than one JSON value"))
+		return v, false
+	}
+	return v, true
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %s must be a JSON %s", typ.Field, typ.Type.Kind())
+		}
+		return fmt.Sprintf("the body must be a JSON %s", typ.Type.Kind())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON body ends too early"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "the body is not valid JSON"
+}
+
+// etag is a resource version as an entity tag.
+func etag(version int32) string { return `"` + strconv.FormatInt(int64(version), 10) + `"` }
+
+// parseIfMatch reads If-Match: absent or "*" means no expectation.
+func parseIfMatch(h string) (*int32, bool, error) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return nil, false, nil
+	}
+	if h == "*" {
+		return nil, true, nil
+	}
+	s := strings.TrimPrefix(h, "W/")
+	if len(s) < 3 || s[0] != '"' || s[len(s)-1] != '"' {
+		return nil, true, errors.New(`If-Match must be an entity tag such as "3", as sent in ETag`)
+	}
+	n, err := strconv.ParseInt(s[1:len(s)-1], 10, 32)
+	if err != nil || n < 1 {
+		return nil, true, errors.New(`If-Match must be an entity tag such as "3", as sent in ETag`)
+	}
+	v := int32(n)
+	return &v, true, nil
+}

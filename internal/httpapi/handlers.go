@@ -1,0 +1,430 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+)
+
+// meta builds a command's metadata from the request: the Idempotency-Key, the
+// actor, and If-Match (required when ifMatch is true: 428 without it).
+func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bool) (booking.Meta, bool) {
+	expected, present, err := parseIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "invalid_if_match", err.Error()))
+		return booking.Meta{}, false
+	}
+	if ifMatchRequired && !present {
+		writeProblem(w, r, newProblem(http.StatusPreconditionRequired, "if_match_required",
+			"send If-Match with the ETag of the version you are changing"))
+		return booking.Meta{}, false
+	}
+	m, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), scopeFrom(r).ActorID, expected, s.svc.Now())
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return booking.Meta{}, false
+	}
+	return m, true
+}
+
+// respond writes a command's outcome. A replayed outcome carries
+// Idempotent-Replayed: true and is the same status and body as the first time.
+func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc booking.Receipt, err error, status int, v T, headers func(http.Header, T)) {
+	if rc.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	if headers != nil {
+		headers(w.Header(), v)
+	}
+	writeJSON(w, status, v)
+}
+
+// query writes a query's result or its problem.
+func query[T any](s *server, w http.ResponseWriter, r *http.Request, v T, err error, headers func(http.Header, T)) {
+	respond(s, w, r, booking.Receipt{}, err, http.StatusOK, v, headers)
+}
+
+func (s *server) page(w http.ResponseWriter, r *http.Request) (booking.Page, bool) {
+	q := r.URL.Query()
+	limit := 0
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			writeProblem(w, r, problemFor(r.Context(), s.log, booking.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100")))
+			return booking.Page{}, false
+		}
+		limit = max(n, -1)
+		if n == 0 {
+			limit = -1 // an explicit 0 is out of range, not the default
+		}
+	}
+	p, err := booking.NewPage(limit, q.Get("cursor"))
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return booking.Page{}, false
+	}
+	return p, true
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// --- organisations and API keys
+
+func (s *server) createOrganisation(w http.ResponseWriter, r *http.Request) {
+	if !s.isPlatform(r) {
+		unauthorized(w, r)
+		return
+	}
+	in, ok := decode[booking.CreateOrganisationInput](w, r)
+	if !ok {
+		return
+	}
+	meta, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), uuid.Nil, nil, s.svc.Now())
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	cmd, err := booking.NewCreateOrganisation(meta, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	org, err := s.svc.CreateOrganisation(r.Context(), cmd)
+	respond(s, w, r, booking.Receipt{}, err, http.StatusCreated, org, func(h http.Header, o booking.OrganisationWithKey) {
+		h.Set("Location", "/api/v3/organisations/"+o.Slug)
+	})
+}
+
+func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) {
+	org, err := s.svc.GetOrganisation(r.Context(), scopeFrom(r))
+	query(s, w, r, org, err, nil)
+}
+
+func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	in, ok := decode[booking.CreateAPIKeyInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewCreateAPIKey(meta, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	k, rc, err := s.svc.CreateAPIKey(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusCreated, k, nil)
+}
+
+func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	keys, err := s.svc.ListAPIKeys(r.Context(), scopeFrom(r), page)
+	query(s, w, r, keys, err, nil)
+}
+
+func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "keyID", "api key")
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	k, rc, err := s.svc.RevokeAPIKey(r.Context(), scopeFrom(r), booking.RevokeAPIKeyCommand{Meta: meta, KeyID: id})
+	respond(s, w, r, rc, err, http.StatusOK, k, nil)
+}
+
+// --- catalogue
+
+func itemHeaders(h http.Header, it booking.Item) { h.Set("ETag", etag(it.Version)) }
+
+func (s *server) createItem(w http.ResponseWriter, r *http.Request) {
+	in, ok := decode[booking.ItemInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewCreateItem(meta, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	it, rc, err := s.svc.CreateItem(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusCreated, it, func(h http.Header, it booking.Item) {
+		itemHeaders(h, it)
+		h.Set("Location", r.URL.Path+"/"+it.ID.String())
+	})
+}
+
+func (s *server) listItems(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	items, err := s.svc.ListItems(r.Context(), scopeFrom(r), r.URL.Query().Get("status"), page)
+	query(s, w, r, items, err, nil)
+}
+
+func (s *server) getItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	it, err := s.svc.GetItem(r.Context(), scopeFrom(r), id)
+	query(s, w, r, it, err, itemHeaders)
+}
+
+func (s *server) updateItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	in, ok := decode[booking.ItemInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, true)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewUpdateItem(meta, id, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	it, rc, err := s.svc.UpdateItem(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusOK, it, itemHeaders)
+}
+
+func (s *server) archiveItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	it, rc, err := s.svc.ArchiveItem(r.Context(), scopeFrom(r), booking.ArchiveItem{Meta: meta, ItemID: id})
+	respond(s, w, r, rc, err, http.StatusOK, it, itemHeaders)
+}
+
+func (s *server) itemCalendar(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	cal, err := s.svc.ItemCalendar(r.Context(), scopeFrom(r), id, q.Get("from"), q.Get("to"))
+	query(s, w, r, cal, err, nil)
+}
+
+func (s *server) createAddon(w http.ResponseWriter, r *http.Request) {
+	itemID, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	in, ok := decode[booking.AddonInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewCreateAddon(meta, itemID, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	a, rc, err := s.svc.CreateAddon(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusCreated, a, nil)
+}
+
+func (s *server) listAddons(w http.ResponseWriter, r *http.Request) {
+	itemID, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	addons, err := s.svc.ListAddons(r.Context(), scopeFrom(r), itemID)
+	query(s, w, r, addons, err, nil)
+}
+
+func (s *server) archiveAddon(w http.ResponseWriter, r *http.Request) {
+	itemID, ok := pathID(w, r, "itemID", "item")
+	if !ok {
+		return
+	}
+	addonID, ok := pathID(w, r, "addonID", "addon")
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	a, rc, err := s.svc.ArchiveAddon(r.Context(), scopeFrom(r), booking.ArchiveAddon{Meta: meta, ItemID: itemID, AddonID: addonID})
+	respond(s, w, r, rc, err, http.StatusOK, a, nil)
+}
+
+// --- availability and quotes
+
+func (s *server) availability(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	aq, err := booking.NewAvailabilityQuery(q.Get("check_in"), q.Get("check_out"), q.Get("guests"), page)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	res, err := s.svc.Availability(r.Context(), scopeFrom(r), aq)
+	query(s, w, r, res, err, nil)
+}
+
+func (s *server) quote(w http.ResponseWriter, r *http.Request) {
+	in, ok := decode[booking.QuoteInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewQuote(meta, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	res, rc, err := s.svc.Quote(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusOK, res, nil)
+}
+
+// --- bookings
+
+func bookingHeaders(h http.Header, b booking.Booking) { h.Set("ETag", etag(b.Version)) }
+
+func (s *server) createBooking(w http.ResponseWriter, r *http.Request) {
+	in, ok := decode[booking.CreateBookingInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewCreateBooking(meta, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	b, rc, err := s.svc.CreateBooking(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusCreated, b, func(h http.Header, b booking.Booking) {
+		bookingHeaders(h, b)
+		h.Set("Location", r.URL.Path+"/"+b.ID.String())
+	})
+}
+
+func (s *server) listBookings(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f, err := booking.NewBookingFilter(q.Get("status"), q.Get("item_id"), q.Get("from"), q.Get("to"))
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	res, err := s.svc.ListBookings(r.Context(), scopeFrom(r), f, page)
+	query(s, w, r, res, err, nil)
+}
+
+func (s *server) getBooking(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "bookingID", "booking")
+	if !ok {
+		return
+	}
+	b, err := s.svc.GetBooking(r.Context(), scopeFrom(r), id)
+	query(s, w, r, b, err, bookingHeaders)
+}
+
+func (s *server) updateBooking(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "bookingID", "booking")
+	if !ok {
+		return
+	}
+	in, ok := decode[booking.UpdateBookingInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, true)
+	if !ok {
+		return
+	}
+	cmd, err := booking.NewUpdateBooking(meta, id, in)
+	if err != nil {
+		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		return
+	}
+	b, rc, err := s.svc.UpdateBooking(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusOK, b, bookingHeaders)
+}
+
+type transitionConstructor func(booking.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error)
+
+func (s *server) transition(newCmd transitionConstructor) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(w, r, "bookingID", "booking")
+		if !ok {
+			return
+		}
+		in, ok := decode[booking.TransitionInput](w, r)
+		if !ok {
+			return
+		}
+		meta, ok := s.meta(w, r, false)
+		if !ok {
+			return
+		}
+		cmd, err := newCmd(meta, id, in)
+		if err != nil {
+			writeProblem(w, r, problemFor(r.Context(), s.log, err))
+			return
+		}
+		b, rc, err := s.svc.TransitionBooking(r.Context(), scopeFrom(r), cmd)
+		respond(s, w, r, rc, err, http.StatusOK, b, bookingHeaders)
+	}
+}
+
+func (s *server) confirmBooking(w http.ResponseWriter, r *http.Request) {
+	s.transition(booking.NewConfirmBooking)(w, r)
+}
+
+func (s *server) cancelBooking(w http.ResponseWriter, r *http.Request) {
+	s.transition(booking.NewCancelBooking)(w, r)
+}
+
+func (s *server) completeBooking(w http.ResponseWriter, r *http.Request) {
+	s.transition(booking.NewCompleteBooking)(w, r)
+}

@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()))
+				writeProblem(w, r, newProblem(http.StatusInternalServerError, "internal_error", "an unexpected error occurred"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+func unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="vacancy"`)
+	writeProblem(w, r, newProblem(http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>"))
+}
+
+// authenticate turns the bearer key into a Principal (and so a Scope).
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			unauthorized(w, r)
+			return
+		}
+		p, err := s.svc.Authenticate(r.Context(), key)
+		if errors.Is(err, booking.ErrUnauthenticated) {
+			unauthorized(w, r)
+			return
+		}
+		if err != nil {
+			writeProblem(w, r, problemFor(r.Context(), s.log, err))
+			return
+		}
+		ctx := context.WithValue(r.Context(), principalKey, p)
+		if info := requestInfoFrom(ctx); info != nil {
+			info.organisationID, info.apiKeyID = p.Scope.OrganisationID.String(), p.Scope.ActorID.String()
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// matchOrganisation answers 404, exactly as for a missing organisation, when the
+// path's organisation (id or slug) is not the key's own.
+func (s *server) matchOrganisation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalFrom(r.Context())
+		org := chi.URLParam(r, "org")
+		if org != p.OrganisationSlug && org != p.Scope.OrganisationID.String() {
+			writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", "organisation not found"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// needs answers 403 when the key's role is below role.
+func needs(role scope.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if sc := scopeFrom(r); !sc.Role.Allows(role) {
+				writeProblem(w, r, newProblem(http.StatusForbidden, "forbidden", "this API key's role ("+string(sc.Role)+") cannot do this; it needs "+string(role)))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// pathID parses a path id; a malformed id is a resource that does not exist.
+func pathID(w http.ResponseWriter, r *http.Request, name, what string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(chi.URLParam(r, name))
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", what+" not found"))
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+// requestInfo is filled in as a request is handled, for the access log.
+type requestInfo struct {
+	organisationID string
+	apiKeyID       string
+}
+
+const requestInfoKey ctxKey = 100
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	i, _ := ctx.Value(requestInfoKey).(*requestInfo)
+	return i
+}

@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+)
+
+// Problem is an RFC 9457 problem details body, with Vacancy's machine code.
+type Problem struct {
+	Type     string               `json:"type"`
+	Title    string               `json:"title"`
+	Status   int                  `json:"status"`
+	Detail   string               `json:"detail,omitempty"`
+	Code     string               `json:"code"`
+	Errors   []booking.FieldError `json:"errors,omitempty"`
+	ItemIDs  []uuid.UUID          `json:"item_ids,omitempty"`
+	Instance string               `json:"instance,omitempty"`
+}
+
+const problemBase = "https://vacancy.dev/problems/"
+
+func newProblem(status int, code, detail string) Problem {
+	return Problem{Type: problemBase + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	p.Instance = r.URL.Path
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Del("ETag")
+	w.WriteHeader(p.Status)
+	_ = jsonEncode(w, p)
+}
+
+// problemFor maps an error to its problem: the one place where domain error kinds
+// and codes become HTTP statuses.
+func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
+	if de, ok := booking.AsError(err); ok {
+		status := http.StatusInternalServerError
+		switch de.Kind {
+		case booking.KindInvalid:
+			status = http.StatusUnprocessableEntity
+		case booking.KindNotFound:
+			status = http.StatusNotFound
+		case booking.KindForbidden:
+			status = http.StatusForbidden
+		case booking.KindConflict:
+			status = http.StatusConflict
+			if de.Code == booking.CodeStaleVersion {
+				status = http.StatusPreconditionFailed
+			}
+		}
+		p := newProblem(status, de.Code, de.Message)
+		p.Errors = de.Fields
+		p.ItemIDs = de.ItemIDs
+		return p
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isUnavailable(err) {
+		log.WarnContext(ctx, "database unavailable", "err", err)
+		return newProblem(http.StatusServiceUnavailable, "database_unavailable", "the database did not answer in time; retry with the same Idempotency-Key")
+	}
+	if errors.Is(err, context.Canceled) {
+		return newProblem(499, "client_closed_request", "the client went away")
+	}
+	log.ErrorContext(ctx, "internal error", "err", err)
+	return newProblem(http.StatusInternalServerError, "internal_error", "an unexpected error occurred")
+}
+
+// isUnavailable reports errors that mean the database cannot be reached or did
+// not answer: the client should retry, with the same Idempotency-Key.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &ce), pgconn.Timeout(err), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57014" || pe.Code == "53300"
+	}
+	return false
+}
