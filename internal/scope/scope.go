@@ -122,15 +122,9 @@ func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 // next user of the pooled connection), which the RLS policies read. fn's error rolls
 // the transaction back and is returned as is.
 func (d *DB) Tx(ctx context.Context, sc Scope, fn func(q *db.Queries) error) error {
-	if sc.OrganisationID == uuid.Nil {
-		return errors.New("scoped transaction without an organisation")
-	}
-	// BEGIN and set_config travel in one round trip (simple protocol). The id is a
-	// formatted uuid.UUID, so it cannot carry SQL.
-	begin := fmt.Sprintf("BEGIN; SELECT set_config('app.organisation_id', '%s', true)", sc.OrganisationID)
-	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	tx, err := d.begin(ctx, sc)
 	if err != nil {
-		return fmt.Errorf("begin scoped transaction: %w", err)
+		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := fn(db.New(tx)); err != nil {
@@ -140,6 +134,20 @@ func (d *DB) Tx(ctx context.Context, sc Scope, fn func(q *db.Queries) error) err
 		return fmt.Errorf("commit scoped transaction: %w", err)
 	}
 	return nil
+}
+
+func (d *DB) begin(ctx context.Context, sc Scope) (pgx.Tx, error) {
+	if sc.OrganisationID == uuid.Nil {
+		return nil, errors.New("scoped transaction without an organisation")
+	}
+	// BEGIN and set_config travel in one round trip (simple protocol). The id is a
+	// formatted uuid.UUID, so it cannot carry SQL.
+	begin := fmt.Sprintf("BEGIN; SELECT set_config('app.organisation_id', '%s', true)", sc.OrganisationID)
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return nil, fmt.Errorf("begin scoped transaction: %w", err)
+	}
+	return tx, nil
 }
 
 // Credential is what authentication needs to know about an API key.

@@ -1,0 +1,78 @@
+// Package testenv gives integration tests a migrated Vacancy database: one
+// PostgreSQL server per test binary (internal/pgtest), a template database
+// migrated once, and a fresh clone of it per test. Test code only.
+package testenv
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+const templateName = "vacancy_template"
+
+var server *pgtest.Server
+
+// Main is TestMain for packages with integration tests.
+func Main(m *testing.M) { pgtest.Main(m, func(s *pgtest.Server) { server = s }) }
+
+// Server is this test binary's PostgreSQL server.
+func Server() *pgtest.Server { return server }
+
+// DatabaseURL returns the superuser URL of a fresh, migrated database.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	if server == nil {
+		t.Fatal("testenv: no database server; call testenv.Main from TestMain")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := server.Template(ctx, templateName, func(_ context.Context, url string) error {
+		return dbmigrate.Up(url)
+	}); err != nil {
+		t.Fatalf("testenv: migrate template: %v", err)
+	}
+	return server.NewDatabase(t, templateName)
+}
+
+// Env is a fresh database with a pool and a service over it.
+type Env struct {
+	URL     string
+	DB      *scope.DB
+	Service *booking.Service
+}
+
+// New opens a fresh database for one test; it is closed and dropped after it.
+func New(t testing.TB, opts ...booking.Option) *Env {
+	t.Helper()
+	url := DatabaseURL(t)
+	d, err := scope.Open(context.Background(), url, scope.Config{MaxConns: 30})
+	if err != nil {
+		t.Fatalf("testenv: open database: %v", err)
+	}
+	t.Cleanup(d.Close)
+	return &Env{URL: url, DB: d, Service: booking.NewService(d, opts...)}
+}
+
+// Organisation creates an organisation and returns its admin scope and key.
+func (e *Env) Organisation(t testing.TB, slug string) (scope.Scope, string) {
+	t.Helper()
+	meta, err := booking.NewMeta("", [16]byte{}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: slug, Name: slug})
+	if err != nil {
+		t.Fatalf("create organisation command: %v", err)
+	}
+	out, err := e.Service.CreateOrganisation(context.Background(), cmd)
+	if err != nil {
+		t.Fatalf("create organisation %s: %v", slug, err)
+	}
+	return scope.Scope{OrganisationID: out.ID, ActorID: out.APIKey.ID, Role: scope.RoleAdmin}, out.APIKey.Key
+}
