@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // IANA zones for organisations, also in a scratch image
+
+	"github.com/vacancy-dev/vacancy/internal/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := app.Run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		stop()
 		os.Exit(1)

@@ -1,4 +1,8 @@
-package main
+// Package app is the api program behind cmd/api's main: configuration from the
+// environment, the subcommands, and the server's start and graceful stop. It is
+// shared with the development runner (cmd/vacancy-dev) and must not import
+// anything test- or Docker-related.
+package app
 
 import (
 	"context"
@@ -41,8 +45,8 @@ Environment:
   VACANCY_SHUTDOWN_TIMEOUT  how long in-flight requests may finish on SIGTERM (default 25s)
 `
 
-// config is the environment, parsed once.
-type config struct {
+// Config is the environment, parsed once.
+type Config struct {
 	DatabaseURL     string
 	Addr            string
 	PlatformToken   string
@@ -51,8 +55,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 }
 
-func loadConfig(getenv func(string) string) (config, error) {
-	c := config{
+// LoadConfig reads the environment and applies defaults.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
 		DatabaseURL: getenv("DATABASE_URL"), Addr: getenv("VACANCY_ADDR"), PlatformToken: getenv("VACANCY_PLATFORM_TOKEN"),
 		MaxConns: 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 25 * time.Second,
 	}
@@ -78,19 +83,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-func (c config) requireDatabase() error {
+func (c Config) requireDatabase() error {
 	if c.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set: point it at a PostgreSQL database, e.g. postgres://user:pass@127.0.0.1:5432/vacancy")
 	}
 	return nil
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Run is the api command: args[1] names the subcommand.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	cfg, err := loadConfig(getenv)
+	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -99,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve":
-		return serve(ctx, cfg, stdout)
+		return Serve(ctx, cfg, stdout)
 	case "migrate":
 		return migrateCmd(cfg, rest, stdout)
 	case "orgs":
@@ -110,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-func migrateCmd(cfg config, args []string, stdout io.Writer) error {
+func migrateCmd(cfg Config, args []string, stdout io.Writer) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
@@ -148,7 +154,7 @@ func migrateCmd(cfg config, args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown migrate command %q: use up, down N or version", args[0])
 }
 
-func orgsCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+func orgsCmd(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: api orgs create --slug S --name N [--currency EUR] [--timezone UTC] [--hold-minutes 30]")
 	}
@@ -171,7 +177,7 @@ func orgsCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	}
 	defer d.Close()
 	svc := booking.NewService(d)
-	out, err := createOrganisation(ctx, svc, *slug, *name, *currency, *timezone, int32(*hold))
+	out, err := CreateOrganisation(ctx, svc, *slug, *name, *currency, *timezone, int32(*hold))
 	if err != nil {
 		return err
 	}
@@ -180,8 +186,8 @@ func orgsCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	return enc.Encode(out)
 }
 
-// createOrganisation builds and handles the command, as the HTTP handler does.
-func createOrganisation(ctx context.Context, svc *booking.Service, slug, name, currency, timezone string, hold int32) (booking.OrganisationWithKey, error) {
+// CreateOrganisation builds and handles the command, as the HTTP handler does.
+func CreateOrganisation(ctx context.Context, svc *booking.Service, slug, name, currency, timezone string, hold int32) (booking.OrganisationWithKey, error) {
 	meta, err := booking.NewMeta("", uuid.Nil, nil, svc.Now())
 	if err != nil {
 		return booking.OrganisationWithKey{}, err
@@ -194,7 +200,8 @@ func createOrganisation(ctx context.Context, svc *booking.Service, slug, name, c
 	return svc.CreateOrganisation(ctx, cmd)
 }
 
-func serve(ctx context.Context, cfg config, stdout io.Writer) error {
+// Serve runs the HTTP API until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
