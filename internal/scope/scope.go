@@ -79,6 +79,9 @@ type DB struct {
 // Config tunes the pool.
 type Config struct {
 	MaxConns int32 // 0 keeps pgxpool's default
+	// Tracer, when set, sees every statement the pool runs (benchmarks use it to
+	// capture the exact SQL of a request; nil in production).
+	Tracer pgx.QueryTracer
 }
 
 // Open connects to databaseURL. Every connection of the pool switches to AppRole as
@@ -90,6 +93,9 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
+	}
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
 	}
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
