@@ -10,7 +10,7 @@ BIN := $(CURDIR)/bin
 SQLC := $(BIN)/sqlc
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run test check ci pg-image tools build generate
+.PHONY: run test check ci pg-image tools build generate bench
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
@@ -33,6 +33,10 @@ ci: check test
 ## build: the production binary, static
 build:
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/api ./cmd/api
+
+## bench: measure the API against the PostgreSQL floor (full size, ~10 min; BENCH_FLAGS="-duration 10s ..." to change it)
+bench: pg-image build
+	go run ./bench $(BENCH_FLAGS)
 
 ## generate: regenerate sqlc code after editing sql/
 generate: tools
