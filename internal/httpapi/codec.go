@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxBody bounds every request body.
@@ -28,7 +29,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON body into T: 415 for another media type, 413 over 1 MiB,
-// 400 for malformed JSON, unknown fields or trailing data. An empty body decodes
+// 400 for malformed JSON (invalid UTF-8 included), unknown fields or trailing data. An empty body decodes
 // to the zero T (the lifecycle requests have optional bodies). On failure it has
 // written the problem and returns false.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
@@ -48,6 +49,12 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		writeProblem(w, r, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json"))
+		return v, false
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1). encoding/json would silently turn
+	// invalid bytes into U+FFFD and store the mangled text.
+	if !utf8.Valid(body) {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", "the body is not valid UTF-8"))
 		return v, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
