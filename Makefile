@@ -10,7 +10,7 @@ BIN := $(CURDIR)/bin
 SQLC := $(BIN)/sqlc
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run test check ci pg-image tools build generate bench
+.PHONY: run test check ci pg-image tools build generate bench test-reliability fuzz
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
@@ -20,6 +20,19 @@ run: pg-image
 test: pg-image
 	go test $(GO_TEST_FLAGS) ./...
 
+## test-reliability: only the reliability suite (races, retries, faults, crashes, hostile input); make test runs it too
+test-reliability: pg-image
+	go test $(GO_TEST_FLAGS) ./internal/reliability/
+
+## fuzz: every fuzz target beyond its seed corpus, FUZZTIME each (default 15s)
+FUZZTIME ?= 15s
+FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' internal | sed 's|/[^/]*:func |:|' | sort -u)
+fuzz: pg-image
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t##*:} ($${t%%:*}, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$${t%%:*}; \
+	done
+
 ## check: formatting, vet, generated code up to date, sqlc vet rules
 check: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -28,7 +41,7 @@ check: tools
 	$(SQLC) vet
 
 ## ci: what .ci/run runs
-ci: check test
+ci: check test fuzz
 
 ## build: the production binary, static
 build:
