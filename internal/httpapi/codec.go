@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -22,10 +23,34 @@ func jsonEncode(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// bodies recycles response buffers; one larger than maxPooledBody is let go so a
+// rare huge response does not pin its memory.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 256 << 10
+
+// writeJSON encodes v completely before anything is sent, so the response has a
+// Content-Length and goes out in one write instead of 4 KiB chunks, and a value
+// that cannot be encoded becomes a 500 problem rather than a truncated 2xx.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodies.Put(buf)
+		}
+	}()
+	if err := jsonEncode(buf, v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = jsonEncode(buf, newProblem(status, "internal_error", "the response could not be encoded"))
+		w.Header().Set("Content-Type", "application/problem+json")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_ = jsonEncode(w, v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // decode reads a JSON body into T: 415 for another media type, 413 over 1 MiB,
