@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
@@ -48,6 +49,7 @@ var allScenarios = []string{"availability", "quote", "booking", "contention", "r
 type config struct {
 	orgs, items, bookingItems, smallBookingItems int
 	concurrency, serverConns, contentionItems    int
+	rounds                                       int
 	duration, warmup, timeout                    time.Duration
 	api, out, databaseURL                        string
 	scenarios                                    []string
@@ -66,7 +68,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients, for the API and the floor alike")
 	fs.IntVar(&c.serverConns, "server-conns", 20, "the server's database pool size (VACANCY_DB_MAX_CONNS)")
 	fs.IntVar(&c.contentionItems, "contention-items", 4, "items the contention scenario fights over")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured time of each phase (API or floor)")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured time of each scenario's API load, and of its floor")
+	fs.IntVar(&c.rounds, "rounds", 2, "API and floor take turns this many times, duration/rounds each")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "unmeasured warm-up before each phase")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.StringVar(&c.api, "api", "bin/api", "the api binary (built when missing)")
@@ -87,8 +90,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	switch {
 	case c.orgs < 1 || c.items < 1 || c.bookingItems < 0 || c.smallBookingItems < 0:
 		return c, errors.New("-orgs and -items must be positive, booking items not negative")
-	case c.concurrency < 1 || c.serverConns < 1 || c.contentionItems < 1:
-		return c, errors.New("-concurrency, -server-conns and -contention-items must be positive")
+	case c.concurrency < 1 || c.serverConns < 1 || c.contentionItems < 1 || c.rounds < 1:
+		return c, errors.New("-concurrency, -server-conns, -contention-items and -rounds must be positive")
 	case c.duration <= 0 || c.warmup < 0:
 		return c, errors.New("-duration must be positive and -warmup not negative")
 	}
@@ -107,7 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "[%6s] %s\n", time.Since(started).Round(time.Second), fmt.Sprintf(format, a...))
 	}
 	rep := &Report{Started: started, Machine: machine(), Settings: Settings{Concurrency: cfg.concurrency,
-		Duration: cfg.duration.String(), Warmup: cfg.warmup.String(), ServerConns: cfg.serverConns, ContentionItems: cfg.contentionItems}}
+		Duration: cfg.duration.String(), Warmup: cfg.warmup.String(), Rounds: cfg.rounds, ServerConns: cfg.serverConns,
+		ContentionItems: cfg.contentionItems}}
 	defer func() {
 		rep.Duration = time.Since(started).Round(time.Second).String()
 		rep.computeTargets()
@@ -226,39 +230,61 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, nam
 			return fmt.Errorf("stopped before %s: %w", sc, err)
 		}
 		s := Scenario{Name: sc, Dataset: name}
-		var floor func(context.Context, *rand.Rand) error
-		logf("%s on %s: API", sc, name)
+		var (
+			tr    vegeta.Targeter
+			exp   = expect{success: 200}
+			floor func(context.Context, *rand.Rand) error
+		)
 		switch sc {
 		case "availability":
-			s.API = ptr(attack(ctx, c, warm, d, expect{success: 200}, w.availabilityTargeter()))
-			floor = w.availabilityFloor(fdb)
+			tr, floor = w.availabilityTargeter(), w.availabilityFloor(fdb)
 		case "quote":
-			s.API = ptr(attack(ctx, c, warm, d, expect{success: 200}, w.quoteTargeter()))
+			tr = w.quoteTargeter()
 		case "booking":
-			s.API = ptr(attack(ctx, c, warm, d, expect{success: 201}, w.bookingTargeter()))
-			floor = w.bookingFloor(fdb)
+			tr, exp, floor = w.bookingTargeter(), expect{success: 201}, w.bookingFloor(fdb)
 		case "contention":
-			s.API = ptr(attack(ctx, c, warm, d, expect{success: 201, conflicts: true}, w.contendedTargeter(c)))
+			tr, exp = w.contendedTargeter(c), expect{success: 201, conflicts: true}
 		case "reads":
-			s.API = ptr(attack(ctx, c, warm, d, expect{success: 200}, w.readTargeter()))
+			tr = w.readTargeter()
 		}
-		if m, err := srv.Memory(); err == nil {
-			s.Server = &m
-		}
-		logf("  %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors, %d conflicts", s.API.Throughput, s.API.P50Ms, s.API.P99Ms, s.API.Errors, s.API.Conflicts)
 		if floor != nil {
-			logf("%s on %s: floor", sc, name)
 			rng := rand.New(rand.NewPCG(cfg.seed, 99))
 			n, err := statementsPerRequest(ctx, func(ctx context.Context) error { return floor(ctx, rng) })
 			if err != nil {
 				return fmt.Errorf("%s floor: %w", sc, err)
 			}
 			s.Statements = n
-			s.Floor = ptr(drive(ctx, c, warm, d, floor))
+		}
+		// With a floor, API and floor take turns in rounds, so that a change in
+		// the machine's load during the run affects both alike.
+		rounds := 1
+		if floor != nil {
+			rounds = cfg.rounds
+		}
+		api, fl := newCollector(exp), newCollector(expect{success: 200})
+		for r := range rounds {
+			warmup := warm
+			if r > 0 {
+				warmup = 0
+			}
+			logf("%s on %s: API (round %d/%d)", sc, name, r+1, rounds)
+			attack(ctx, api, c, warmup, d/time.Duration(rounds), tr)
+			if m, err := srv.Memory(); err == nil {
+				s.Server = &m
+			}
+			if floor != nil {
+				logf("%s on %s: floor (round %d/%d)", sc, name, r+1, rounds)
+				drive(ctx, fl, c, warmup, d/time.Duration(rounds), floor)
+			}
+		}
+		s.API = ptr(api.stats())
+		logf("  API %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors, %d conflicts", s.API.Throughput, s.API.P50Ms, s.API.P99Ms, s.API.Errors, s.API.Conflicts)
+		if floor != nil {
+			s.Floor = ptr(fl.stats())
 			if s.Floor.Throughput > 0 {
 				s.Ratio = s.API.Throughput / s.Floor.Throughput
 			}
-			logf("  %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors; API ÷ floor %.2f", s.Floor.Throughput, s.Floor.P50Ms, s.Floor.P99Ms, s.Floor.Errors, s.Ratio)
+			logf("  floor %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors; API ÷ floor %.2f", s.Floor.Throughput, s.Floor.P50Ms, s.Floor.P99Ms, s.Floor.Errors, s.Ratio)
 		}
 		rep.Scenarios = append(rep.Scenarios, s)
 	}

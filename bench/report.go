@@ -60,6 +60,7 @@ type Settings struct {
 	Concurrency     int    `json:"concurrency"`
 	Duration        string `json:"duration"`
 	Warmup          string `json:"warmup"`
+	Rounds          int    `json:"rounds"`
 	ServerConns     int    `json:"server_db_conns"`
 	ContentionItems int    `json:"contention_items"`
 }
@@ -153,8 +154,8 @@ func (r *Report) markdown() string {
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %d GiB, %s, %s. PostgreSQL: %s (%s).\n\n", m.CPU, m.Cores, m.MemoryGiB, m.OS, m.Go, m.PostgreSQL, m.Database)
 	st := r.Settings
-	fmt.Fprintf(&b, "Load: %d concurrent clients in a closed loop (vegeta, HTTP/1.1 keep-alive; the floor: as many goroutines on a pgx pool), %s measured after %s of warm-up per phase; server pool %d connections. Run took %s.\n\n",
-		st.Concurrency, st.Duration, st.Warmup, st.ServerConns, r.Duration)
+	fmt.Fprintf(&b, "Load: %d concurrent clients in a closed loop (vegeta, HTTP/1.1 keep-alive; the floor: as many goroutines on a pgx pool), %s measured per scenario after %s of warm-up; where there is a floor, API and floor take turns in %d rounds. Server pool %d connections. Run took %s.\n\n",
+		st.Concurrency, st.Duration, st.Warmup, st.Rounds, st.ServerConns, r.Duration)
 	for _, d := range r.Datasets {
 		fmt.Fprintf(&b, "- dataset %s: %d organisations, %d items, %d booking items (%s on disk), loaded in %s\n", d.Name, d.Organisations, d.Items, d.BookingItems, d.Size, d.Load)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -34,13 +33,16 @@ type expect struct {
 	conflicts bool // 409 is expected (booking under contention)
 }
 
-// collector accumulates results; vegeta's Metrics computes the quantiles, for
-// the API and the floor alike.
+// collector accumulates the results of one side (API or floor) over its
+// rounds; vegeta's Metrics computes the quantiles, for the API and the floor
+// alike. Throughput is over the measured time of the rounds only.
 type collector struct {
-	mu  sync.Mutex
-	m   vegeta.Metrics
-	s   Stats
-	exp expect
+	mu         sync.Mutex
+	m          vegeta.Metrics
+	s          Stats
+	exp        expect
+	begin, end time.Time // of the current round: first request sent, last answer received
+	seconds    float64   // of the finished rounds
 }
 
 func newCollector(exp expect) *collector {
@@ -51,6 +53,12 @@ func (c *collector) add(r *vegeta.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m.Add(r)
+	if c.begin.IsZero() || r.Timestamp.Before(c.begin) {
+		c.begin = r.Timestamp
+	}
+	if e := r.End(); e.After(c.end) {
+		c.end = e
+	}
 	c.s.Requests++
 	c.s.Statuses[strconv.Itoa(int(r.Code))]++
 	switch {
@@ -70,13 +78,22 @@ func (c *collector) add(r *vegeta.Result) {
 	}
 }
 
+// endRound adds the round's measured time.
+func (c *collector) endRound() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.begin.IsZero() {
+		c.seconds += c.end.Sub(c.begin).Seconds()
+	}
+	c.begin, c.end = time.Time{}, time.Time{}
+}
+
 func (c *collector) stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m.Close()
 	s := c.s
-	// From the first request sent to the last answer received.
-	s.Seconds = (c.m.Duration + c.m.Wait).Seconds()
+	s.Seconds = c.seconds
 	if s.Seconds > 0 {
 		s.Throughput = float64(s.Successes+s.Conflicts) / s.Seconds
 	}
@@ -85,10 +102,11 @@ func (c *collector) stats() Stats {
 	return s
 }
 
-// attack drives the API with vegeta at a fixed concurrency: exactly workers
-// clients, each sending its next request as soon as the previous one is
-// answered (rate 0, as many workers as allowed). The warm-up is not measured.
-func attack(ctx context.Context, workers int, warmup, d time.Duration, exp expect, tr vegeta.Targeter) Stats {
+// attack drives the API with vegeta at a fixed concurrency for one round of d
+// into c: exactly workers clients, each sending its next request as soon as the
+// previous one is answered (rate 0, as many workers as allowed). The warm-up
+// is not measured.
+func attack(ctx context.Context, c *collector, workers int, warmup, d time.Duration, tr vegeta.Targeter) {
 	run := func(d time.Duration, c *collector) {
 		atk := vegeta.NewAttacker(
 			vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)),
@@ -108,14 +126,13 @@ func attack(ctx context.Context, workers int, warmup, d time.Duration, exp expec
 	if warmup > 0 {
 		run(warmup, nil)
 	}
-	c := newCollector(exp)
 	run(d, c)
-	return c.stats()
+	c.endRound()
 }
 
-// drive runs op from workers goroutines in a closed loop for d, after a
-// warm-up: the floor's counterpart of attack.
-func drive(ctx context.Context, workers int, warmup, d time.Duration, op func(ctx context.Context, rng *rand.Rand) error) Stats {
+// drive runs op from workers goroutines in a closed loop for one round of d
+// into c, after a warm-up: the floor's counterpart of attack.
+func drive(ctx context.Context, c *collector, workers int, warmup, d time.Duration, op func(ctx context.Context, rng *rand.Rand) error) {
 	run := func(d time.Duration, c *collector) {
 		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
@@ -127,7 +144,7 @@ func drive(ctx context.Context, workers int, warmup, d time.Duration, op func(ct
 					start := time.Now()
 					err := op(ctx, rng)
 					if ctx.Err() != nil {
-						return // cut off by the end of the phase: not a result
+						return // cut off by the end of the round: not a result
 					}
 					r := &vegeta.Result{Timestamp: start, Latency: time.Since(start), Code: 200}
 					if err != nil {
@@ -144,16 +161,6 @@ func drive(ctx context.Context, workers int, warmup, d time.Duration, op func(ct
 	if warmup > 0 {
 		run(warmup, nil)
 	}
-	c := newCollector(expect{success: 200})
 	run(d, c)
-	return c.stats()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	c.endRound()
 }
