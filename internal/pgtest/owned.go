@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -156,6 +157,6 @@ func (o *Owned) terminate() {
 	defer cancel()
 	_ = o.Unpause(ctx)
 	if err := testcontainers.TerminateContainer(o.ctr, testcontainers.StopTimeout(0)); err != nil {
-		fmt.Printf("pgtest: remove PostgreSQL container: %v\n", err)
+		fmt.Fprintf(os.Stderr, "pgtest: remove PostgreSQL container: %v\n", err)
 	}
 }
