@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
 )
@@ -98,6 +99,9 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 		pc.ConnConfig.Tracer = cfg.Tracer
 	}
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// Without this, pgx scans uuid.UUID through database/sql's Scanner: the
+		// 16 bytes become a 36-character string, which uuid then parses back.
+		pgxuuid.Register(conn.TypeMap())
 		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
 			return fmt.Errorf("set role %s: %w", AppRole, err)
 		}
