@@ -62,7 +62,9 @@ func startAPI(t testing.TB, databaseURL string, requestTimeout time.Duration) *a
 	t.Helper()
 	cmd := exec.Command(apiBinary(t), "serve")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "VACANCY_ADDR=127.0.0.1:0",
-		"VACANCY_REQUEST_TIMEOUT="+requestTimeout.String())
+		"VACANCY_REQUEST_TIMEOUT="+requestTimeout.String(),
+		// The package's tests share one PostgreSQL (max_connections 200).
+		"VACANCY_DB_MAX_CONNS=8")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

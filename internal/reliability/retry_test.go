@@ -106,7 +106,8 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 	env := testenv.New(t)
 	tn := newTenant(t, env, "retries")
 	link := newSlowLink(t, env.URL)
-	sdb, err := scope.Open(context.Background(), link.url, scope.Config{MaxConns: 40})
+	// A small pool: the package's tests share one PostgreSQL (max_connections 200).
+	sdb, err := scope.Open(context.Background(), link.url, scope.Config{MaxConns: 12})
 	if err != nil {
 		t.Fatal(err)
 	}
