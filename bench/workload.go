@@ -168,7 +168,7 @@ func (w *workload) bookingTargeter() vegeta.Targeter {
 // bookingFloor is what POST /bookings costs PostgreSQL, statement for statement
 // as internal/booking runs them for a one-line booking: the key lookup; the
 // claim of the idempotency key in its own transaction; then one transaction with
-// the clock, the catalogue, the expiry of stale holds, the availability check,
+// the clock, the item lock, the catalogue, the expiry of stale holds, the availability check,
 // the inserts, the read-back of the booking, the outbox event and the command's
 // outcome.
 func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
@@ -194,6 +194,9 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 				return fmt.Errorf("clock: %w", err)
 			}
 			ids := []uuid.UUID{item}
+			if _, err := q.LockItemsForBooking(ctx, db.LockItemsForBookingParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+				return fmt.Errorf("lock items: %w", err)
+			}
 			items, err := q.ItemsByIDs(ctx, db.ItemsByIDsParams{OrganisationID: o.ID, Ids: ids})
 			if err != nil || len(items) != 1 {
 				return fmt.Errorf("items: %d, %w", len(items), err)
