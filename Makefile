@@ -14,7 +14,8 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
-	go run ./cmd/vacancy-dev
+	go build -o $(BIN)/vacancy-dev ./cmd/vacancy-dev
+	$(BIN)/vacancy-dev
 
 ## test: unit and integration tests (PostgreSQL in testcontainers, race detector on)
 test: pg-image
