@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,5 +206,39 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := webhook.Backoff(time.Minute, 40, 7); d > 24*time.Hour {
 		t.Fatalf("a wait is capped at a day, got %v", d)
+	}
+}
+
+// TestREADMEVerifier: the stand-alone verifier in the README is the code in
+// readme_verify_test.go, and it accepts what the server signs.
+func TestREADMEVerifier(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("readme_verify_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "// verify reports"
+	doc := string(readme)
+	i := strings.Index(doc, start)
+	if i < 0 {
+		t.Fatal("README.md must show the verifier")
+	}
+	inReadme := doc[i : i+strings.Index(doc[i:], "\n```")]
+	inTest := strings.TrimSpace(string(src)[strings.Index(string(src), start):])
+	if strings.TrimSpace(inReadme) != inTest {
+		t.Fatalf("README.md's verifier and readme_verify_test.go differ:\n%s\n---\n%s", inReadme, inTest)
+	}
+	secret, body := webhook.NewSecret(), []byte(`{"id":"e1"}`)
+	if !verify(secret, webhook.Sign(secret, time.Now(), body), body) {
+		t.Fatal("the README verifier must accept the server's signature")
+	}
+	if verify(secret, webhook.Sign(secret, time.Now(), body), []byte(`{"id":"e2"}`)) ||
+		verify(secret, webhook.Sign(secret, time.Now().Add(-10*time.Minute), body), body) ||
+		verify("whsec_other", webhook.Sign(secret, time.Now(), body), body) {
+		t.Fatal("the README verifier must refuse a changed body, an old signature and another secret")
 	}
 }
