@@ -306,6 +306,12 @@ func TestWebhookSSRFRefused(t *testing.T) {
 	if len(page.Data) != 0 {
 		t.Fatalf("refused URLs must create nothing, found %d endpoints", len(page.Data))
 	}
+	// A public address is accepted, and changing it to an internal one is refused.
+	ep := org.createEndpoint("https://93.184.215.14/hook")
+	r := org.do("PATCH", "/webhook-endpoints/"+ep.ID, map[string]any{"url": rcv.srv.URL}, "If-Match", `"1"`)
+	if r.status != 422 || !strings.Contains(string(r.body), "forbidden_address") {
+		t.Fatalf("PATCHing the URL to a loopback address must be refused, got %d %s", r.status, r.body)
+	}
 	if len(rcv.requests()) != 0 {
 		t.Fatal("the receiver must never have been called")
 	}

@@ -127,6 +127,21 @@ func TestOutboxAtomicity(t *testing.T) {
 		WHERE d.endpoint_id = $1 AND d.status = 'pending' AND j.kind = 'webhook_delivery' AND j.max_attempts = 12`, ep.ID); n != 1 {
 		t.Fatalf("a committed command must leave one pending delivery with its job (12 attempts), found %d", n)
 	}
+	// Nothing works the jobs here, so the delivery stays pending: a manual retry
+	// would race its scheduled attempt and is refused.
+	conn, err := pgx.Connect(context.Background(), env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var deliveryID uuid.UUID
+	if err := conn.QueryRow(context.Background(), "SELECT id FROM webhook_deliveries").Scan(&deliveryID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = svc.RetryWebhookDelivery(context.Background(), sc, booking.RetryWebhookDelivery{Meta: meta(t), EndpointID: ep.ID, DeliveryID: deliveryID})
+	if !isCode(err, booking.CodeDeliveryPending) {
+		t.Fatalf("retrying a pending delivery is a delivery_pending conflict, got %v", err)
+	}
 	// The endpoint only wants item.created: a booking's events are not delivered to it.
 	f.item = item
 	if _, _, err := f.book(t, "", future(3), future(5)); err != nil {
