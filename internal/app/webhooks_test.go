@@ -126,9 +126,11 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 	ep := org.createEndpoint(rcv.srv.URL+"/hooks", "booking.created")
 	item := org.createItem("Sea room") // not subscribed
 	bk := org.book(item.ID, 3, 5)
+	booked := time.Now()
 
 	eventually(t, 10*time.Second, "the receiver gets the delivery", func() bool { return len(rcv.requests()) == 1 })
 	got := rcv.requests()[0]
+	t.Logf("delivered %v after the booking was answered", got.at.Sub(booked))
 	if err := webhook.Verify(ep.Secret, got.header.Get("Vacancy-Signature"), got.body, 5*time.Minute); err != nil {
 		t.Fatalf("the signature must verify with the endpoint's secret: %v (header %q)", err, got.header.Get("Vacancy-Signature"))
 	}
