@@ -43,7 +43,7 @@ Environment:
   VACANCY_DB_MAX_CONNS      connection pool size (default 20)
   VACANCY_REQUEST_TIMEOUT   per-request deadline, database included (default 10s)
   VACANCY_SHUTDOWN_TIMEOUT  how long in-flight requests may finish on SIGTERM (default 25s)
-`
+` + eventsUsage
 
 // Config is the environment, parsed once.
 type Config struct {
@@ -53,6 +53,7 @@ type Config struct {
 	MaxConns        int32
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	Events          EventsConfig
 }
 
 // LoadConfig reads the environment and applies defaults.
@@ -80,7 +81,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
-	return c, nil
+	return c, c.Events.load(getenv)
 }
 
 func (c Config) requireDatabase() error {
@@ -211,9 +212,12 @@ func Serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	defer d.Close()
-	svc := booking.NewService(d, booking.WithLogger(log))
-	handler := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, PlatformToken: cfg.PlatformToken,
-		RequestTimeout: cfg.RequestTimeout})
+	bg, err := newBackground(cfg.Events, d, log)
+	if err != nil {
+		return err
+	}
+	handler := httpapi.NewServer(httpapi.Config{Service: bg.svc, Logger: log, PlatformToken: cfg.PlatformToken,
+		RequestTimeout: cfg.RequestTimeout, Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -228,19 +232,34 @@ func Serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "addr", ln.Addr().String())
+	srv.RegisterOnShutdown(bg.hub.Close) // open event streams end instead of holding the shutdown up
+	if err := bg.start(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "workers", cfg.Events.Workers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// In-flight requests and running jobs finish side by side, within one deadline.
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- bg.stop(sctx) }()
+	if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-jobsDone; err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if serveErr != nil {
+		return serveErr
 	}
 	log.Info("stopped")
 	return nil

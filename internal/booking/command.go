@@ -72,6 +72,13 @@ const claimLease = 2 * time.Minute
 // that tells a retry from a different request under the same key.
 func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
 	fn func(q *db.Queries) (T, []Event, error)) (T, Receipt, error) {
+	return executeJobs(ctx, s, sc, meta, typ, fields, func(q *db.Queries, _ scope.Enqueue) (T, []Event, error) { return fn(q) })
+}
+
+// executeJobs is execute for handlers that also enqueue background jobs: enqueue
+// inserts them in the command's transaction.
+func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
+	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []Event, error)) (T, Receipt, error) {
 	var zero T
 	started := time.Now()
 	receipt := Receipt{CommandID: meta.ID}
@@ -109,17 +116,15 @@ func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, 
 	}
 
 	var result T
-	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+	err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
 		var events []Event
 		var err error
-		result, events, err = fn(q)
+		result, events, err = fn(q, enqueue)
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
-			if err := insertEvent(ctx, q, sc, meta.ID, e); err != nil {
-				return err
-			}
+		if err := publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
+			return err
 		}
 		body, err := json.Marshal(result)
 		if err != nil {

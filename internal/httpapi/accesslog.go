@@ -63,6 +63,7 @@ func requestLog(log *slog.Logger, timeout time.Duration) func(http.Handler) http
 			rctx := chi.NewRouteContext()
 			ctx := context.WithValue(r.Context(), requestInfoKey, info)
 			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
+			info.untimed = ctx
 			if timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)

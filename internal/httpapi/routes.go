@@ -52,6 +52,17 @@ func (s *server) routes() http.Handler {
 			r.With(write).Post("/bookings/{bookingID}/confirm", s.confirmBooking)
 			r.With(write).Post("/bookings/{bookingID}/cancel", s.cancelBooking)
 			r.With(write).Post("/bookings/{bookingID}/complete", s.completeBooking)
+
+			r.With(read).Get("/events", s.listEvents)
+			r.With(read).Get("/events/stream", s.streamEvents)
+
+			r.With(admin).Post("/webhook-endpoints", s.createWebhookEndpoint)
+			r.With(admin).Get("/webhook-endpoints", s.listWebhookEndpoints)
+			r.With(admin).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
+			r.With(admin).Patch("/webhook-endpoints/{endpointID}", s.updateWebhookEndpoint)
+			r.With(admin).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
+			r.With(admin).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
+			r.With(admin).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
 		})
 	})
 	return r

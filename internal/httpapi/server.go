@@ -13,6 +13,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/stream"
 )
 
 // Config is what the HTTP layer needs.
@@ -22,17 +23,26 @@ type Config struct {
 	PlatformToken string // bearer token that may create organisations; empty disables it
 	// RequestTimeout is every request's deadline, database calls included.
 	RequestTimeout time.Duration
+	// Events wakes event streams when events are committed (nil: streams poll).
+	Events *stream.Hub
+	// Heartbeat is how often an idle event stream sends a comment line (default 15s).
+	Heartbeat time.Duration
 }
 
 type server struct {
 	svc           *booking.Service
 	log           *slog.Logger
 	platformToken string
+	events        *stream.Hub
+	heartbeat     time.Duration
 }
 
 // NewServer returns the API handler.
 func NewServer(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, log: cfg.Logger, platformToken: cfg.PlatformToken}
+	s := &server{svc: cfg.Service, log: cfg.Logger, platformToken: cfg.PlatformToken, events: cfg.Events, heartbeat: cfg.Heartbeat}
+	if s.heartbeat <= 0 {
+		s.heartbeat = 15 * time.Second
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
