@@ -122,18 +122,7 @@ func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 // next user of the pooled connection), which the RLS policies read. fn's error rolls
 // the transaction back and is returned as is.
 func (d *DB) Tx(ctx context.Context, sc Scope, fn func(q *db.Queries) error) error {
-	tx, err := d.begin(ctx, sc)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(db.New(tx)); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit scoped transaction: %w", err)
-	}
-	return nil
+	return d.TxJobs(ctx, sc, nil, func(q *db.Queries, _ Enqueue) error { return fn(q) })
 }
 
 func (d *DB) begin(ctx context.Context, sc Scope) (pgx.Tx, error) {
