@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,13 @@ func TestBookingLifecycle(t *testing.T) {
 		p = write.Post(o.path("/bookings"), bookingBody(room.ID, day(-3), day(-1))).Problem(http.StatusUnprocessableEntity, "validation_failed")
 		if !p.HasField("items[0].check_in", "in_past") {
 			t.Errorf("a stay in the past must name items[0].check_in: %+v", p.Errors)
+		}
+		var short item
+		o.as(t, "admin").Post(o.path("/items"), map[string]any{"name": "Weekly", "capacity": 2, "nightly_price": 100, "min_nights": 7}).
+			Expect(http.StatusCreated).JSON(&short)
+		p = write.Post(o.path("/bookings"), bookingBody(short.ID, day(40), day(42))).Problem(http.StatusUnprocessableEntity, "validation_failed")
+		if !p.HasField("items[0].check_out", "nights_out_of_range") {
+			t.Errorf("a stay shorter than min_nights must name items[0].check_out: %+v", p.Errors)
 		}
 	})
 
@@ -184,6 +192,18 @@ func TestBookingLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("a price change does not re-price existing bookings", func(t *testing.T) {
+		admin := o.as(t, "admin")
+		lodge := o.newItem(t, "Lodge", 2, 7000)
+		held := o.newBooking(t, lodge.ID, day(75), day(77))
+		admin.Patch(o.path("/items/%s", lodge.ID), map[string]any{"nightly_price": 9000}, apitest.IfMatch(`"1"`)).Expect(http.StatusOK)
+		var still booking
+		admin.Get(o.path("/bookings/%s", held.ID)).Expect(http.StatusOK).JSON(&still)
+		if still.Total != 14000 || still.Version != held.Version {
+			t.Errorf("the booking keeps the price it was made at (2 × 7000): %+v", still)
+		}
+	})
+
 	t.Run("archiving an item keeps its bookings", func(t *testing.T) {
 		admin := o.as(t, "admin")
 		cabin := o.newItem(t, "Cabin", 2, 8000)
@@ -244,5 +264,44 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	}
 	if n := count(t, srv, `SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1`, hold.ID); n != 1 {
 		t.Errorf("the expiry must be published as one booking.expired event, found %d", n)
+	}
+}
+
+// TestDatesAreTheOrganisationsLocalCalendar: "today" is the organisation's, so
+// the earliest check-in differs between organisations far east and far west of
+// UTC at the same instant.
+func TestDatesAreTheOrganisationsLocalCalendar(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	platform := srv.Client(t).As(srv.PlatformToken)
+	for _, tz := range []string{"Pacific/Kiritimati", "Pacific/Pago_Pago"} { // UTC+14, UTC-11
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created organisation
+		slug := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(tz))
+		platform.Post(v3+"/organisations", map[string]any{"slug": slug, "name": tz, "timezone": tz}).Expect(http.StatusCreated).JSON(&created)
+		write := srv.Client(t).As(created.APIKey.Key)
+		var room item
+		write.Post(v3+"/organisations/"+slug+"/items", map[string]any{"name": "Room", "capacity": 1, "nightly_price": 100}).
+			Expect(http.StatusCreated).JSON(&room)
+		// Read the local date just before booking; if midnight passes in tz during
+		// the requests, try once more.
+		for attempt := 0; ; attempt++ {
+			today := time.Now().In(loc)
+			yesterday := today.AddDate(0, 0, -1).Format("2006-01-02")
+			p := write.Post(v3+"/organisations/"+slug+"/bookings", bookingBody(room.ID, yesterday, today.Format("2006-01-02"))).
+				Problem(http.StatusUnprocessableEntity, "validation_failed")
+			res := write.Post(v3+"/organisations/"+slug+"/bookings", bookingBody(room.ID, today.Format("2006-01-02"), today.AddDate(0, 0, 1).Format("2006-01-02")))
+			if time.Now().In(loc).Format("2006-01-02") != today.Format("2006-01-02") && attempt == 0 {
+				continue // midnight passed in tz during the requests
+			}
+			if !p.HasField("items[0].check_in", "in_past") {
+				t.Errorf("%s: yesterday in %s must be in the past: %+v", tz, tz, p.Errors)
+			}
+			res.Expect(http.StatusCreated)
+			break
+		}
 	}
 }

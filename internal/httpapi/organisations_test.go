@@ -122,6 +122,9 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("a new key must come with its secret: %+v", k)
 	}
 	srv.Client(t).As(k.Key).Get(o.path("")).Expect(http.StatusOK)
+	if n := count(t, srv, "SELECT count(*) FROM api_keys WHERE id = $1 AND last_used_at IS NOT NULL", k.ID); n != 1 {
+		t.Error("a key's use must be recorded in last_used_at")
+	}
 
 	// A replay answers the same key, but never its secret again.
 	var again apiKey

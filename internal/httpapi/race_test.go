@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +109,39 @@ func TestConcurrentRetriesOfOneRequest(t *testing.T) {
 	}
 	if n := count(t, srv, `SELECT count(*) FROM bookings`); n != 1 {
 		t.Errorf("exactly one booking must be stored, found %d", n)
+	}
+}
+
+// TestConcurrentChangesOfOneVersion: 20 PATCHes with the same If-Match at once.
+// One applies; the others are 412 stale_version and change nothing.
+func TestConcurrentChangesOfOneVersion(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	o := newOrg(t, srv, "versions")
+	room := o.newItem(t, "Room", 2, 10000)
+	b := o.newBooking(t, room.ID, day(10), day(12))
+	write := o.as(t, "write")
+
+	res, _ := race(20, func(i int) *apitest.Response {
+		return write.Patch(o.path("/bookings/%s", b.ID), map[string]any{"notes": "writer " + strconv.Itoa(i)}, apitest.IfMatch(`"1"`))
+	})
+	var winner string
+	statuses := map[int]int{}
+	for i, r := range res {
+		statuses[r.Status]++
+		switch r.Status {
+		case http.StatusOK:
+			winner = "writer " + strconv.Itoa(i)
+		case http.StatusPreconditionFailed:
+			r.Problem(http.StatusPreconditionFailed, "stale_version")
+		}
+	}
+	if statuses[http.StatusOK] != 1 || statuses[http.StatusPreconditionFailed] != 19 {
+		t.Fatalf("want one 200 and 19 412s, got %v", statuses)
+	}
+	var now booking
+	write.Get(o.path("/bookings/%s", b.ID)).Expect(http.StatusOK).JSON(&now)
+	if now.Version != 2 || now.Notes != winner {
+		t.Errorf("only the winner's change may be stored: version %d, notes %q, winner %q", now.Version, now.Notes, winner)
 	}
 }
