@@ -146,10 +146,13 @@ func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, 
 		} else {
 			// Unknown outcome (database gone, deadline passed): the transaction rolled
 			// back, so free the key and let the client retry with it.
-			rerr := s.db.Tx(context.WithoutCancel(ctx), sc, func(q *db.Queries) error {
-				return q.ReleaseCommand(context.WithoutCancel(ctx), db.ReleaseCommandParams{
+			// Bounded: against a hung database this must not outlive the request.
+			cctx, cancel := scope.CleanupContext(ctx)
+			rerr := s.db.Tx(cctx, sc, func(q *db.Queries) error {
+				return q.ReleaseCommand(cctx, db.ReleaseCommandParams{
 					OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
 			})
+			cancel()
 			if rerr != nil {
 				s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", rerr)
 			}
