@@ -74,6 +74,8 @@ func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, 
 	fn func(q *db.Queries) (T, []Event, error)) (T, Receipt, error) {
 	var zero T
 	started := time.Now()
+	ctx, span := s.startSpan(ctx, typ, meta.ID)
+	defer span.End()
 	receipt := Receipt{CommandID: meta.ID}
 	fp, err := fingerprint(typ, fields, meta.ExpectedVersion)
 	if err != nil {
@@ -229,7 +231,8 @@ type Observer func(ctx context.Context, commandType, commandID, outcome string, 
 
 func (s *Service) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
 	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
-		slog.String("outcome", outcome), slog.Duration("duration", d))
+		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	endSpan(ctx, outcome)
 	if s.observer != nil {
 		s.observer(ctx, typ, id, outcome, d)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -20,6 +22,7 @@ type Service struct {
 	db       *scope.DB
 	log      *slog.Logger
 	observer Observer
+	tracer   trace.Tracer // nil: no command spans
 	now      func() time.Time
 
 	touched sync.Map // api key id -> time.Time of the last recorded use
