@@ -31,11 +31,13 @@ func CleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
-// bound makes every query end soon after its context does. pgx's default
-// only drops the connection, so PostgreSQL would keep running the statement;
-// here the server is first asked to cancel it (a cancel request on a side
-// connection), and the connection is dropped only if the server does not
-// answer within cancelGrace (a hung or paused server).
+// bound makes every query end soon after its context does, and keeps the
+// connection when it can. pgx's default drops the connection at once (and
+// cancels the statement in the background), so each timed-out request costs a
+// reconnect, on a database that is already slow. Here PostgreSQL is first
+// asked to cancel the statement (a cancel request on a side connection); the
+// connection is dropped only if it does not confirm within cancelGrace (a
+// hung or paused server).
 func bound(pc *pgxpool.Config) {
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
