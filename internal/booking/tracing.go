@@ -8,8 +8,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// WithTracer traces every command as an OpenTelemetry span (its SQL spans are
-// its children). Without it commands are not traced and cost nothing extra.
+// WithTracer traces every command as an OpenTelemetry span. The SQL execute
+// runs itself (claim, outcome, events) is traced under it; a handler's own
+// queries use the context its Service method was given, so they appear beside
+// it under the request's span. Without a tracer commands cost nothing extra.
 func WithTracer(t trace.Tracer) Option { return func(s *Service) { s.tracer = t } }
 
 // startSpan starts a command's span; without a tracer it returns ctx and a
