@@ -149,7 +149,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatalf("create organisation: %d %s", res.StatusCode, body)
 	}
 	var org struct {
-		ID     string `json:"id"`
+		ID     string                   `json:"id"`
 		APIKey struct{ ID, Key string } `json:"api_key"`
 	}
 	decode(t, body, &org)
