@@ -273,3 +273,17 @@ func TestBucketsStayBounded(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRateLimit(b *testing.B) {
+	l, _ := ParseRateLimit("1000000/s burst 1000000")
+	s := &server{log: slog.New(slog.DiscardHandler), limits: newBuckets(l, time.Now), metrics: noMetrics{}}
+	h := s.rateLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/api/v3/organisations/acme/items", nil)
+	r.RemoteAddr = "192.0.2.1:1000"
+	r.Header.Set("Authorization", "Bearer "+key('a'))
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
