@@ -98,14 +98,16 @@ type background struct {
 }
 
 // newBackground builds the service with its job queue, the listener and the runner.
-func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger) (*background, error) {
+func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger, onDelivery func(string, time.Duration), opts ...booking.Option) (*background, error) {
 	jc := cfg.jobs(log)
+	jc.OnDelivery = onDelivery
 	queue, err := jobs.NewQueue(d.Pool(), jc)
 	if err != nil {
 		return nil, err
 	}
 	b := &background{log: log, hub: stream.New(d.Pool(), log)}
-	b.svc = booking.NewService(d, booking.WithLogger(log), booking.WithJobQueue(queue), booking.WithWebhookPolicy(cfg.policy()))
+	opts = append([]booking.Option{booking.WithLogger(log), booking.WithJobQueue(queue), booking.WithWebhookPolicy(cfg.policy())}, opts...)
+	b.svc = booking.NewService(d, opts...)
 	if cfg.Workers {
 		if b.runner, err = jobs.NewRunner(d.Pool(), b.svc, jc); err != nil {
 			return nil, err

@@ -81,6 +81,8 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []Event, error)) (T, Receipt, error) {
 	var zero T
 	started := time.Now()
+	ctx, span := s.startSpan(ctx, typ, meta.ID)
+	defer span.End()
 	receipt := Receipt{CommandID: meta.ID}
 	fp, err := fingerprint(typ, fields, meta.ExpectedVersion)
 	if err != nil {
@@ -151,10 +153,13 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 		} else {
 			// Unknown outcome (database gone, deadline passed): the transaction rolled
 			// back, so free the key and let the client retry with it.
-			rerr := s.db.Tx(context.WithoutCancel(ctx), sc, func(q *db.Queries) error {
-				return q.ReleaseCommand(context.WithoutCancel(ctx), db.ReleaseCommandParams{
+			// Bounded: against a hung database this must not outlive the request.
+			cctx, cancel := scope.CleanupContext(ctx)
+			rerr := s.db.Tx(cctx, sc, func(q *db.Queries) error {
+				return q.ReleaseCommand(cctx, db.ReleaseCommandParams{
 					OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
 			})
+			cancel()
 			if rerr != nil {
 				s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", rerr)
 			}
@@ -231,7 +236,8 @@ type Observer func(ctx context.Context, commandType, commandID, outcome string, 
 
 func (s *Service) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
 	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
-		slog.String("outcome", outcome), slog.Duration("duration", d))
+		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	endSpan(ctx, outcome)
 	if s.observer != nil {
 		s.observer(ctx, typ, id, outcome, d)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
@@ -21,6 +23,7 @@ type Service struct {
 	db       *scope.DB
 	log      *slog.Logger
 	observer Observer
+	tracer   trace.Tracer // nil: no command spans
 	now      func() time.Time
 	jobs     scope.JobQueue // background jobs enqueued by commands (webhook deliveries)
 	webhooks webhook.Policy // which webhook URLs may be registered

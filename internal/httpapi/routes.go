@@ -11,7 +11,7 @@ import (
 // routes lists the whole API surface, top to bottom.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, securityHeaders)
+	r.Use(s.recoverer, securityHeaders, s.cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", "no such resource"))
 	})
@@ -19,8 +19,10 @@ func (s *server) routes() http.Handler {
 		writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here"))
 	})
 	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
 
 	r.Route("/api/v3", func(r chi.Router) {
+		r.Use(s.rateLimit)
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
 			r.Use(s.authenticate, s.matchOrganisation)

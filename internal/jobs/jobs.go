@@ -45,6 +45,9 @@ type Config struct {
 	// notification woke it (River's default, 1s, when zero).
 	FetchPollInterval time.Duration
 	Logger            *slog.Logger
+	// OnDelivery, when set, hears every webhook delivery attempt's outcome
+	// ("delivered", "failed" for a non-2xx answer, "unreachable" for none).
+	OnDelivery func(outcome string, latency time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -170,6 +173,16 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[booking.Delive
 	}
 	at := time.Now()
 	res := w.sender.Send(ctx, d.Delivery)
+	if w.cfg.OnDelivery != nil {
+		outcome := "delivered"
+		switch {
+		case res.StatusCode == 0:
+			outcome = "unreachable"
+		case !res.OK():
+			outcome = "failed"
+		}
+		w.cfg.OnDelivery(outcome, res.Latency)
+	}
 	rec := booking.AttemptRecord{At: at, Result: res}
 	if !res.OK() && job.Attempt < job.MaxAttempts {
 		next := w.nextRetry(job.JobRow)

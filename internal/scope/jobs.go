@@ -37,7 +37,13 @@ func (d *DB) TxJobs(ctx context.Context, sc Scope, jq JobQueue, fn func(q *db.Qu
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() {
+		// Roll back even when ctx is done, but never wait on a hung server longer
+		// than a rollback needs.
+		rctx, cancel := CleanupContext(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
 	enqueue := func(ctx context.Context, jobs ...Job) error {
 		if len(jobs) == 0 {
 			return nil

@@ -79,6 +79,8 @@ type DB struct {
 // Config tunes the pool.
 type Config struct {
 	MaxConns int32 // 0 keeps pgxpool's default
+	// Tracer traces every query (OpenTelemetry); nil traces nothing.
+	Tracer pgx.QueryTracer
 }
 
 // Open connects to databaseURL. Every connection of the pool switches to AppRole as
@@ -91,7 +93,13 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	bound(pc)
+	pc.ConnConfig.Tracer = cfg.Tracer
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// The pool builds connections on a context of its own, not the request's:
+		// bound the setup so a hung server cannot hold a pool slot forever.
+		ctx, cancel := context.WithTimeout(ctx, pc.ConnConfig.ConnectTimeout)
+		defer cancel()
 		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
 			return fmt.Errorf("set role %s: %w", AppRole, err)
 		}
