@@ -128,6 +128,10 @@ func (c *Client) Do(method, path string, body any, opts ...Option) *Response {
 		return &Response{t: c.t, Method: method, Path: path}
 	}
 	defer resp.Body.Close()
+	if isEventStream(resp.Header) {
+		c.t.Errorf("apitest: %s %s answered an event stream, which never ends: open it with Client.Stream", method, path)
+		return &Response{t: c.t, Method: method, Path: path, Status: resp.StatusCode, Header: resp.Header}
+	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Errorf("apitest: read response to %s %s: %v", method, path, err)

@@ -8,9 +8,13 @@
 package apitest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +23,12 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/cache"
 	"github.com/pb33f/libopenapi-validator/config"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/responses"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
 // SpecFile is the contract's path relative to the repository root.
@@ -39,6 +47,13 @@ type Contract struct {
 	doc        libopenapi.Document
 	validator  validator.Validator
 	operations []string // "METHOD /path/template", sorted
+	// webhooks are the requests the server sends to receivers, by event type
+	// (the document's webhooks section).
+	webhooks map[string]*v3.PathItem
+	// event is the schema of one event (components/schemas/Event), which the
+	// event stream's frames carry; eventOpts validate it as strictly as a response.
+	event     *base.Schema
+	eventOpts []config.Option
 }
 
 var (
@@ -79,11 +94,12 @@ func Parse(path string) (*Contract, error) {
 	if v := doc.GetVersion(); !strings.HasPrefix(v, "3.1") {
 		return nil, fmt.Errorf("%s is OpenAPI %s; the contract is OpenAPI 3.1", path, v)
 	}
-	v, errs := validator.NewValidator(doc,
+	opts := []config.Option{
 		config.WithFormatAssertions(),
 		config.WithStrictMode(),
 		config.WithStrictIgnoredHeadersExtra(everyResponseHeaders...),
-	)
+	}
+	v, errs := validator.NewValidator(doc, opts...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("build validator for %s: %w", path, errors.Join(errs...))
 	}
@@ -94,13 +110,29 @@ func Parse(path string) (*Contract, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build model of %s: %w", path, err)
 	}
-	c := &Contract{path: path, doc: doc, validator: v}
+	c := &Contract{path: path, doc: doc, validator: v, webhooks: map[string]*v3.PathItem{},
+		eventOpts: append(slices.Clone(opts), config.WithSchemaCache(cache.NewDefaultCache()))}
 	for p := model.Model.Paths.PathItems.First(); p != nil; p = p.Next() {
 		for op := p.Value().GetOperations().First(); op != nil; op = op.Next() {
 			c.operations = append(c.operations, strings.ToUpper(op.Key())+" "+p.Key())
 		}
 	}
 	slices.Sort(c.operations)
+	for w := model.Model.Webhooks.First(); w != nil; w = w.Next() {
+		c.webhooks[w.Key()] = w.Value()
+	}
+	if model.Model.Components != nil {
+		if s := model.Model.Components.Schemas.GetOrZero("Event"); s != nil {
+			c.event = s.Schema()
+		}
+	}
+	if c.event == nil {
+		return nil, fmt.Errorf("%s has no components/schemas/Event, which the event stream's frames carry", path)
+	}
+	// Compile the event schema now (the answer does not matter), as the validator
+	// does the others: on a stream's first event it would add a noticeable delay
+	// (~0.2 s under the race detector) to the delivery a test may be timing.
+	_ = c.ValidateEvent([]byte("{}"))
 	return c, nil
 }
 
@@ -120,6 +152,65 @@ func (c *Contract) ValidateRequest(r *http.Request) []string {
 func (c *Contract) ValidateResponse(r *http.Request, resp *http.Response) []string {
 	_, errs := c.validator.ValidateHttpResponse(r, resp)
 	return describe(errs)
+}
+
+// Webhooks lists the event types the document's webhooks section describes, sorted.
+func (c *Contract) Webhooks() []string {
+	out := make([]string, 0, len(c.webhooks))
+	for k := range c.webhooks {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ValidateWebhook returns the ways r, a webhook delivery as a receiver got it, does
+// not conform to the document's webhooks section: the entry named by its
+// Vacancy-Event-Type header describes its headers and body, and the body's type
+// must be that event type. It reads r.Body and leaves it readable again.
+func (c *Contract) ValidateWebhook(r *http.Request) []string {
+	typ := r.Header.Get("Vacancy-Event-Type")
+	item, ok := c.webhooks[typ]
+	if !ok {
+		return []string{fmt.Sprintf("Vacancy-Event-Type %q names no entry of the webhooks section", typ)}
+	}
+	body, err := readAll(r)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	_, errs := c.validator.ValidateHttpRequestSyncWithPathItem(r, item, r.URL.Path)
+	out := describe(errs)
+	var ev struct{ Type string }
+	if json.Unmarshal(body, &ev) == nil && ev.Type != typ {
+		out = append(out, fmt.Sprintf("the body's type %q is not the Vacancy-Event-Type %q", ev.Type, typ))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return out
+}
+
+// ValidateEvent returns the ways data, one event as the event stream sends it,
+// does not conform to components/schemas/Event (strictly: no undeclared fields).
+func (c *Contract) ValidateEvent(data []byte) []string {
+	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/event-stream-frame"}, Header: http.Header{}}
+	resp := &http.Response{StatusCode: http.StatusOK, Request: req,
+		Header: http.Header{"Content-Type": []string{"application/json"}},
+		Body:   io.NopCloser(bytes.NewReader(data))}
+	_, errs := responses.ValidateResponseSchema(&responses.ValidateResponseSchemaInput{
+		Request: req, Response: resp, Schema: c.event, Version: 3.1, Options: c.eventOpts})
+	return describe(errs)
+}
+
+func readAll(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("read the webhook's body: %w", err)
+	}
+	return b, nil
 }
 
 func describe(errs []*verrors.ValidationError) []string {

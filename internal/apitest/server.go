@@ -8,11 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
-// Server is the API (httpapi.NewServer) served over HTTP on a fresh test database.
+// Server is the API (httpapi.NewServer) served over HTTP on a fresh test database,
+// as an API-only instance: no background workers, no event listener (event
+// streams poll).
 // Requests reach it only through Client, so each one is checked against the contract.
 type Server struct {
 	// Env is the server's database: its superuser URL lets a test arrange
@@ -36,6 +40,13 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("apitest: %v", err)
 	}
 	env := testenv.New(t)
+	// An API-only instance (VACANCY_WORKERS=false): commands enqueue webhook
+	// deliveries, which nothing here sends; internal/app's tests cover sending.
+	queue, err := jobs.NewQueue(env.DB.Pool(), jobs.Config{})
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	env.Service = booking.NewService(env.DB, booking.WithJobQueue(queue))
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	token := "vac_platform_test_" + hex.EncodeToString(b)
@@ -53,8 +64,25 @@ func Start(t testing.TB) *Server {
 
 // Client returns a client for the test (or subtest) t, without an API key.
 func (s *Server) Client(t testing.TB) *Client {
-	return &Client{t: t, base: s.url, http: &http.Client{
-		Transport: &Transport{Base: s.transport, Contract: s.contract, Report: t},
+	return newClient(t, s.url, s.contract, s.transport)
+}
+
+// NewClient returns a client without an API key for the test t, for an API the
+// test serves itself at base (scheme and host, e.g. http://127.0.0.1:8080): the
+// whole `api serve` in internal/app's tests. It validates exactly as Server's
+// clients do.
+func NewClient(t testing.TB, base string) *Client {
+	t.Helper()
+	contract, err := Load()
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	return newClient(t, base, contract, http.DefaultTransport)
+}
+
+func newClient(t testing.TB, base string, contract *Contract, rt http.RoundTripper) *Client {
+	return &Client{t: t, base: base, http: &http.Client{
+		Transport: &Transport{Base: rt, Contract: contract, Report: t},
 		// Redirects are never part of this API; surface them instead of following.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       2 * time.Minute,

@@ -21,6 +21,9 @@ type Reporter interface {
 // A mismatch is reported to Report (failing the test) and the exchange goes on, so
 // the test's own assertions still run and say what the server did.
 //
+// An event stream (text/event-stream) is passed through as it arrives: its status
+// and headers are checked at once, and each event as the caller reads it.
+//
 // A test that sends a request which deliberately breaks the contract (malformed
 // JSON, a missing If-Match, an unknown field...) marks it with WithContractBreach;
 // such a request must then fail validation, and its response must still conform.
@@ -73,6 +76,19 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := tr.Base.RoundTrip(withBody())
 	if err != nil {
 		return nil, err
+	}
+	if isEventStream(resp.Header) {
+		// The body never ends: check the status and headers now (with an empty body
+		// for the text/event-stream string), and each event as the caller reads it.
+		check := *resp
+		check.Header = resp.Header.Clone()
+		check.Body = io.NopCloser(strings.NewReader(""))
+		if problems := tr.Contract.ValidateResponse(withBody(), &check); len(problems) > 0 {
+			tr.Report.Errorf("apitest: response %d to %s does not conform to %s:\n  - %s",
+				resp.StatusCode, what, SpecFile, strings.Join(problems, "\n  - "))
+		}
+		resp.Body = &eventStreamChecker{body: resp.Body, contract: tr.Contract, report: tr.Report, what: what}
+		return resp, nil
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()

@@ -1,22 +1,20 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/app"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
@@ -46,7 +44,7 @@ func (b *syncBuffer) String() string {
 // instance is one `api serve` running in this process, as in production: its
 // own pool, HTTP server, event listener and (unless VACANCY_WORKERS=false) jobs.
 type instance struct {
-	base string // http://127.0.0.1:port/api/v3
+	url  string // http://127.0.0.1:port
 	logs *syncBuffer
 	stop func() error
 }
@@ -77,7 +75,7 @@ func serve(t *testing.T, databaseURL string, extra map[string]string) *instance 
 	go func() {
 		done <- app.Run(ctx, []string{"api", "serve"}, func(k string) string { return vars[k] }, logs, logs)
 	}()
-	in := &instance{base: "http://" + addr + "/api/v3", logs: logs}
+	in := &instance{url: "http://" + addr, logs: logs}
 	var once sync.Once
 	var stopErr error
 	in.stop = func() error {
@@ -116,11 +114,14 @@ func serve(t *testing.T, databaseURL string, extra map[string]string) *instance 
 	}
 }
 
-// api is an HTTP client for one organisation through one instance.
+// api is an HTTP client for one organisation through one instance. Every request
+// goes through apitest's client, which validates it and its response (event
+// streams included) against openapi.yaml.
 type api struct {
-	t    *testing.T
-	base string // .../api/v3/organisations/<slug>
-	key  string
+	t      *testing.T
+	url    string // the instance, http://127.0.0.1:port
+	prefix string // /api/v3/organisations/<slug>
+	key    string
 }
 
 type response struct {
@@ -144,37 +145,20 @@ func (r response) problemCode(t *testing.T) string {
 	return p.Code
 }
 
+func (a api) client() *apitest.Client { return apitest.NewClient(a.t, a.url).As(a.key) }
+
+// do sends a request; headers are name, value pairs.
 func (a api) do(method, path string, body any, headers ...string) response {
 	a.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, a.base+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	var opts []apitest.Option
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		opts = append(opts, apitest.Header(headers[i], headers[i+1]))
 	}
-	resp, err := a.client().Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
+	r := a.client().Do(method, a.prefix+path, body, opts...)
+	if r.Status == 0 {
+		a.t.FailNow() // the client has said why
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // must is do that expects a status.
@@ -188,7 +172,7 @@ func (a api) must(status int, method, path string, body any, headers ...string) 
 }
 
 func (a api) via(in *instance) api {
-	a.base = in.base + a.base[strings.Index(a.base, "/organisations/"):]
+	a.url = in.url
 	return a
 }
 
@@ -201,13 +185,13 @@ func (a api) withKey(key string) api {
 // returns an admin client for it.
 func newOrganisation(t *testing.T, in *instance, slug string) api {
 	t.Helper()
-	platform := api{t: t, base: in.base, key: platformToken}
+	platform := api{t: t, url: in.url, prefix: "/api/v3", key: platformToken}
 	r := platform.must(201, "POST", "/organisations", map[string]any{"slug": slug, "name": slug})
 	var out struct {
 		APIKey struct{ Key string } `json:"api_key"`
 	}
 	r.json(t, &out)
-	return api{t: t, base: in.base + "/organisations/" + slug, key: out.APIKey.Key}
+	return api{t: t, url: in.url, prefix: "/api/v3/organisations/" + slug, key: out.APIKey.Key}
 }
 
 // apiKey creates a key of the role and returns it.
@@ -266,135 +250,34 @@ func (e event) dataID(t *testing.T) string {
 	return d.ID
 }
 
-// sse is one received Server-Sent Event, or a comment line (comment set).
-type sse struct {
-	id, event, data string
-	comment         string
-}
-
+// stream is an open event stream (the contract client checks every event).
 type stream struct {
-	t      *testing.T
-	frames chan sse
-	status int
-	close  func()
+	*apitest.Stream
+	t *testing.T
 }
 
-// openStream connects to the event stream; lastEventID may be empty.
+// openStream connects to the event stream; lastEventID may be empty. It must
+// answer with a stream.
 func (a api) openStream(query, lastEventID string) *stream {
 	a.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, "GET", a.base+"/events/stream"+query, nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	req.Header.Set("Accept", "text/event-stream")
+	var opts []apitest.Option
 	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
+		opts = append(opts, apitest.Header("Last-Event-ID", lastEventID))
 	}
-	resp, err := a.client().Do(req)
-	if err != nil {
-		cancel()
-		a.t.Fatalf("open stream: %v", err)
-	}
-	s := &stream{t: a.t, frames: make(chan sse, 100), status: resp.StatusCode}
-	var closed sync.Once
-	s.close = func() { closed.Do(func() { cancel(); resp.Body.Close() }) }
-	a.t.Cleanup(s.close)
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		b, _ := io.ReadAll(resp.Body)
-		s.frames <- sse{data: string(b)}
-		close(s.frames)
-		return s
-	}
-	go func() {
-		defer close(s.frames)
-		sc := bufio.NewScanner(resp.Body)
-		var cur sse
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if cur != (sse{}) {
-					s.frames <- cur
-				}
-				cur = sse{}
-			case strings.HasPrefix(line, ":"):
-				s.frames <- sse{comment: strings.TrimSpace(line[1:])}
-			case strings.HasPrefix(line, "id: "):
-				cur.id = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				cur.event = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				cur.data = line[6:]
-			}
-		}
-	}()
-	return s
+	s := a.client().Stream(a.prefix+"/events/stream"+query, opts...)
+	s.Expect(200)
+	return &stream{Stream: s, t: a.t}
 }
 
-// next returns the next event (skipping comments), failing after timeout.
-func (s *stream) next(timeout time.Duration) (sse, event) {
+// next returns the next event (skipping comments) as a frame and decoded.
+func (s *stream) next(timeout time.Duration) (apitest.Frame, event) {
 	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				s.t.Fatal("the stream ended")
-			}
-			if f.comment != "" {
-				continue
-			}
-			var e event
-			if err := json.Unmarshal([]byte(f.data), &e); err != nil {
-				s.t.Fatalf("event data must be the event JSON: %q: %v", f.data, err)
-			}
-			if e.Type != f.event {
-				s.t.Fatalf("the SSE event name must be the event type: %q vs %q", f.event, e.Type)
-			}
-			return f, e
-		case <-deadline:
-			s.t.Fatalf("no event within %v", timeout)
-		}
+	f := s.Next(timeout)
+	var e event
+	if err := json.Unmarshal([]byte(f.Data), &e); err != nil {
+		s.t.Fatalf("event data must be the event JSON: %q: %v", f.Data, err)
 	}
-}
-
-// waitComment waits for a comment line containing text.
-func (s *stream) waitComment(text string, timeout time.Duration) {
-	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				s.t.Fatalf("the stream ended before a %q comment", text)
-			}
-			if f.comment != "" && strings.Contains(f.comment, text) {
-				return
-			}
-			if f.comment == "" {
-				s.t.Fatalf("unexpected event while waiting for %q: %+v", text, f)
-			}
-		case <-deadline:
-			s.t.Fatalf("no %q comment within %v", text, timeout)
-		}
-	}
-}
-
-// ended waits for the stream to end.
-func (s *stream) ended(timeout time.Duration) bool {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case _, ok := <-s.frames:
-			if !ok {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
+	return f, e
 }
 
 // eventually polls cond until it holds or timeout passes.

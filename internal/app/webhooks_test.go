@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
@@ -29,9 +30,19 @@ type received struct {
 	body   []byte
 }
 
+// Every delivery it gets is checked against openapi.yaml's webhooks section.
 func newReceiver(t *testing.T, statuses ...int) *receiver {
+	t.Helper()
+	contract, err := apitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &receiver{statuses: statuses}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if problems := contract.ValidateWebhook(req); len(problems) > 0 {
+			t.Errorf("a webhook delivery does not conform to the webhooks section of %s:\n  - %s",
+				apitest.SpecFile, strings.Join(problems, "\n  - "))
+		}
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, received{at: time.Now(), header: req.Header.Clone(), body: body})
@@ -142,8 +153,13 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 		got.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("delivery headers: %v", got.header)
 	}
+	// The delivery can beat the feed: the feed holds an event back while any older
+	// transaction on the database server still runs.
 	var page struct{ Data []json.RawMessage }
-	org.must(200, "GET", "/events?types=booking.created", nil).json(t, &page)
+	eventually(t, 5*time.Second, "booking.created in the feed", func() bool {
+		org.must(200, "GET", "/events?types=booking.created", nil).json(t, &page)
+		return len(page.Data) > 0
+	})
 	if len(page.Data) != 1 || !jsonEqual(t, page.Data[0], got.body) {
 		t.Fatalf("the webhook body must be the event as the feed shows it:\nfeed: %s\nhook: %s", page.Data, got.body)
 	}
@@ -316,94 +332,5 @@ func TestWebhookSSRFRefused(t *testing.T) {
 	}
 	if len(rcv.requests()) != 0 {
 		t.Fatal("the receiver must never have been called")
-	}
-}
-
-// TestWebhookEndpointsAPI covers the endpoints' CRUD, roles, tenancy, versions,
-// idempotency and validation.
-func TestWebhookEndpointsAPI(t *testing.T) {
-	t.Parallel()
-	in := serve(t, testenv.DatabaseURL(t), webhooksAllowedLocally)
-	org := newOrganisation(t, in, "acme")
-	other := newOrganisation(t, in, "other")
-	writer, reader := org.withKey(org.apiKey("write")), org.withKey(org.apiKey("read"))
-
-	var first, replay endpointOut
-	org.must(201, "POST", "/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/a"}, "Idempotency-Key", "ep-1").json(t, &first)
-	r := org.must(201, "POST", "/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/a"}, "Idempotency-Key", "ep-1")
-	r.json(t, &replay)
-	if r.header.Get("Idempotent-Replayed") != "true" || replay.ID != first.ID || replay.Secret != "" {
-		t.Fatalf("a replay returns the same endpoint without its secret: %s", r.body)
-	}
-	if len(first.EventTypes) != 1 || first.EventTypes[0] != "*" || !first.Enabled {
-		t.Fatalf("defaults: every event type, enabled: %+v", first)
-	}
-	path := "/webhook-endpoints/" + first.ID
-
-	for _, c := range []struct {
-		who    api
-		method string
-		path   string
-		status int
-	}{
-		{writer, "POST", "/webhook-endpoints", 403}, {reader, "GET", "/webhook-endpoints", 403},
-		{writer, "GET", path, 403}, {reader, "GET", path + "/deliveries", 403},
-		{org.withKey(other.key), "GET", path, 404}, {org.withKey(other.key), "DELETE", path, 404},
-		{other, "GET", path, 404}, {other, "PATCH", path, 404}, {other, "GET", path + "/deliveries", 404},
-		{org, "GET", "/webhook-endpoints/not-a-uuid", 404},
-	} {
-		var body any
-		if c.method == "POST" || c.method == "PATCH" {
-			body = map[string]any{"url": "http://127.0.0.1:9/b"}
-		}
-		if got := c.who.do(c.method, c.path, body, "If-Match", `"1"`); got.status != c.status {
-			t.Errorf("%s %s: want %d, got %d %s", c.method, c.path, c.status, got.status, got.body)
-		}
-	}
-	if r := reader.do("GET", "/events", nil); r.status != 200 {
-		t.Fatalf("a read key reads the event feed, got %d", r.status)
-	}
-
-	if r := org.do("PATCH", path, map[string]any{"enabled": false}); r.status != 428 {
-		t.Fatalf("PATCH without If-Match is 428, got %d", r.status)
-	}
-	if r := org.do("PATCH", path, map[string]any{"enabled": false}, "If-Match", `"7"`); r.status != 412 {
-		t.Fatalf("PATCH with a stale If-Match is 412, got %d", r.status)
-	}
-	for _, bad := range []map[string]any{{"event_types": []string{"booking.exploded"}}, {"event_types": []string{}},
-		{"url": "not a url"}, {"description": strings.Repeat("x", 501)}, {}} {
-		if r := org.do("PATCH", path, bad, "If-Match", `"1"`); r.status != 422 {
-			t.Errorf("PATCH %v must be 422, got %d %s", bad, r.status, r.body)
-		}
-	}
-	if r := org.do("POST", "/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/a", "secret": "mine"}); r.status != 400 {
-		t.Fatalf("unknown fields are 400, got %d", r.status)
-	}
-	if r := org.do("POST", "/webhook-endpoints", map[string]any{"description": "no url"}); r.status != 422 {
-		t.Fatalf("url is required, got %d", r.status)
-	}
-	var upd endpointOut
-	org.must(200, "PATCH", path, map[string]any{"event_types": []string{"booking.created", "booking.created", "item.archived"},
-		"url": "http://127.0.0.1:9/c"}, "If-Match", `"1"`).json(t, &upd)
-	if upd.Version != 2 || upd.URL != "http://127.0.0.1:9/c" || strings.Join(upd.EventTypes, ",") != "booking.created,item.archived" {
-		t.Fatalf("PATCH changes what it names (duplicates folded): %+v", upd)
-	}
-	var list struct {
-		Data       []endpointOut `json:"data"`
-		NextCursor *string       `json:"next_cursor"`
-	}
-	org.must(200, "GET", "/webhook-endpoints?limit=1", nil).json(t, &list)
-	if len(list.Data) != 1 || list.Data[0].Secret != "" || list.NextCursor != nil {
-		t.Fatalf("the list shows endpoints without secrets: %+v", list)
-	}
-	if r := org.do("GET", path+"/deliveries?status=bogus", nil); r.status != 422 {
-		t.Fatalf("an unknown delivery status filter is 422, got %d", r.status)
-	}
-	org.must(200, "DELETE", path, nil)
-	if r := org.do("GET", path, nil); r.status != 404 {
-		t.Fatalf("a deleted endpoint is gone, got %d", r.status)
-	}
-	if r := org.do("GET", path+"/deliveries", nil); r.status != 404 {
-		t.Fatalf("a deleted endpoint has no deliveries, got %d", r.status)
 	}
 }

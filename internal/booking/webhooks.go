@@ -228,7 +228,8 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, sc scope.Scope, cmd
 }
 
 // DeleteWebhookEndpoint removes an endpoint with its delivery log; deliveries
-// still scheduled for it are dropped.
+// still scheduled for it are dropped. An If-Match (ExpectedVersion) that is not
+// the current version changes nothing.
 type DeleteWebhookEndpoint struct {
 	Meta       `json:"-"`
 	EndpointID uuid.UUID `json:"endpoint_id"`
@@ -240,10 +241,17 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, sc scope.Scope, cmd
 		return WebhookEndpoint{}, Receipt{}, err
 	}
 	return execute(ctx, s, sc, cmd.Meta, "webhook_endpoint.delete", cmd, func(q *db.Queries) (WebhookEndpoint, []Event, error) {
-		row, err := q.DeleteWebhookEndpoint(ctx, db.DeleteWebhookEndpointParams{OrganisationID: sc.OrganisationID, ID: cmd.EndpointID})
+		cur, err := q.GetWebhookEndpointForUpdate(ctx, db.GetWebhookEndpointForUpdateParams{OrganisationID: sc.OrganisationID, ID: cmd.EndpointID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return WebhookEndpoint{}, nil, notFound("webhook endpoint")
 		}
+		if err != nil {
+			return WebhookEndpoint{}, nil, fmt.Errorf("load webhook endpoint: %w", err)
+		}
+		if err := checkVersion(cmd.Meta, cur.Version); err != nil {
+			return WebhookEndpoint{}, nil, err
+		}
+		row, err := q.DeleteWebhookEndpoint(ctx, db.DeleteWebhookEndpointParams{OrganisationID: sc.OrganisationID, ID: cmd.EndpointID})
 		if err != nil {
 			return WebhookEndpoint{}, nil, fmt.Errorf("delete webhook endpoint: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
 )
@@ -18,6 +19,7 @@ type endpoint struct {
 	op     string // "METHOD /path/template", as in openapi.yaml
 	role   string // the least role allowed
 	status int    // the success status
+	stream bool   // success is a text/event-stream (read with Client.Stream)
 	// build arranges what the call needs in o (a fresh item, booking, key...) with
 	// o's admin or write key, and returns the call.
 	build func(t *testing.T, o *org) call
@@ -71,6 +73,27 @@ func endpoints() []endpoint {
 	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
 		return func(t *testing.T) string { return strconv.Itoa(count(t, o.srv, query, args...)) }
+	}
+	// withEndpoint registers a webhook endpoint for item.archived. (Other calls of the
+	// matrix archive items too, so its delivery log grows while the matrix runs.)
+	withEndpoint := func(t *testing.T, o *org) (webhookEndpoint, call) {
+		ep := o.newEndpoint(t, "item.archived")
+		return ep, call{params: map[string]string{"endpointID": ep.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/webhook-endpoints/%s", ep.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
+	// withDelivery adds a delivery (of an item's archiving) that failed for good.
+	withDelivery := func(t *testing.T, o *org) (webhookEndpoint, string, call) {
+		ep, c := withEndpoint(t, o)
+		it := o.newItem(t, "Room "+uniq(), 2, 10000)
+		o.as(t, "admin").Delete(o.path("/items/%s", it.ID)).Expect(http.StatusOK)
+		d := o.failDeliveries(t, ep.ID)[0]
+		c.params["deliveryID"] = d
+		c.observe = func(t *testing.T) string { // the delivery's state and its jobs
+			return scalar[string](t, o.srv, `SELECT format('%s/%s/%s', status, attempts,
+				(SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1)) FROM webhook_deliveries WHERE id::text = $1`, d)
+		}
+		return ep, d, c
 	}
 	return []endpoint{
 		{op: "GET " + orgs, role: "read", status: http.StatusOK, build: nothing},
@@ -166,6 +189,47 @@ func endpoints() []endpoint {
 			o.as(t, "write").Post(o.path("/bookings/%s/confirm", b.ID), nil).Expect(http.StatusOK)
 			return c
 		}},
+
+		{op: "GET " + orgs + "/events", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			o.newItem(t, "Room "+uniq(), 2, 10000)
+			return call{query: "types=item.created,item.updated&limit=10"}
+		}},
+		{op: "GET " + orgs + "/events/stream", role: "read", status: http.StatusOK, stream: true, build: nothing},
+
+		{op: "POST " + orgs + "/webhook-endpoints", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			desc := "hook " + uniq()
+			return call{body: map[string]any{"url": publicHook, "description": desc, "event_types": []string{"item.archived"}},
+				observe: countRows(o, "SELECT count(*) FROM webhook_endpoints WHERE description = $1", desc)}
+		}},
+		{op: "GET " + orgs + "/webhook-endpoints", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			withEndpoint(t, o)
+			return call{}
+		}},
+		{op: "GET " + orgs + "/webhook-endpoints/{endpointID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withEndpoint(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/webhook-endpoints/{endpointID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			ep, c := withEndpoint(t, o)
+			c.body, c.opts = map[string]any{"enabled": false}, []apitest.Option{apitest.IfMatch(etag(ep.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/webhook-endpoints/{endpointID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withEndpoint(t, o)
+			return c
+		}},
+		{op: "GET " + orgs + "/webhook-endpoints/{endpointID}/deliveries", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, _, c := withDelivery(t, o)
+			delete(c.params, "deliveryID")
+			c.observe = nil
+			return c
+		}},
+		{op: "POST " + orgs + "/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", role: "admin", status: http.StatusAccepted,
+			build: func(t *testing.T, o *org) call {
+				_, _, c := withDelivery(t, o)
+				return c
+			}},
 	}
 }
 
@@ -185,6 +249,12 @@ func TestRoles(t *testing.T) {
 				var before string
 				if c.observe != nil {
 					before = c.observe(t)
+				}
+				if e.stream && roleRank[role] >= roleRank[e.role] {
+					s := o.as(t, role).Stream(e.path(o.Slug, c), c.opts...)
+					s.Expect(e.status)
+					s.Comment("stream open", 10*time.Second)
+					return
 				}
 				res := o.as(t, role).Do(e.method(), e.path(o.Slug, c), c.body, c.opts...)
 				if roleRank[role] >= roleRank[e.role] {

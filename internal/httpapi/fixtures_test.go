@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -95,6 +96,44 @@ type (
 			Phone *string `json:"phone"`
 		} `json:"guest"`
 	}
+	webhookEndpoint struct {
+		ID             string     `json:"id"`
+		URL            string     `json:"url"`
+		Description    string     `json:"description"`
+		EventTypes     []string   `json:"event_types"`
+		Enabled        bool       `json:"enabled"`
+		DisabledReason *string    `json:"disabled_reason"`
+		FailingSince   *time.Time `json:"failing_since"`
+		Secret         string     `json:"secret"`
+		Version        int        `json:"version"`
+	}
+	delivery struct {
+		ID            string     `json:"id"`
+		EndpointID    string     `json:"endpoint_id"`
+		EventID       string     `json:"event_id"`
+		EventType     string     `json:"event_type"`
+		Status        string     `json:"status"`
+		Attempts      int        `json:"attempts"`
+		NextAttemptAt *time.Time `json:"next_attempt_at"`
+		AttemptLog    []struct {
+			Attempt    int  `json:"attempt"`
+			StatusCode *int `json:"status_code"`
+		} `json:"attempt_log"`
+	}
+	// event is an event as the feed lists it; Data is the resource.
+	event struct {
+		ID             string          `json:"id"`
+		Type           string          `json:"type"`
+		OccurredAt     time.Time       `json:"occurred_at"`
+		OrganisationID string          `json:"organisation_id"`
+		Data           json.RawMessage `json:"data"`
+		CommandID      *string         `json:"command_id"`
+	}
+	feed struct {
+		Data       []event `json:"data"`
+		NextCursor string  `json:"next_cursor"`
+		HasMore    bool    `json:"has_more"`
+	}
 	list[T any] struct {
 		Data       []T     `json:"data"`
 		NextCursor *string `json:"next_cursor"`
@@ -181,6 +220,44 @@ func (o *org) newBooking(t *testing.T, itemID, checkIn, checkOut string) booking
 	return b
 }
 
+// publicHook is a webhook URL the server's default policy accepts: https, and a
+// public address given literally (no DNS). The API-only test server sends nothing.
+const publicHook = "https://93.184.215.14/hooks/vacancy"
+
+// newEndpoint registers a webhook endpoint for the event types (all when none).
+func (o *org) newEndpoint(t *testing.T, types ...string) webhookEndpoint {
+	t.Helper()
+	body := map[string]any{"url": publicHook, "description": "test endpoint " + uniq()}
+	if len(types) > 0 {
+		body["event_types"] = types
+	}
+	var ep webhookEndpoint
+	o.as(t, "admin").Post(o.path("/webhook-endpoints"), body).Expect(http.StatusCreated).JSON(&ep)
+	return ep
+}
+
+// failDeliveries records one failed attempt (a 500) on each of the endpoint's
+// pending deliveries and marks them failed for good, as the delivery job does
+// after its last attempt (the test server runs no jobs). It returns their ids.
+func (o *org) failDeliveries(t *testing.T, endpointID string) []string {
+	t.Helper()
+	ids := strings.Fields(scalar[string](t, o.srv, `
+		WITH failed AS (
+			UPDATE webhook_deliveries SET status = 'failed', attempts = 1, last_status_code = 500,
+				last_error = 'the receiver answered 500 Internal Server Error', last_latency_ms = 12,
+				last_attempt_at = now()
+			WHERE endpoint_id = $1 AND status = 'pending'
+			RETURNING organisation_id, id),
+		logged AS (
+			INSERT INTO webhook_attempts (organisation_id, delivery_id, attempt, attempted_at, status_code, error, latency_ms)
+			SELECT organisation_id, id, 1, now(), 500, 'the receiver answered 500 Internal Server Error', 12 FROM failed)
+		SELECT coalesce(string_agg(id::text, ' '), '') FROM failed`, endpointID))
+	if len(ids) == 0 {
+		t.Fatalf("endpoint %s has no pending delivery to fail", endpointID)
+	}
+	return ids
+}
+
 // day is the date n days from today (UTC, the test organisations' time zone).
 func day(n int) string { return time.Now().UTC().AddDate(0, 0, n).Format("2006-01-02") }
 
@@ -205,6 +282,22 @@ func sql(t *testing.T, srv *apitest.Server, query string, args ...any) {
 	if _, err := conn.Exec(ctx, query, args...); err != nil {
 		t.Fatalf("%s: %v", strings.TrimSpace(query), err)
 	}
+}
+
+// scalar runs a one-value query as the database superuser.
+func scalar[T any](t *testing.T, srv *apitest.Server, query string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.Env.URL)
+	if err != nil {
+		t.Fatalf("connect as superuser: %v", err)
+	}
+	defer conn.Close(ctx)
+	var v T
+	if err := conn.QueryRow(ctx, query, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", strings.TrimSpace(query), err)
+	}
+	return v
 }
 
 // count runs a count query as the database superuser.
