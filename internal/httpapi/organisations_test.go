@@ -21,6 +21,15 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	res := srv.Client(t).Get("/readyz").Expect(http.StatusOK)
+	if !strings.Contains(string(res.Body), `"ready"`) {
+		t.Errorf("a migrated, reachable database must be ready, got %s", res.Body)
+	}
+}
+
 func TestOrganisations(t *testing.T) {
 	t.Parallel()
 	srv := apitest.Start(t)
