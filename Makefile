@@ -6,15 +6,18 @@ export TESTCONTAINERS_HOST_OVERRIDE := 127.0.0.1
 export VACANCY_PG_IMAGE ?= postgres:17
 
 SQLC_VERSION := v1.31.1
+IMAGE ?= vacancy/api:dev
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 BIN := $(CURDIR)/bin
 SQLC := $(BIN)/sqlc
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run test check ci pg-image tools build generate bench test-reliability fuzz
+.PHONY: run test check ci pg-image tools build generate image bench test-reliability fuzz
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
-	go run ./cmd/vacancy-dev
+	go build -o $(BIN)/vacancy-dev ./cmd/vacancy-dev
+	$(BIN)/vacancy-dev
 
 ## test: unit and integration tests (PostgreSQL in testcontainers, race detector on)
 test: pg-image
@@ -46,6 +49,14 @@ ci: check test fuzz
 ## build: the production binary, static
 build:
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/api ./cmd/api
+
+## image: the container image $(IMAGE) from a static binary built here (Dockerfile.local, FROM scratch: no registry needed; Dockerfile is the multi-stage build)
+image:
+	@test -f $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): install ca-certificates or set CA_BUNDLE"; exit 1; }
+	mkdir -p $(BIN)/image
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o $(BIN)/image/api ./cmd/api
+	cp $(CA_BUNDLE) $(BIN)/image/ca-certificates.crt
+	docker build -f Dockerfile.local -t $(IMAGE) $(BIN)/image
 
 ## bench: measure the API against the PostgreSQL floor (full size, ~10 min; BENCH_FLAGS="-duration 10s ..." to change it)
 bench: pg-image build

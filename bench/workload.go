@@ -169,8 +169,8 @@ func (w *workload) bookingTargeter() vegeta.Targeter {
 // as internal/booking runs them for a one-line booking: the key lookup; the
 // claim of the idempotency key in its own transaction; then one transaction with
 // the clock, the item lock, the catalogue, the expiry of stale holds, the availability check,
-// the inserts, the read-back of the booking, the outbox event and the command's
-// outcome.
+// the inserts, the read-back of the booking, the outbox event, the webhook
+// fan-out and the command's outcome.
 func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
 	return func(ctx context.Context, _ *rand.Rand) error {
 		o, item, in, out := w.freeSlot()
@@ -245,9 +245,13 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			if err != nil {
 				return err
 			}
-			if err := q.InsertEvent(ctx, db.InsertEventParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
+			if _, err := q.InsertEvent(ctx, db.InsertEventParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
 				Type: booking.EventBookingCreated, CommandID: &key, Data: data}); err != nil {
 				return fmt.Errorf("event: %w", err)
+			}
+			// The webhook fan-out of the event (the bench organisations have no endpoints).
+			if _, err := q.EnabledWebhookEndpoints(ctx, o.ID); err != nil {
+				return fmt.Errorf("webhook endpoints: %w", err)
 			}
 			outcome := "ok"
 			n, err := q.FinishCommand(ctx, db.FinishCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,

@@ -61,6 +61,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		_, _ = rand.Read(b)
 		env["VACANCY_PLATFORM_TOKEN"] = "vac_platform_" + hex.EncodeToString(b)
 	}
+	// Webhook receivers in development run on this machine, over plain http.
+	for _, k := range []string{"VACANCY_WEBHOOK_ALLOW_PRIVATE", "VACANCY_WEBHOOK_ALLOW_HTTP"} {
+		if getenv(k) == "" {
+			env[k] = "true"
+		}
+	}
 	cfg, err := app.LoadConfig(lookup)
 	if err != nil {
 		return err

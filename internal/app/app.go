@@ -11,9 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -21,7 +18,6 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
-	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -43,7 +39,14 @@ Environment:
   VACANCY_DB_MAX_CONNS      connection pool size (default 20)
   VACANCY_REQUEST_TIMEOUT   per-request deadline, database included (default 10s)
   VACANCY_SHUTDOWN_TIMEOUT  how long in-flight requests may finish on SIGTERM (default 25s)
-`
+  VACANCY_SHUTDOWN_DELAY    how long /readyz answers 503 before the listener closes (default 0s)
+  VACANCY_RATE_LIMIT        requests per API key / client address per instance (default "20/s burst 40"; "off")
+  VACANCY_TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For names the client
+  VACANCY_CORS_ORIGINS      browser origins allowed to call the API (default none: CORS off)
+  VACANCY_METRICS_ADDR      Prometheus /metrics listener, e.g. 127.0.0.1:9090 (default off)
+  VACANCY_LOG_LEVEL         debug, info, warn or error (default info)
+  OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP to this collector (default off)
+` + eventsUsage
 
 // Config is the environment, parsed once.
 type Config struct {
@@ -53,6 +56,8 @@ type Config struct {
 	MaxConns        int32
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	Events          EventsConfig
+	Operations
 }
 
 // LoadConfig reads the environment and applies defaults.
@@ -80,7 +85,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
-	return c, nil
+	if err := loadOperations(getenv, &c); err != nil {
+		return c, err
+	}
+	return c, c.Events.load(getenv)
 }
 
 func (c Config) requireDatabase() error {
@@ -200,48 +208,8 @@ func CreateOrganisation(ctx context.Context, svc *booking.Service, slug, name, c
 	return svc.CreateOrganisation(ctx, cmd)
 }
 
-// Serve runs the HTTP API until ctx is done, then shuts down gracefully.
+// Serve runs the HTTP API until ctx is done, then shuts down gracefully (see
+// serve in serve.go for the order).
 func Serve(ctx context.Context, cfg Config, stdout io.Writer) error {
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	d, err := scope.Open(ctx, cfg.DatabaseURL, scope.Config{MaxConns: cfg.MaxConns})
-	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	defer d.Close()
-	svc := booking.NewService(d, booking.WithLogger(log))
-	handler := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, PlatformToken: cfg.PlatformToken,
-		RequestTimeout: cfg.RequestTimeout})
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("VACANCY_ADDR %s: %w", cfg.Addr, err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("serving", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return serve(ctx, cfg, stdout)
 }

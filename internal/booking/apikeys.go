@@ -67,6 +67,16 @@ func createAPIKey(ctx context.Context, q *db.Queries, sc scope.Scope, name strin
 	return out, nil
 }
 
+// KeyPrefix returns the public prefix of a well-formed API key. The prefix names
+// one key without any database work (rate limiting counts by it); it proves nothing
+// about the key until Authenticate has checked the secret.
+func KeyPrefix(key string) (string, bool) {
+	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+keyRandomLen {
+		return "", false
+	}
+	return key[:prefixLen], true
+}
+
 // ErrUnauthenticated is returned for a missing, malformed, unknown or revoked key.
 var ErrUnauthenticated = errors.New("unauthenticated")
 

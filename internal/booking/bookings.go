@@ -153,7 +153,7 @@ func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateB
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		events, err := s.expireStaleHolds(ctx, q, sc, c, priced)
+		events, err := s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -251,28 +251,6 @@ func isOverlap(err error) bool {
 
 // IsOverlap is isOverlap for tests and tools outside the package.
 func IsOverlap(err error) bool { return isOverlap(err) }
-
-// expireStaleHolds records the expiry of unpaid holds past their deadline on the
-// lines' items, with their booking.expired events, before new stays are inserted.
-func (s *Service) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, lines []PricedLine) ([]Event, error) {
-	ids := make([]uuid.UUID, len(lines))
-	for i, l := range lines {
-		ids[i] = l.ItemID
-	}
-	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: ids})
-	if err != nil {
-		return nil, fmt.Errorf("expire stale holds: %w", err)
-	}
-	var events []Event
-	for _, id := range expired {
-		b, err := loadBooking(ctx, q, sc, c, id)
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, Event{EventBookingExpired, b})
-	}
-	return events, nil
-}
 
 func loadBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id uuid.UUID) (Booking, error) {
 	row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: sc.OrganisationID, ID: id})
@@ -491,7 +469,7 @@ func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateB
 			if err != nil {
 				return Booking{}, nil, err
 			}
-			if events, err = s.expireStaleHolds(ctx, q, sc, c, priced); err != nil {
+			if events, err = s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil); err != nil {
 				return Booking{}, nil, err
 			}
 			if blocked, err := blockedItems(ctx, q, sc, priced, &cur.ID); err != nil {

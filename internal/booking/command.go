@@ -64,10 +64,6 @@ const claimLease = 2 * time.Minute
 // so after the grace the executor is gone, whatever happened to it.
 const claimGrace = 5 * time.Second
 
-// releaseTimeout bounds the release of a claim after a failure of unknown outcome:
-// when the database is gone, the answer must not wait for it.
-const releaseTimeout = time.Second
-
 // leaseFor is how long to hold a claim for a request. A live executor never loses
 // its claim; one that died without releasing it (the server crashed, or the
 // database went away before the release) blocks retries with its key only until
@@ -94,8 +90,17 @@ func leaseFor(ctx context.Context) time.Duration {
 // that tells a retry from a different request under the same key.
 func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
 	fn func(q *db.Queries) (T, []Event, error)) (T, Receipt, error) {
+	return executeJobs(ctx, s, sc, meta, typ, fields, func(q *db.Queries, _ scope.Enqueue) (T, []Event, error) { return fn(q) })
+}
+
+// executeJobs is execute for handlers that also enqueue background jobs: enqueue
+// inserts them in the command's transaction.
+func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
+	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []Event, error)) (T, Receipt, error) {
 	var zero T
 	started := time.Now()
+	ctx, span := s.startSpan(ctx, typ, meta.ID)
+	defer span.End()
 	receipt := Receipt{CommandID: meta.ID}
 	fp, err := fingerprint(typ, fields, meta.ExpectedVersion)
 	if err != nil {
@@ -134,17 +139,15 @@ func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, 
 	}
 
 	var result T
-	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+	err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
 		var events []Event
 		var err error
-		result, events, err = fn(q)
+		result, events, err = fn(q, enqueue)
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
-			if err := insertEvent(ctx, q, sc, meta.ID, e); err != nil {
-				return err
-			}
+		if err := publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
+			return err
 		}
 		body, err := json.Marshal(result)
 		if err != nil {
@@ -183,10 +186,10 @@ func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, 
 // release gives up a claim that is still running under our claim id, so a retry
 // with the key executes at once. It deletes nothing when the claim never
 // committed, or when the command finished (its commit went through after all).
-// It is best effort, bounded by releaseTimeout; a claim it cannot release lapses
-// with its lease.
+// It is best effort, bounded by scope.CleanupContext (against a hung database it
+// must not outlive the request); a claim it cannot release lapses with its lease.
 func (s *Service) release(ctx context.Context, sc scope.Scope, meta Meta, claim uuid.UUID) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	rctx, cancel := scope.CleanupContext(ctx)
 	defer cancel()
 	err := s.db.Tx(rctx, sc, func(q *db.Queries) error {
 		return q.ReleaseCommand(rctx, db.ReleaseCommandParams{
@@ -263,7 +266,8 @@ type Observer func(ctx context.Context, commandType, commandID, outcome string, 
 
 func (s *Service) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
 	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
-		slog.String("outcome", outcome), slog.Duration("duration", d))
+		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	endSpan(ctx, outcome)
 	if s.observer != nil {
 		s.observer(ctx, typ, id, outcome, d)
 	}

@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
 // Service handles commands and queries against the database.
@@ -20,7 +23,10 @@ type Service struct {
 	db       *scope.DB
 	log      *slog.Logger
 	observer Observer
+	tracer   trace.Tracer // nil: no command spans
 	now      func() time.Time
+	jobs     scope.JobQueue // background jobs enqueued by commands (webhook deliveries)
+	webhooks webhook.Policy // which webhook URLs may be registered
 
 	touched sync.Map // api key id -> time.Time of the last recorded use
 }
@@ -33,6 +39,15 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // WithObserver adds a hook called after every handled command.
 func WithObserver(o Observer) Option { return func(s *Service) { s.observer = o } }
+
+// WithJobQueue sets the queue that commands enqueue background jobs on, in their
+// own transaction (webhook deliveries). Without one, a command whose events an
+// enabled webhook endpoint wants fails.
+func WithJobQueue(jq scope.JobQueue) Option { return func(s *Service) { s.jobs = jq } }
+
+// WithWebhookPolicy sets which webhook URLs may be registered. The default
+// refuses plain http and private, loopback, link-local and metadata addresses.
+func WithWebhookPolicy(p webhook.Policy) Option { return func(s *Service) { s.webhooks = p } }
 
 // NewService returns a Service over d.
 func NewService(d *scope.DB, opts ...Option) *Service {

@@ -136,6 +136,40 @@ func (q *Queries) DeleteBookingItems(ctx context.Context, arg DeleteBookingItems
 	return err
 }
 
+const dueHolds = `-- name: DueHolds :many
+SELECT organisation_id, booking_id FROM due_holds
+ORDER BY expires_at
+LIMIT $1
+`
+
+type DueHoldsRow struct {
+	OrganisationID uuid.UUID
+	BookingID      uuid.UUID
+}
+
+// Pre-tenant (see sqlc.yaml): the hold-expiry sweep finds unpaid holds past their
+// deadline across organisations through the due_holds view, then expires each in its
+// organisation's scoped transaction.
+func (q *Queries) DueHolds(ctx context.Context, rowLimit int32) ([]DueHoldsRow, error) {
+	rows, err := q.db.Query(ctx, dueHolds, rowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DueHoldsRow
+	for rows.Next() {
+		var i DueHoldsRow
+		if err := rows.Scan(&i.OrganisationID, &i.BookingID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const expireStaleHolds = `-- name: ExpireStaleHolds :many
 WITH stale AS (
     UPDATE bookings b
@@ -143,12 +177,13 @@ WITH stale AS (
     WHERE b.organisation_id = $1
       AND b.status = 'unpaid'
       AND b.expires_at <= now()
-      AND b.id IN (
+      AND ($2::uuid IS NULL OR b.id = $2::uuid)
+      AND ($3::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
           WHERE bi.organisation_id = $1
-            AND bi.item_id = ANY($2::uuid[])
+            AND bi.item_id = ANY($3::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now())
+            AND bi.hold_expires_at <= now()))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
@@ -160,13 +195,15 @@ SELECT id FROM stale
 
 type ExpireStaleHoldsParams struct {
 	OrganisationID uuid.UUID
+	BookingID      *uuid.UUID
 	ItemIds        []uuid.UUID
 }
 
-// Expires the unpaid holds past their deadline on the given items, in the caller's
-// transaction, so a stale hold never blocks a new booking even before the sweep runs.
+// Expires unpaid holds past their deadline in the caller's transaction: those on
+// the given items (a new booking takes their dates, so a stale hold never blocks it
+// even before the sweep runs), or the given booking (the sweep).
 func (q *Queries) ExpireStaleHolds(ctx context.Context, arg ExpireStaleHoldsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, expireStaleHolds, arg.OrganisationID, arg.ItemIds)
+	rows, err := q.db.Query(ctx, expireStaleHolds, arg.OrganisationID, arg.BookingID, arg.ItemIds)
 	if err != nil {
 		return nil, err
 	}

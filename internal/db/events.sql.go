@@ -7,13 +7,98 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
-const insertEvent = `-- name: InsertEvent :exec
+const eventFeedTail = `-- name: EventFeedTail :one
+SELECT coalesce(max(e.xid::text::bigint), 0)::bigint AS xid, coalesce(max(e.seq), 0)::bigint AS seq
+FROM (
+    SELECT xid, seq FROM events
+    WHERE organisation_id = $1
+      AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY xid DESC, seq DESC
+    LIMIT 1
+) e
+`
+
+type EventFeedTailRow struct {
+	Xid int64
+	Seq int64
+}
+
+// The position of the newest event the feed can return now: where a live stream
+// without a resume position starts.
+func (q *Queries) EventFeedTail(ctx context.Context, organisationID uuid.UUID) (EventFeedTailRow, error) {
+	row := q.db.QueryRow(ctx, eventFeedTail, organisationID)
+	var i EventFeedTailRow
+	err := row.Scan(&i.Xid, &i.Seq)
+	return i, err
+}
+
+const eventsHeldBack = `-- name: EventsHeldBack :one
+SELECT EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.organisation_id = $1
+      AND e.xid >= pg_snapshot_xmin(pg_current_snapshot())
+      AND (e.xid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
+)::boolean AS held
+`
+
+type EventsHeldBackParams struct {
+	OrganisationID uuid.UUID
+	AfterXid       int64
+	AfterSeq       int64
+}
+
+// Whether committed events after the position wait behind a still-running older
+// transaction: the feed holds them back until it ends.
+func (q *Queries) EventsHeldBack(ctx context.Context, arg EventsHeldBackParams) (bool, error) {
+	row := q.db.QueryRow(ctx, eventsHeldBack, arg.OrganisationID, arg.AfterXid, arg.AfterSeq)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
+}
+
+const getEventBySeq = `-- name: GetEventBySeq :one
+SELECT seq, id, type, occurred_at, command_id, data
+FROM events
+WHERE organisation_id = $1 AND seq = $2
+`
+
+type GetEventBySeqParams struct {
+	OrganisationID uuid.UUID
+	Seq            int64
+}
+
+type GetEventBySeqRow struct {
+	Seq        int64
+	ID         uuid.UUID
+	Type       string
+	OccurredAt time.Time
+	CommandID  *string
+	Data       []byte
+}
+
+func (q *Queries) GetEventBySeq(ctx context.Context, arg GetEventBySeqParams) (GetEventBySeqRow, error) {
+	row := q.db.QueryRow(ctx, getEventBySeq, arg.OrganisationID, arg.Seq)
+	var i GetEventBySeqRow
+	err := row.Scan(
+		&i.Seq,
+		&i.ID,
+		&i.Type,
+		&i.OccurredAt,
+		&i.CommandID,
+		&i.Data,
+	)
+	return i, err
+}
+
+const insertEvent = `-- name: InsertEvent :one
 INSERT INTO events (organisation_id, id, type, command_id, data)
 VALUES ($1, $2, $3, $4, $5)
+RETURNING seq
 `
 
 type InsertEventParams struct {
@@ -24,13 +109,84 @@ type InsertEventParams struct {
 	Data           []byte
 }
 
-func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error {
-	_, err := q.db.Exec(ctx, insertEvent,
+func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) (int64, error) {
+	row := q.db.QueryRow(ctx, insertEvent,
 		arg.OrganisationID,
 		arg.ID,
 		arg.Type,
 		arg.CommandID,
 		arg.Data,
 	)
-	return err
+	var seq int64
+	err := row.Scan(&seq)
+	return seq, err
+}
+
+const listEvents = `-- name: ListEvents :many
+SELECT e.seq, e.xid::text::bigint AS xid, e.id, e.type, e.occurred_at, e.command_id, e.data
+FROM events e
+WHERE e.organisation_id = $1
+  AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (e.xid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
+  AND (cardinality($4::text[]) = 0 OR e.type = ANY($4::text[]))
+ORDER BY e.xid, e.seq
+LIMIT $5
+`
+
+type ListEventsParams struct {
+	OrganisationID uuid.UUID
+	AfterXid       int64
+	AfterSeq       int64
+	Types          []string
+	RowLimit       int32
+}
+
+type ListEventsRow struct {
+	Seq        int64
+	Xid        int64
+	ID         uuid.UUID
+	Type       string
+	OccurredAt time.Time
+	CommandID  *string
+	Data       []byte
+}
+
+// The feed, in (xid, seq) order. Only events of transactions that ended before the
+// oldest still-running transaction began (xid below the snapshot's xmin) are read:
+// every transaction that could still add an event with a smaller position is over,
+// so a reader that resumes after the last position it saw never skips an event that
+// committed late. xid8 travels as bigint (it counts transactions from 0 and never
+// reaches 2^63).
+func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error) {
+	rows, err := q.db.Query(ctx, listEvents,
+		arg.OrganisationID,
+		arg.AfterXid,
+		arg.AfterSeq,
+		arg.Types,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListEventsRow
+	for rows.Next() {
+		var i ListEventsRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Xid,
+			&i.ID,
+			&i.Type,
+			&i.OccurredAt,
+			&i.CommandID,
+			&i.Data,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -110,6 +110,12 @@ type Command struct {
 	DurationMs     *float64
 }
 
+type DueHold struct {
+	OrganisationID uuid.UUID
+	BookingID      uuid.UUID
+	ExpiresAt      time.Time
+}
+
 type Event struct {
 	OrganisationID uuid.UUID
 	Seq            int64
@@ -145,4 +151,47 @@ type Organisation struct {
 	HoldMinutes int32
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+type WebhookAttempt struct {
+	OrganisationID uuid.UUID
+	DeliveryID     uuid.UUID
+	Attempt        int32
+	AttemptedAt    time.Time
+	StatusCode     *int32
+	Error          *string
+	LatencyMs      int32
+}
+
+type WebhookDelivery struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	EndpointID     uuid.UUID
+	EventSeq       int64
+	EventID        uuid.UUID
+	EventType      string
+	Status         string
+	Attempts       int32
+	LastStatusCode *int32
+	LastError      *string
+	LastLatencyMs  *int32
+	LastAttemptAt  *time.Time
+	NextAttemptAt  *time.Time
+	DeliveredAt    *time.Time
+	CreatedAt      time.Time
+}
+
+type WebhookEndpoint struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	Url            string
+	Description    string
+	EventTypes     []string
+	Enabled        bool
+	Secret         string
+	Version        int32
+	FailingSince   *time.Time
+	DisabledReason *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }

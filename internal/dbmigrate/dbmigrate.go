@@ -1,6 +1,7 @@
-// Package dbmigrate runs Vacancy's embedded SQL migrations with golang-migrate. It
-// is used by `api migrate`, by `make run` and by the test harness; it must not hold
-// schema itself (that lives in sql/migrations).
+// Package dbmigrate runs Vacancy's embedded SQL migrations with golang-migrate,
+// then River's (the job queue) with rivermigrate. It is used by `api migrate`, by
+// `make run` and by the test harness; it must not hold schema itself (that lives
+// in sql/migrations and in River's module).
 package dbmigrate
 
 import (
@@ -42,8 +43,17 @@ func closeM(m *migrate.Migrate, err *error) {
 	}
 }
 
-// Up applies every migration not yet applied.
-func Up(databaseURL string) (err error) {
+// Up applies every migration not yet applied: Vacancy's, then River's (the job
+// queue's tables, versioned by River itself in river_migration) with the grants
+// vacancy_app needs on them.
+func Up(databaseURL string) error {
+	if err := upVacancy(databaseURL); err != nil {
+		return err
+	}
+	return upRiver(databaseURL)
+}
+
+func upVacancy(databaseURL string) (err error) {
 	m, err := open(databaseURL)
 	if err != nil {
 		return err
@@ -55,7 +65,8 @@ func Up(databaseURL string) (err error) {
 	return nil
 }
 
-// Down reverts the last n migrations.
+// Down reverts the last n of Vacancy's migrations. River's tables stay: drop
+// them with River's own CLI if the job queue is no longer wanted.
 func Down(databaseURL string, n int) (err error) {
 	if n < 1 {
 		return errors.New("migrate down needs a positive number of steps")

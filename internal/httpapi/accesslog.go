@@ -48,7 +48,7 @@ func validRequestID(id string) bool {
 // echoed back), a deadline that reaches the database, and one log line: method,
 // route pattern, status, duration, organisation and API key id. It never logs
 // headers or bodies, so keys and secrets stay out of the logs.
-func requestLog(log *slog.Logger, timeout time.Duration) func(http.Handler) http.Handler {
+func requestLog(log *slog.Logger, timeout time.Duration, observe func(r *http.Request, route string, status int, d time.Duration)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -63,6 +63,7 @@ func requestLog(log *slog.Logger, timeout time.Duration) func(http.Handler) http
 			rctx := chi.NewRouteContext()
 			ctx := context.WithValue(r.Context(), requestInfoKey, info)
 			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
+			info.untimed = ctx
 			if timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -75,10 +76,19 @@ func requestLog(log *slog.Logger, timeout time.Duration) func(http.Handler) http
 			if route == "" {
 				route = "unmatched"
 			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK // nothing written: net/http sends 200
+			}
+			d := time.Since(start)
+			observe(r, route, status, d)
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
+				slog.Int("status", status), slog.Float64("duration_ms", durationMS(d)),
 				slog.String("organisation_id", info.organisationID), slog.String("api_key_id", info.apiKeyID))
 		})
 	}
 }
+
+// durationMS is d in milliseconds, to the microsecond.
+func durationMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,15 +104,38 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("field %s must be a JSON %s", typ.Field, typ.Type.Kind())
+			return fmt.Sprintf("field %s must be a JSON %s, not %s", typ.Field, jsonType(typ.Type), typ.Value)
 		}
-		return fmt.Sprintf("the body must be a JSON %s", typ.Type.Kind())
+		return fmt.Sprintf("the body must be a JSON %s, not %s", jsonType(typ.Type), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON body ends too early"
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
 	return "the body is not valid JSON"
+}
+
+// jsonType names the JSON type that decodes into t, in the client's terms rather
+// than Go's ("object", not "struct"; "integer", not "int32").
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonType(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value of another type"
 }
 
 // etag is a resource version as an entity tag.

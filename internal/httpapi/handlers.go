@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
@@ -35,6 +36,7 @@ func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bo
 func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc booking.Receipt, err error, status int, v T, headers func(http.Header, T)) {
 	if rc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+		s.metrics.IdempotentReplay(chi.RouteContext(r.Context()).RoutePattern())
 	}
 	if err != nil {
 		writeProblem(w, r, problemFor(r.Context(), s.log, err))

@@ -121,6 +121,10 @@ func pathID(w http.ResponseWriter, r *http.Request, name, what string) (uuid.UUI
 type requestInfo struct {
 	organisationID string
 	apiKeyID       string
+	// untimed is the request's context without the per-request deadline: long-lived
+	// responses (the event stream) end when the client goes away or the server
+	// shuts down instead.
+	untimed context.Context
 }
 
 const requestInfoKey ctxKey = 100

@@ -64,9 +64,10 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
 		p.ItemIDs = de.ItemIDs
 		return p
 	}
-	// Before the database checks: pgx reports a query cut off because the client
-	// went away as a timeout that wraps context.Canceled.
-	if errors.Is(err, context.Canceled) {
+	// The client went away; whatever the database said after that is moot. Checked
+	// before the database errors: pgx reports a query cut off that way as a
+	// timeout wrapping context.Canceled.
+	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
 		return newProblem(499, "client_closed_request", "the client went away")
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isUnavailable(err) {

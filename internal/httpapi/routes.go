@@ -11,7 +11,7 @@ import (
 // routes lists the whole API surface, top to bottom.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, securityHeaders)
+	r.Use(s.recoverer, securityHeaders, s.cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", "no such resource"))
 	})
@@ -19,8 +19,10 @@ func (s *server) routes() http.Handler {
 		writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here"))
 	})
 	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
 
 	r.Route("/api/v3", func(r chi.Router) {
+		r.Use(s.rateLimit)
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
 			r.Use(s.authenticate, s.matchOrganisation)
@@ -52,6 +54,17 @@ func (s *server) routes() http.Handler {
 			r.With(write).Post("/bookings/{bookingID}/confirm", s.confirmBooking)
 			r.With(write).Post("/bookings/{bookingID}/cancel", s.cancelBooking)
 			r.With(write).Post("/bookings/{bookingID}/complete", s.completeBooking)
+
+			r.With(read).Get("/events", s.listEvents)
+			r.With(read).Get("/events/stream", s.streamEvents)
+
+			r.With(admin).Post("/webhook-endpoints", s.createWebhookEndpoint)
+			r.With(admin).Get("/webhook-endpoints", s.listWebhookEndpoints)
+			r.With(admin).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
+			r.With(admin).Patch("/webhook-endpoints/{endpointID}", s.updateWebhookEndpoint)
+			r.With(admin).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
+			r.With(admin).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
+			r.With(admin).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
 		})
 	})
 	return r

@@ -9,10 +9,15 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/stream"
 )
 
 // Config is what the HTTP layer needs.
@@ -22,21 +27,66 @@ type Config struct {
 	PlatformToken string // bearer token that may create organisations; empty disables it
 	// RequestTimeout is every request's deadline, database calls included.
 	RequestTimeout time.Duration
+	// Events wakes event streams when events are committed (nil: streams poll).
+	Events *stream.Hub
+	// Heartbeat is how often an idle event stream sends a comment line (default 15s).
+	Heartbeat time.Duration
+
+	// RateLimit limits requests per API key and per client address (zero: off).
+	RateLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins allowed to call the API (none: CORS off).
+	CORSOrigins []string
+	// Ready reports whether this instance should receive traffic (GET /readyz);
+	// nil only pings the database.
+	Ready func(ctx context.Context) error
+	// Metrics receives request metrics; nil records none.
+	Metrics Metrics
+	// Tracer, when set, wraps every request in an OpenTelemetry server span,
+	// continuing the caller's trace as Propagator reads it.
+	Tracer     trace.TracerProvider
+	Propagator propagation.TextMapPropagator
 }
 
 type server struct {
 	svc           *booking.Service
 	log           *slog.Logger
 	platformToken string
+	events        *stream.Hub
+	heartbeat     time.Duration
+
+	limits         *buckets // nil: no rate limit
+	trustedProxies []netip.Prefix
+	cors           func(http.Handler) http.Handler
+	ready          func(ctx context.Context) error
+	metrics        Metrics
 }
 
 // NewServer returns the API handler.
 func NewServer(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, log: cfg.Logger, platformToken: cfg.PlatformToken}
+	s := &server{svc: cfg.Service, log: cfg.Logger, platformToken: cfg.PlatformToken, events: cfg.Events, heartbeat: cfg.Heartbeat,
+		trustedProxies: cfg.TrustedProxies, cors: corsFor(cfg.CORSOrigins), ready: cfg.Ready, metrics: cfg.Metrics}
+	if s.heartbeat <= 0 {
+		s.heartbeat = 15 * time.Second
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	return requestLog(s.log, cfg.RequestTimeout)(s.routes())
+	if cfg.RateLimit.Enabled() {
+		s.limits = newBuckets(cfg.RateLimit, time.Now)
+	}
+	if s.ready == nil {
+		s.ready = s.svc.Ping
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
+	h := requestLog(s.log, cfg.RequestTimeout, s.observeRequest)(s.routes())
+	if cfg.Tracer != nil {
+		h = traced(h, cfg.Tracer, cfg.Propagator)
+	}
+	return h
 }
 
 type ctxKey int

@@ -273,18 +273,25 @@ func image() string {
 // startContainer runs the PostgreSQL container and returns the superuser URL
 // of its "postgres" database once it answers queries.
 func startContainer(ctx context.Context) (*url.URL, func(), error) {
+	u, _, stop, err := startContainerWith(ctx)
+	return u, stop, err
+}
+
+// startContainerWith is startContainer with extra customizations, also
+// returning the container.
+func startContainerWith(ctx context.Context, extra ...testcontainers.ContainerCustomizer) (*url.URL, *postgres.PostgresContainer, func(), error) {
 	if err := defaultTestcontainersEnv(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	img := image()
 	if err := checkDocker(ctx, img); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 
 	// A fresh password per container: Docker publishes the port on every
 	// interface of the host.
 	password := randomHex(16)
-	ctr, err := postgres.Run(ctx, img,
+	opts := []testcontainers.ContainerCustomizer{
 		postgres.WithDatabase("postgres"),
 		postgres.WithUsername(superuser),
 		postgres.WithPassword(password),
@@ -304,7 +311,8 @@ func startContainer(ctx context.Context) (*url.URL, func(), error) {
 		testcontainers.WithWaitStrategy(
 			wait.ForLog(readyLog).WithOccurrence(2).WithStartupTimeout(startupTimeout),
 		),
-	)
+	}
+	ctr, err := postgres.Run(ctx, img, append(opts, extra...)...)
 	stop := func() {
 		// The data is thrown away, so there is no point in a clean shutdown.
 		if err := testcontainers.TerminateContainer(ctr, testcontainers.StopTimeout(0)); err != nil {
@@ -313,24 +321,24 @@ func startContainer(ctx context.Context) (*url.URL, func(), error) {
 	}
 	if err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("start PostgreSQL container from image %s: %w", img, err)
+		return nil, nil, nil, fmt.Errorf("start PostgreSQL container from image %s: %w", img, err)
 	}
 
 	raw, err := ctr.ConnectionString(ctx, "sslmode=disable")
 	if err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("PostgreSQL container address: %w", err)
+		return nil, nil, nil, fmt.Errorf("PostgreSQL container address: %w", err)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("parse PostgreSQL container URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse PostgreSQL container URL: %w", err)
 	}
 	if err := waitForQueries(ctx, u.String()); err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return u, stop, nil
+	return u, ctr, stop, nil
 }
 
 // checkDocker turns the two common setup problems into plain instructions.

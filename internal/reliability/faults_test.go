@@ -167,7 +167,7 @@ func TestDatabaseFaults(t *testing.T) {
 	g := &loadGen{c: newClient(serve(t, svc, requestTimeout), tn, 30*time.Second), items: items}
 	// The longest a request may take while the database is away: its deadline,
 	// then the bounded release of its claim, and scheduling slack.
-	const bound = requestTimeout + time.Second + 1500*time.Millisecond
+	const bound = requestTimeout + 2*time.Second + 1500*time.Millisecond
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	wg := g.run(ctx, 6)
@@ -184,7 +184,9 @@ func TestDatabaseFaults(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	paused := step("pause", pg.Pause)
-	time.Sleep(6 * time.Second)
+	// Long enough for requests that arrive while it is frozen to reach their
+	// deadline (those in flight at the pause also release their claims first).
+	time.Sleep(8 * time.Second)
 	unpaused := step("unpause", pg.Unpause)
 	time.Sleep(2 * time.Second)
 	stopping := time.Now()

@@ -80,8 +80,8 @@ type DB struct {
 // Config tunes the pool.
 type Config struct {
 	MaxConns int32 // 0 keeps pgxpool's default
-	// Tracer, when set, sees every statement the pool runs (benchmarks use it to
-	// capture the exact SQL of a request; nil in production).
+	// Tracer sees every statement the pool runs: OpenTelemetry in the server, the
+	// benchmark's statement capture in bench; nil traces nothing.
 	Tracer pgx.QueryTracer
 }
 
@@ -95,10 +95,13 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	if cfg.Tracer != nil {
-		pc.ConnConfig.Tracer = cfg.Tracer
-	}
+	bound(pc)
+	pc.ConnConfig.Tracer = cfg.Tracer
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// The pool builds connections on a context of its own, not the request's:
+		// bound the setup so a hung server cannot hold a pool slot forever.
+		ctx, cancel := context.WithTimeout(ctx, pc.ConnConfig.ConnectTimeout)
+		defer cancel()
 		// Without this, pgx scans uuid.UUID through database/sql's Scanner: the
 		// 16 bytes become a 36-character string, which uuid then parses back.
 		pgxuuid.Register(conn.TypeMap())
@@ -132,18 +135,7 @@ func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 // next user of the pooled connection), which the RLS policies read. fn's error rolls
 // the transaction back and is returned as is.
 func (d *DB) Tx(ctx context.Context, sc Scope, fn func(q *db.Queries) error) error {
-	tx, err := d.begin(ctx, sc)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(db.New(tx)); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit scoped transaction: %w", err)
-	}
-	return nil
+	return d.TxJobs(ctx, sc, nil, func(q *db.Queries, _ Enqueue) error { return fn(q) })
 }
 
 func (d *DB) begin(ctx context.Context, sc Scope) (pgx.Tx, error) {

@@ -5,6 +5,11 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,20 +21,69 @@ import (
 
 const templateName = "vacancy_template"
 
-var server *pgtest.Server
+// The server starts on the first test that asks for a database, so the unit tests
+// of a package run without Docker; Main removes it after the last test.
+var lazy struct {
+	once    sync.Once
+	mu      sync.Mutex
+	server  *pgtest.Server
+	stop    func()
+	err     error
+	managed bool
+}
 
 // Main is TestMain for packages with integration tests.
-func Main(m *testing.M) { pgtest.Main(m, func(s *pgtest.Server) { server = s }) }
+func Main(m *testing.M) {
+	lazy.managed = true
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if sig, ok := <-sigs; ok {
+			fmt.Fprintf(os.Stderr, "testenv: %v: removing the database server\n", sig)
+			stopServer()
+			os.Exit(1)
+		}
+	}()
+	code := m.Run()
+	signal.Stop(sigs)
+	stopServer()
+	os.Exit(code)
+}
 
-// Server is this test binary's PostgreSQL server.
-func Server() *pgtest.Server { return server }
+func stopServer() {
+	lazy.mu.Lock()
+	defer lazy.mu.Unlock()
+	if lazy.stop != nil {
+		lazy.stop()
+		lazy.stop = nil
+	}
+}
+
+// Server is this test binary's PostgreSQL server, started on first use. Without
+// Docker (and without TEST_DATABASE_URL) the calling test fails, saying so.
+func Server(t testing.TB) *pgtest.Server {
+	t.Helper()
+	if !lazy.managed {
+		t.Fatal("testenv: call testenv.Main from TestMain, so the database server is removed after the tests")
+	}
+	lazy.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s, stop, err := pgtest.Start(ctx)
+		lazy.mu.Lock()
+		lazy.server, lazy.stop, lazy.err = s, stop, err
+		lazy.mu.Unlock()
+	})
+	if lazy.err != nil {
+		t.Fatalf("testenv: %v", lazy.err)
+	}
+	return lazy.server
+}
 
 // DatabaseURL returns the superuser URL of a fresh, migrated database.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	if server == nil {
-		t.Fatal("testenv: no database server; call testenv.Main from TestMain")
-	}
+	server := Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := server.Template(ctx, templateName, func(_ context.Context, url string) error {

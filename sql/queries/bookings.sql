@@ -1,18 +1,20 @@
 -- name: ExpireStaleHolds :many
--- Expires the unpaid holds past their deadline on the given items, in the caller's
--- transaction, so a stale hold never blocks a new booking even before the sweep runs.
+-- Expires unpaid holds past their deadline in the caller's transaction: those on
+-- the given items (a new booking takes their dates, so a stale hold never blocks it
+-- even before the sweep runs), or the given booking (the sweep).
 WITH stale AS (
     UPDATE bookings b
     SET status = 'expired', expired_at = now(), version = b.version + 1, updated_at = now()
     WHERE b.organisation_id = @organisation_id
       AND b.status = 'unpaid'
       AND b.expires_at <= now()
-      AND b.id IN (
+      AND (sqlc.narg(booking_id)::uuid IS NULL OR b.id = sqlc.narg(booking_id)::uuid)
+      AND (sqlc.narg(item_ids)::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
           WHERE bi.organisation_id = @organisation_id
-            AND bi.item_id = ANY(@item_ids::uuid[])
+            AND bi.item_id = ANY(sqlc.narg(item_ids)::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now())
+            AND bi.hold_expires_at <= now()))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
@@ -100,3 +102,11 @@ RETURNING *;
 -- name: SetBookingItemsStatus :exec
 UPDATE booking_items SET status = @status
 WHERE organisation_id = @organisation_id AND booking_id = @booking_id;
+
+-- name: DueHolds :many
+-- Pre-tenant (see sqlc.yaml): the hold-expiry sweep finds unpaid holds past their
+-- deadline across organisations through the due_holds view, then expires each in its
+-- organisation's scoped transaction.
+SELECT organisation_id, booking_id FROM due_holds
+ORDER BY expires_at
+LIMIT @row_limit;

@@ -1,0 +1,256 @@
+package apitest
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestContractIsAValidOpenAPI31Document(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Operations()); n < 20 {
+		t.Fatalf("the contract lists %d operations; the API has more than 20", n)
+	}
+}
+
+// recorder is a Reporter that keeps what it is told.
+type recorder struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+const (
+	orgPath = "/api/v3/organisations/acme"
+	itemID  = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a60"
+	item    = `{"id":"` + itemID + `","name":"Room","description":"","capacity":2,"nightly_price":100,` +
+		`"currency":"EUR","min_nights":1,"max_nights":365,"status":"active","version":1,` +
+		`"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
+	key = "vac_live_abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnop"
+)
+
+// TestTransportReportsEveryKindOfMismatch runs the transport against a fake server
+// whose answers are chosen per case, and checks what it reports.
+func TestTransportReportsEveryKindOfMismatch(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		status  int
+		ctype   string
+		headers map[string]string
+		body    string
+	}
+	okItem := answer{200, "application/json", map[string]string{"ETag": `"1"`, "X-Request-ID": "r1"}, item}
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		opts   []Option
+		answer answer
+		want   string // substring of the one report expected; "" for none
+	}{
+		{"conforming exchange", "GET", orgPath + "/items/" + itemID, "", nil, okItem, ""},
+		{"undocumented status", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{418, "application/json", map[string]string{"X-Request-ID": "r1"}, `{}`}, "response 418"},
+		{"missing required header", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{200, "application/json", map[string]string{"X-Request-ID": "r1"}, item}, "ETag"},
+		{"response body missing a required property", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{200, "application/json", okItem.headers, strings.Replace(item, `"currency":"EUR",`, "", 1)}, "currency"},
+		{"response property the contract does not declare", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{200, "application/json", okItem.headers, strings.Replace(item, `"name"`, `"colour":"red","name"`, 1)}, "colour"},
+		{"wrong format in response", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{200, "application/json", okItem.headers, strings.Replace(item, `"2026-01-02T03:04:05Z"`, `"yesterday"`, 1)}, "response 200"},
+		{"problem with an undocumented code", "GET", orgPath + "/items/" + itemID, "", nil,
+			answer{404, "application/problem+json", map[string]string{"X-Request-ID": "r1"},
+				`{"type":"https://vacancy.dev/problems/gone","title":"Not Found","status":404,"detail":"x","code":"gone","instance":"/"}`}, "response 404"},
+		{"request with an unknown field", "POST", orgPath + "/items", `{"name":"A","capacity":1,"nightly_price":1,"colour":"red"}`, nil,
+			answer{201, "application/json", map[string]string{"ETag": `"1"`, "X-Request-ID": "r1", "Location": orgPath + "/items/" + itemID}, item}, "request POST"},
+		{"request marked as a breach that conforms", "POST", orgPath + "/items", `{"name":"A","capacity":1,"nightly_price":1}`,
+			[]Option{BreaksContract("test")},
+			answer{201, "application/json", map[string]string{"ETag": `"1"`, "X-Request-ID": "r1", "Location": orgPath + "/items/" + itemID}, item}, "conforms"},
+		{"breach that breaks the contract", "PATCH", orgPath + "/items/" + itemID, `{"name":"B"}`,
+			[]Option{BreaksContract("no If-Match")},
+			answer{428, "application/problem+json", map[string]string{"X-Request-ID": "r1"},
+				`{"type":"https://vacancy.dev/problems/if_match_required","title":"Precondition Required","status":428,"detail":"x","code":"if_match_required","instance":"/"}`}, ""},
+		{"undeclared query parameter", "GET", orgPath + "/items?colour=red", "", nil, answer{200, "application/json",
+			map[string]string{"X-Request-ID": "r1"}, `{"data":[],"next_cursor":null}`}, "colour"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.answer.headers {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("Content-Type", tc.answer.ctype)
+				w.WriteHeader(tc.answer.status)
+				fmt.Fprint(w, tc.answer.body)
+			}))
+			defer srv.Close()
+			rec := &recorder{}
+			client := &Client{t: t, base: srv.URL, key: key, http: &http.Client{Timeout: 10 * time.Second,
+				Transport: &Transport{Base: http.DefaultTransport, Contract: c, Report: rec}}}
+			opts := tc.opts
+			if tc.body != "" {
+				opts = append(opts, RawBody("application/json", []byte(tc.body)))
+			}
+			if tc.method == "PATCH" || tc.method == "POST" {
+				opts = append(opts, IdempotencyKey("k1"))
+			}
+			res := client.Do(tc.method, tc.path, nil, opts...)
+			if res.Status != tc.answer.status {
+				t.Fatalf("the transport must pass the response through: status %d, want %d", res.Status, tc.answer.status)
+			}
+			switch {
+			case tc.want == "" && len(rec.errs) > 0:
+				t.Fatalf("a conforming exchange must not be reported, got:\n%s", strings.Join(rec.errs, "\n"))
+			case tc.want != "" && len(rec.errs) == 0:
+				t.Fatalf("the mismatch (%s) must be reported, nothing was", tc.name)
+			case tc.want != "" && !strings.Contains(strings.Join(rec.errs, "\n"), tc.want):
+				t.Fatalf("the report must mention %q, got:\n%s", tc.want, strings.Join(rec.errs, "\n"))
+			}
+		})
+	}
+}
+
+const (
+	eventID = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a61"
+	orgID   = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a62"
+	event   = `{"id":"` + eventID + `","type":"item.created","occurred_at":"2026-01-02T03:04:05Z",` +
+		`"organisation_id":"` + orgID + `","data":` + item + `,"command_id":"k1"}`
+)
+
+// TestTransportChecksEveryEventOfAStream serves fixed event streams and checks
+// what the transport reports as the client reads them.
+func TestTransportChecksEveryEventOfAStream(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(id, name, data string) string {
+		return "id: " + id + "\nevent: " + name + "\ndata: " + data + "\n\n"
+	}
+	cases := []struct {
+		name   string
+		header map[string]string
+		body   string
+		want   string // substring of the report expected; "" for none
+	}{
+		{"conforming stream", nil, "retry: 2000\n: stream open\n\n" + frame("AAAA", "item.created", event) + ": heartbeat\n\n", ""},
+		{"event name that is not the event's type", nil, frame("AAAA", "item.updated", event), "not the event's type"},
+		{"event without an id", nil, "event: item.created\ndata: " + event + "\n\n", "no id"},
+		{"event with an undeclared field in its resource", nil,
+			frame("AAAA", "item.created", strings.Replace(event, `"name":"Room"`, `"name":"Room","colour":"red"`, 1)), "colour"},
+		{"item event carrying a booking's type", nil,
+			frame("AAAA", "booking.created", strings.Replace(event, `"type":"item.created"`, `"type":"booking.created"`, 1)), "does not conform"},
+		{"stream without X-Accel-Buffering", map[string]string{"X-Accel-Buffering": ""}, ": stream open\n\n", "X-Accel-Buffering"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := w.Header()
+				h.Set("Content-Type", "text/event-stream")
+				h.Set("X-Request-ID", "r1")
+				h.Set("X-Accel-Buffering", "no")
+				for k, v := range tc.header {
+					if v == "" {
+						h.Del(k)
+					} else {
+						h.Set(k, v)
+					}
+				}
+				w.WriteHeader(http.StatusOK)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			rec := &recorder{}
+			client := &Client{t: t, base: srv.URL, key: key, http: &http.Client{Timeout: 10 * time.Second,
+				Transport: &Transport{Base: http.DefaultTransport, Contract: c, Report: rec}}}
+			s := client.Stream(orgPath + "/events/stream")
+			if s.Status != http.StatusOK {
+				t.Fatalf("status %d", s.Status)
+			}
+			if !s.Ended(5 * time.Second) {
+				t.Fatal("the fixed stream must end")
+			}
+			switch {
+			case tc.want == "" && len(rec.errs) > 0:
+				t.Fatalf("a conforming stream must not be reported, got:\n%s", strings.Join(rec.errs, "\n"))
+			case tc.want != "" && !strings.Contains(strings.Join(rec.errs, "\n"), tc.want):
+				t.Fatalf("the report must mention %q, got:\n%s", tc.want, strings.Join(rec.errs, "\n"))
+			}
+		})
+	}
+}
+
+// TestValidateWebhook checks deliveries as a receiver gets them against the
+// webhooks section.
+func TestValidateWebhook(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Webhooks(), ","); got != "booking.cancelled,booking.completed,booking.confirmed,booking.created,"+
+		"booking.expired,booking.updated,item.archived,item.created,item.updated" {
+		t.Fatalf("the webhooks section must describe the nine event types, got %s", got)
+	}
+	headers := map[string]string{
+		"Content-Type": "application/json", "User-Agent": "Vacancy-Webhooks/1",
+		"Vacancy-Event-Id": eventID, "Vacancy-Event-Type": "item.created",
+		"Vacancy-Delivery-Id": "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a63",
+		"Vacancy-Signature":   "t=1767322800,v1=" + strings.Repeat("ab", 32),
+	}
+	cases := []struct {
+		name   string
+		change map[string]string // header changes ("" deletes)
+		body   string
+		want   string
+	}{
+		{"conforming delivery", nil, event, ""},
+		{"no signature", map[string]string{"Vacancy-Signature": ""}, event, "Vacancy-Signature"},
+		{"malformed signature", map[string]string{"Vacancy-Signature": "sha256=abc"}, event, "Vacancy-Signature"},
+		{"type header of another event", map[string]string{"Vacancy-Event-Type": "item.updated"}, event, "not the Vacancy-Event-Type"},
+		{"unknown event type", map[string]string{"Vacancy-Event-Type": "item.exploded"}, event, "no entry"},
+		{"booking header on an item event", map[string]string{"Vacancy-Event-Type": "booking.created"},
+			strings.Replace(event, `"type":"item.created"`, `"type":"booking.created"`, 1), "missing properties"},
+		{"undeclared field", nil, strings.Replace(event, `"command_id"`, `"colour":"red","command_id"`, 1), "colour"},
+		{"undeclared header", map[string]string{"X-Debug": "1"}, event, "X-Debug"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://receiver.test/hooks/vacancy", strings.NewReader(tc.body))
+			for k, v := range headers {
+				r.Header.Set(k, v)
+			}
+			for k, v := range tc.change {
+				if v == "" {
+					r.Header.Del(k)
+				} else {
+					r.Header.Set(k, v)
+				}
+			}
+			problems := strings.Join(c.ValidateWebhook(r), "\n")
+			switch {
+			case tc.want == "" && problems != "":
+				t.Fatalf("a conforming delivery must pass, got:\n%s", problems)
+			case tc.want != "" && !strings.Contains(problems, tc.want):
+				t.Fatalf("the problems must mention %q, got:\n%s", tc.want, problems)
+			}
+		})
+	}
+}

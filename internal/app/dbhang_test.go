@@ -1,0 +1,205 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/app"
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
+)
+
+// TestHungDatabaseGives503WithinTheDeadline freezes PostgreSQL (docker pause):
+// connections stay open and nothing answers. Every request must end with 503
+// database_unavailable soon after its deadline, and the server must recover
+// by itself once the database runs again.
+func TestHungDatabaseGives503WithinTheDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pg := pgtest.StartOwnContainer(t) // its own: pausing the shared one would stall other tests
+	if err := dbmigrate.Up(pg.URL); err != nil {
+		t.Fatal(err)
+	}
+	d, err := scope.Open(ctx, pg.URL, scope.Config{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := app.CreateOrganisation(ctx, booking.NewService(d), "frozen", "Frozen Stays", "EUR", "UTC", 30)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := org.APIKey.Key
+
+	const timeout = time.Second
+	srv := serveEnv(t, map[string]string{"DATABASE_URL": pg.URL, "VACANCY_REQUEST_TIMEOUT": timeout.String(), "VACANCY_RATE_LIMIT": "off"})
+	base := srv.base + "/api/v3/organisations/frozen"
+	res, body := call(t, "POST", base+"/items", key, item("Ice Room"))
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create item: %d %s", res.StatusCode, body)
+	}
+	itemID := field(t, body, "id")
+	newBooking := map[string]any{"guest": map[string]any{"name": "Elsa", "email": "elsa@example.com"},
+		"items": []any{stay(itemID, 20)}}
+
+	if err := pg.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		name    string
+		status  int
+		code    string
+		elapsed time.Duration
+		limit   time.Duration
+	}
+	// After the deadline a query gets 250 ms to be cancelled before its
+	// connection is dropped; 1.5 s of slack covers that and a busy machine.
+	slack := 1500 * time.Millisecond
+	probes := []struct {
+		name, method, path string
+		body               any
+		limit              time.Duration
+	}{
+		{"list items", "GET", base + "/items", nil, timeout + slack},
+		{"create booking", "POST", base + "/bookings", newBooking, timeout + slack},
+		{"readyz", "GET", srv.base + "/readyz", nil, 2*time.Second + slack},
+	}
+	results := make([]outcome, len(probes))
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		wg.Go(func() {
+			start := time.Now()
+			res, body := call(t, p.method, p.path, key, p.body, "Idempotency-Key", "frozen-booking")
+			results[i] = outcome{p.name, res.StatusCode, problemCode(body), time.Since(start), p.limit}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		t.Logf("%s while the database is frozen: %d %s after %v", r.name, r.status, r.code, r.elapsed.Round(time.Millisecond))
+		if r.status != http.StatusServiceUnavailable || r.code != "database_unavailable" {
+			t.Errorf("%s: want 503 database_unavailable, got %d %q", r.name, r.status, r.code)
+		}
+		if r.elapsed > r.limit {
+			t.Errorf("%s took %v: it must end within %v", r.name, r.elapsed, r.limit)
+		}
+	}
+
+	if err := pg.Unpause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		res, body := call(t, "GET", base+"/items", key, nil)
+		if res.StatusCode == http.StatusOK {
+			t.Logf("recovered %v after the database came back", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("the server did not recover within 15 s of the database coming back: %d %s", res.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The booking refused while frozen changed nothing: the same key books now.
+	res, body = call(t, "POST", base+"/bookings", key, newBooking, "Idempotency-Key", "frozen-booking")
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("a retry with the same Idempotency-Key must run the booking now: %d %s", res.StatusCode, body)
+	}
+	if res, body := call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("ready again: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestStatementsAreCancelled checks the deadline and the client's departure
+// reach PostgreSQL itself: the statement stops there, it is not merely
+// abandoned by the server (which would leave it holding or waiting for locks).
+func TestStatementsAreCancelled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testenv.New(t)
+	_, key := env.Organisation(t, "blocked")
+	short := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_REQUEST_TIMEOUT": "1s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false",
+		"VACANCY_METRICS_ADDR": "127.0.0.1:0"})
+	long := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_REQUEST_TIMEOUT": "60s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false"})
+
+	if res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("warm up: %d %s", res.StatusCode, body)
+	}
+	newConns := func() float64 {
+		m, ok := sample(scrape(t, short.metrics), "vacancy_db_pool_new_connections_total", nil)
+		if !ok {
+			t.Fatal("no vacancy_db_pool_new_connections_total")
+		}
+		return value(m)
+	}
+	connsBefore := newConns()
+
+	owner, err := pgx.Connect(ctx, env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	locker, err := pgx.Connect(ctx, env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE items IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() int {
+		var n int
+		if err := owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	gone := func(what string) {
+		t.Helper()
+		for start := time.Now(); waiting() > 0; time.Sleep(50 * time.Millisecond) {
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("%s: PostgreSQL still runs the statement 2 s later", what)
+			}
+		}
+	}
+
+	res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil)
+	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "database_unavailable" {
+		t.Fatalf("a statement past the deadline: want 503 database_unavailable, got %d %s", res.StatusCode, body)
+	}
+	gone("after the deadline")
+
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	req, _ := http.NewRequest("GET", long.base+"/api/v3/organisations/blocked/items", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if _, err := client.Do(req); err == nil {
+		t.Fatal("the request should have been blocked by the lock")
+	}
+	gone("after the client went away")
+
+	// The cancelled statement's connection was kept: PostgreSQL confirmed the
+	// cancellation, so nothing had to reconnect (a slow database is not also
+	// hit by a storm of new connections).
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("after the lock is gone: %d %s", res.StatusCode, body)
+	}
+	if after := newConns(); after != connsBefore {
+		t.Errorf("the pool opened %v new connections: a cancelled statement must not cost its connection", after-connsBefore)
+	}
+}

@@ -1,0 +1,95 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// expireStaleHolds records the expiry of unpaid holds past their deadline, with
+// their booking.expired events: those on the given items (a new booking takes
+// their dates) or the given booking (the sweep). Both paths share this code, so a
+// hold expires the same way whoever notices first.
+func (s *Service) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]Event, error) {
+	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: itemIDs, BookingID: bookingID})
+	if err != nil {
+		return nil, fmt.Errorf("expire stale holds: %w", err)
+	}
+	var events []Event
+	for _, id := range expired {
+		b, err := loadBooking(ctx, q, sc, c, id)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, Event{EventBookingExpired, b})
+	}
+	return events, nil
+}
+
+func lineItemIDs(lines []PricedLine) []uuid.UUID {
+	ids := make([]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ItemID
+	}
+	return ids
+}
+
+// ExpireHold is the sweep's command: expire one unpaid hold past its deadline.
+// Its id is derived from the booking, so however often the sweep meets the hold,
+// it expires once.
+type ExpireHold struct {
+	Meta      `json:"-"`
+	BookingID uuid.UUID `json:"booking_id"`
+}
+
+// HoldExpiry is the outcome of ExpireHold.
+type HoldExpiry struct {
+	// Expired is false when the hold had already changed (paid, cancelled, or
+	// expired by a booking that took its dates).
+	Expired bool `json:"expired"`
+}
+
+// ExpireDueHolds expires up to limit unpaid holds past their deadline, across
+// organisations, each in its organisation's scoped transaction with its
+// booking.expired event. It returns how many it expired; a hold that fails is
+// reported in err and left for the next sweep.
+func (s *Service) ExpireDueHolds(ctx context.Context, limit int32) (int, error) {
+	due, err := s.db.DueHolds(ctx, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, h := range due {
+		meta := Meta{ID: "hold-expiry:" + h.BookingID.String(), IssuedAt: s.now()}
+		cmd := ExpireHold{Meta: meta, BookingID: h.BookingID}
+		out, _, err := s.expireHold(ctx, scope.Platform(h.OrganisationID), cmd)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expire hold %s: %w", h.BookingID, err))
+			continue
+		}
+		if out.Expired {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (s *Service) expireHold(ctx context.Context, sc scope.Scope, cmd ExpireHold) (HoldExpiry, Receipt, error) {
+	return execute(ctx, s, sc, cmd.Meta, "booking.expire", cmd, func(q *db.Queries) (HoldExpiry, []Event, error) {
+		c, err := loadClock(ctx, q, sc)
+		if err != nil {
+			return HoldExpiry{}, nil, err
+		}
+		events, err := s.expireStaleHolds(ctx, q, sc, c, nil, &cmd.BookingID)
+		if err != nil {
+			return HoldExpiry{}, nil, err
+		}
+		return HoldExpiry{Expired: len(events) > 0}, events, nil
+	})
+}

@@ -1,0 +1,244 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vacancy-dev/vacancy/internal/webhook"
+)
+
+func TestSignAndVerify(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	if !strings.HasPrefix(secret, "whsec_") || len(secret) < 40 {
+		t.Fatalf("a secret must be whsec_ and 32 random bytes, got %q", secret)
+	}
+	body := []byte(`{"id":"1","type":"booking.created"}`)
+	now := time.Unix(1_800_000_000, 0)
+	header := webhook.Sign(secret, now, body)
+	if !strings.HasPrefix(header, "t=1800000000,v1=") {
+		t.Fatalf("header must be t=<unix>,v1=<hex>, got %q", header)
+	}
+	if err := webhook.VerifyAt(secret, header, body, 5*time.Minute, now.Add(time.Minute)); err != nil {
+		t.Fatalf("a fresh signature over the same body must verify: %v", err)
+	}
+	cases := []struct {
+		name   string
+		secret string
+		header string
+		body   []byte
+		at     time.Time
+		want   error
+	}{
+		{"tampered body", secret, header, []byte(`{"id":"2","type":"booking.created"}`), now, webhook.ErrSignatureMismatch},
+		{"other secret", webhook.NewSecret(), header, body, now, webhook.ErrSignatureMismatch},
+		{"replayed later", secret, header, body, now.Add(6 * time.Minute), webhook.ErrTimestampTooOld},
+		{"from the future", secret, header, body, now.Add(-6 * time.Minute), webhook.ErrTimestampTooOld},
+		{"timestamp moved", secret, strings.Replace(header, "t=1800000000", "t=1800000001", 1), body, now, webhook.ErrSignatureMismatch},
+		{"no v1", secret, "t=1800000000", body, now, webhook.ErrMalformedSignature},
+		{"not hex", secret, "t=1800000000,v1=zz", body, now, webhook.ErrMalformedSignature},
+		{"garbage", secret, "sha256=abc", body, now, webhook.ErrMalformedSignature},
+	}
+	for _, c := range cases {
+		if err := webhook.VerifyAt(c.secret, c.header, c.body, 5*time.Minute, c.at); !errors.Is(err, c.want) {
+			t.Errorf("%s: want %v, got %v", c.name, c.want, err)
+		}
+	}
+	// Several v1 entries: any one matching is enough (a receiver rotating secrets).
+	two := header + ",v1=" + strings.Repeat("ab", 32)
+	if err := webhook.VerifyAt(secret, two, body, 0, now.Add(24*time.Hour)); err != nil {
+		t.Fatalf("one matching v1 among several must verify, and tolerance 0 skips the age check: %v", err)
+	}
+}
+
+func TestForbiddenAddresses(t *testing.T) {
+	t.Parallel()
+	forbidden := []string{"127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fd00::1",
+		"169.254.169.254", "fe80::1", "0.0.0.0", "::", "100.100.100.200", "fd00:ec2::254", "224.0.0.1",
+		"::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a00:1::", "255.255.255.255", "198.18.0.1"}
+	for _, s := range forbidden {
+		if _, bad := webhook.Forbidden(netip.MustParseAddr(s)); !bad {
+			t.Errorf("%s must be forbidden", s)
+		}
+	}
+	for _, s := range []string{"93.184.215.14", "8.8.8.8", "2606:4700::6810:84e5", "64:ff9b::808:808"} {
+		if reason, bad := webhook.Forbidden(netip.MustParseAddr(s)); bad {
+			t.Errorf("%s is public, refused as %s", s, reason)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	t.Parallel()
+	strict := webhook.Policy{}
+	cases := []struct {
+		policy webhook.Policy
+		url    string
+		code   string // "" when accepted
+	}{
+		{strict, "https://127.0.0.1/hook", "forbidden_address"},
+		{strict, "https://[::1]:8443/hook", "forbidden_address"},
+		{strict, "https://169.254.169.254/latest/meta-data", "forbidden_address"},
+		{strict, "https://localhost/hook", "forbidden_address"}, // resolves to loopback
+		{strict, "https://10.0.0.7/hook", "forbidden_address"},
+		{strict, "http://93.184.215.14/hook", "scheme_not_allowed"},
+		{strict, "ftp://93.184.215.14/hook", "scheme_not_allowed"},
+		{strict, "https://user:pw@93.184.215.14/hook", "invalid"},
+		{strict, "https://93.184.215.14/hook#frag", "invalid"},
+		{strict, "/relative", "invalid"},
+		{strict, "https://no-such-host.invalid/hook", "unresolvable_host"},
+		{strict, "https://93.184.215.14/hook", ""},
+		{webhook.Policy{AllowHTTP: true}, "http://93.184.215.14/hook", ""},
+		{webhook.Policy{AllowHTTP: true}, "http://127.0.0.1/hook", "forbidden_address"},
+		{webhook.Policy{AllowHTTP: true, AllowPrivate: true}, "http://127.0.0.1:9/hook", ""},
+	}
+	for _, c := range cases {
+		_, err := c.policy.CheckURL(context.Background(), c.url)
+		var ue *webhook.URLError
+		switch {
+		case c.code == "" && err != nil:
+			t.Errorf("%s must be accepted, got %v", c.url, err)
+		case c.code != "" && (!errors.As(err, &ue) || ue.Code != c.code):
+			t.Errorf("%s must be refused with %s, got %v", c.url, c.code, err)
+		}
+	}
+}
+
+// TestSenderRefusesPrivateAddressAtDial: the check that stops DNS rebinding runs
+// on the address being connected to, whatever the URL passed at registration.
+func TestSenderRefusesPrivateAddressAtDial(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	// A name, not a literal, so the refusal comes from the dialer's resolved address.
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	res := webhook.NewSender(webhook.Policy{AllowHTTP: true}, 2*time.Second).Send(context.Background(), webhook.Delivery{URL: url, Secret: "s", Body: []byte("{}")})
+	if res.OK() || !strings.Contains(res.Err, "refused: address") || !strings.Contains(res.Err, "loopback") {
+		t.Fatalf("the sender must refuse to connect to a loopback address, got %+v", res)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the receiver must not have been reached")
+	}
+}
+
+func TestSenderSignsAndReportsStatus(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	status := atomic.Int32{}
+	status.Store(http.StatusNoContent)
+	var verifyErr atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, time.Minute); err != nil {
+			verifyErr.Store(err.Error())
+		}
+		if r.Header.Get(webhook.EventIDHeader) != "ev-1" || r.Header.Get(webhook.EventTypeHeader) != "item.created" ||
+			r.Header.Get("Content-Type") != "application/json" {
+			verifyErr.Store("missing headers")
+		}
+		if status.Load() == 302 {
+			w.Header().Set("Location", "http://169.254.169.254/")
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+	s := webhook.NewSender(webhook.Policy{AllowHTTP: true, AllowPrivate: true}, 2*time.Second)
+	d := webhook.Delivery{URL: srv.URL, Secret: secret, EventID: "ev-1", EventType: "item.created", DeliveryID: "d-1", Body: []byte(`{"a":1}`)}
+	if res := s.Send(context.Background(), d); !res.OK() || res.StatusCode != 204 || res.Latency <= 0 {
+		t.Fatalf("a 204 is a success with a latency, got %+v", res)
+	}
+	if v := verifyErr.Load(); v != nil {
+		t.Fatalf("the receiver must be able to verify the delivery: %v", v)
+	}
+	for _, code := range []int32{500, 302, 404} {
+		status.Store(code)
+		if res := s.Send(context.Background(), d); res.OK() || res.StatusCode != int(code) || res.Err == "" {
+			t.Fatalf("a %d is a failure (redirects are not followed), got %+v", code, res)
+		}
+	}
+}
+
+func TestSenderTimesOut(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	start := time.Now()
+	res := webhook.NewSender(webhook.Policy{AllowHTTP: true, AllowPrivate: true}, 300*time.Millisecond).
+		Send(context.Background(), webhook.Delivery{URL: srv.URL, Secret: "s", Body: []byte("{}")})
+	if res.OK() || !strings.Contains(res.Err, "no response within") || time.Since(start) > 3*time.Second {
+		t.Fatalf("a receiver slower than the timeout fails the attempt promptly, got %+v after %v", res, time.Since(start))
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	var total time.Duration
+	for attempt := 1; attempt < webhook.DefaultMaxAttempts; attempt++ {
+		full := webhook.DefaultBackoffBase << (attempt - 1)
+		d := webhook.Backoff(webhook.DefaultBackoffBase, attempt, 42)
+		if d < full/2 || d > full {
+			t.Fatalf("attempt %d: backoff %v must be between half and all of %v", attempt, d, full)
+		}
+		if d != webhook.Backoff(webhook.DefaultBackoffBase, attempt, 42) {
+			t.Fatal("backoff must be a pure function of (seed, attempt)")
+		}
+		total += d
+	}
+	if total < 12*time.Hour || total > 36*time.Hour {
+		t.Fatalf("the default schedule must span about a day, spans %v", total)
+	}
+	if webhook.Backoff(webhook.DefaultBackoffBase, 3, 1) == webhook.Backoff(webhook.DefaultBackoffBase, 3, 2) &&
+		webhook.Backoff(webhook.DefaultBackoffBase, 3, 3) == webhook.Backoff(webhook.DefaultBackoffBase, 3, 4) {
+		t.Fatal("different jobs must get different jitter")
+	}
+	if d := webhook.Backoff(time.Minute, 40, 7); d > 24*time.Hour {
+		t.Fatalf("a wait is capped at a day, got %v", d)
+	}
+}
+
+// TestREADMEVerifier: the stand-alone verifier in the README is the code in
+// readme_verify_test.go, and it accepts what the server signs.
+func TestREADMEVerifier(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("readme_verify_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "// verify reports"
+	doc := string(readme)
+	i := strings.Index(doc, start)
+	if i < 0 {
+		t.Fatal("README.md must show the verifier")
+	}
+	inReadme := doc[i : i+strings.Index(doc[i:], "\n```")]
+	inTest := strings.TrimSpace(string(src)[strings.Index(string(src), start):])
+	if strings.TrimSpace(inReadme) != inTest {
+		t.Fatalf("README.md's verifier and readme_verify_test.go differ:\n%s\n---\n%s", inReadme, inTest)
+	}
+	secret, body := webhook.NewSecret(), []byte(`{"id":"e1"}`)
+	if !verify(secret, webhook.Sign(secret, time.Now(), body), body) {
+		t.Fatal("the README verifier must accept the server's signature")
+	}
+	if verify(secret, webhook.Sign(secret, time.Now(), body), []byte(`{"id":"e2"}`)) ||
+		verify(secret, webhook.Sign(secret, time.Now().Add(-10*time.Minute), body), body) ||
+		verify("whsec_other", webhook.Sign(secret, time.Now(), body), body) {
+		t.Fatal("the README verifier must refuse a changed body, an old signature and another secret")
+	}
+}

@@ -1,0 +1,91 @@
+-- name: InsertWebhookEndpoint :one
+INSERT INTO webhook_endpoints (organisation_id, id, url, description, event_types, enabled, secret)
+VALUES (@organisation_id, @id, @url, @description, @event_types, @enabled, @secret)
+RETURNING *;
+
+-- name: GetWebhookEndpoint :one
+SELECT * FROM webhook_endpoints WHERE organisation_id = @organisation_id AND id = @id;
+
+-- name: GetWebhookEndpointForUpdate :one
+SELECT * FROM webhook_endpoints WHERE organisation_id = @organisation_id AND id = @id FOR UPDATE;
+
+-- name: ListWebhookEndpoints :many
+SELECT * FROM webhook_endpoints
+WHERE organisation_id = @organisation_id AND (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after)::uuid)
+ORDER BY id
+LIMIT @row_limit;
+
+-- name: UpdateWebhookEndpoint :one
+-- An admin's change. Enabling an endpoint forgets its failure history.
+UPDATE webhook_endpoints SET
+    url = @url, description = @description, event_types = @event_types, enabled = @enabled,
+    failing_since = CASE WHEN @enabled::boolean AND NOT enabled THEN NULL ELSE failing_since END,
+    disabled_reason = CASE WHEN @enabled::boolean THEN NULL ELSE disabled_reason END,
+    version = version + 1, updated_at = now()
+WHERE organisation_id = @organisation_id AND id = @id
+RETURNING *;
+
+-- name: DeleteWebhookEndpoint :one
+DELETE FROM webhook_endpoints WHERE organisation_id = @organisation_id AND id = @id
+RETURNING *;
+
+-- name: EnabledWebhookEndpoints :many
+-- Where a command's events go: the organisation's enabled endpoints.
+SELECT id, event_types FROM webhook_endpoints
+WHERE organisation_id = @organisation_id AND enabled
+ORDER BY id;
+
+-- name: InsertWebhookDeliveries :exec
+-- One row per (id, endpoint, event) triple of the parallel arrays (set-returning
+-- functions in a select list advance together).
+INSERT INTO webhook_deliveries (organisation_id, id, endpoint_id, event_seq, event_id, event_type)
+SELECT @organisation_id, unnest(sqlc.arg(ids)::uuid[]), unnest(sqlc.arg(endpoint_ids)::uuid[]),
+       unnest(sqlc.arg(event_seqs)::bigint[]), unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(event_types)::text[]);
+
+-- name: GetWebhookDelivery :one
+SELECT * FROM webhook_deliveries WHERE organisation_id = @organisation_id AND id = @id;
+
+-- name: GetWebhookDeliveryForUpdate :one
+SELECT * FROM webhook_deliveries WHERE organisation_id = @organisation_id AND id = @id FOR UPDATE;
+
+-- name: ListWebhookDeliveries :many
+-- Newest first.
+SELECT * FROM webhook_deliveries
+WHERE organisation_id = @organisation_id AND endpoint_id = @endpoint_id
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(before)::uuid IS NULL OR id < sqlc.narg(before)::uuid)
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: ListWebhookAttempts :many
+SELECT * FROM webhook_attempts
+WHERE organisation_id = @organisation_id AND delivery_id = ANY(sqlc.arg(delivery_ids)::uuid[])
+ORDER BY delivery_id, attempt;
+
+-- name: InsertWebhookAttempt :exec
+INSERT INTO webhook_attempts (organisation_id, delivery_id, attempt, attempted_at, status_code, error, latency_ms)
+VALUES (@organisation_id, @delivery_id, @attempt, @attempted_at, @status_code, @error, @latency_ms);
+
+-- name: RecordWebhookDelivery :one
+UPDATE webhook_deliveries SET
+    status = @status, attempts = @attempts, last_status_code = @last_status_code, last_error = @last_error,
+    last_latency_ms = @last_latency_ms, last_attempt_at = @last_attempt_at, next_attempt_at = @next_attempt_at,
+    delivered_at = CASE WHEN @status = 'succeeded' THEN @last_attempt_at ELSE delivered_at END
+WHERE organisation_id = @organisation_id AND id = @id
+RETURNING *;
+
+-- name: RequeueWebhookDelivery :one
+UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()
+WHERE organisation_id = @organisation_id AND id = @id
+RETURNING *;
+
+-- name: SetWebhookEndpointHealth :exec
+-- The delivery worker's bookkeeping on an endpoint it holds locked: the start of the
+-- current run of failures, and the server disabling it after too long a run.
+UPDATE webhook_endpoints SET
+    failing_since = sqlc.narg(failing_since),
+    enabled = @enabled,
+    disabled_reason = sqlc.narg(disabled_reason),
+    version = CASE WHEN @enabled::boolean = enabled THEN version ELSE version + 1 END,
+    updated_at = CASE WHEN @enabled::boolean = enabled THEN updated_at ELSE now() END
+WHERE organisation_id = @organisation_id AND id = @id;
