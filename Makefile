@@ -12,7 +12,7 @@ BIN := $(CURDIR)/bin
 SQLC := $(BIN)/sqlc
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run test check ci pg-image tools build generate image
+.PHONY: run test check ci pg-image tools build generate image bench test-reliability fuzz
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
@@ -23,6 +23,19 @@ run: pg-image
 test: pg-image
 	go test $(GO_TEST_FLAGS) ./...
 
+## test-reliability: only the reliability suite (races, retries, faults, crashes, hostile input); make test runs it too
+test-reliability: pg-image
+	go test $(GO_TEST_FLAGS) ./internal/reliability/
+
+## fuzz: every fuzz target beyond its seed corpus, FUZZTIME each (default 15s)
+FUZZTIME ?= 15s
+FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' internal | sed 's|/[^/]*:func |:|' | sort -u)
+fuzz: pg-image
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t##*:} ($${t%%:*}, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$${t%%:*}; \
+	done
+
 ## check: formatting, vet, generated code up to date, sqlc vet rules
 check: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -31,7 +44,7 @@ check: tools
 	$(SQLC) vet
 
 ## ci: what .ci/run runs
-ci: check test
+ci: check test fuzz
 
 ## build: the production binary, static
 build:
@@ -44,6 +57,10 @@ image:
 	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o $(BIN)/image/api ./cmd/api
 	cp $(CA_BUNDLE) $(BIN)/image/ca-certificates.crt
 	docker build -f Dockerfile.local -t $(IMAGE) $(BIN)/image
+
+## bench: measure the API against the PostgreSQL floor (full size, ~10 min; BENCH_FLAGS="-duration 10s ..." to change it)
+bench: pg-image build
+	go run ./bench $(BENCH_FLAGS)
 
 ## generate: regenerate sqlc code after editing sql/
 generate: tools

@@ -146,6 +146,9 @@ func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateB
 		if err != nil {
 			return Booking{}, nil, err
 		}
+		if err := lockItems(ctx, q, sc, cmd.Lines, nil); err != nil {
+			return Booking{}, nil, err
+		}
 		priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
 		if err != nil {
 			return Booking{}, nil, err
@@ -178,6 +181,23 @@ func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateB
 		}
 		return b, append(events, Event{EventBookingCreated, b}), nil
 	})
+}
+
+// lockItems takes the items of lines (and, for a change, those the booking
+// holds now) in one id-ordered statement, so bookings of an item are serialised
+// before they check availability: a loser then sees the winner's committed stay
+// and answers booking_conflict at once, instead of inserting, waiting on the
+// winner inside the exclusion check, and deadlocking with the other losers.
+func lockItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line, booking *uuid.UUID) error {
+	ids := make([]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ItemID
+	}
+	if _, err := q.LockItemsForBooking(ctx, db.LockItemsForBookingParams{OrganisationID: sc.OrganisationID,
+		ItemIds: ids, BookingID: booking}); err != nil {
+		return fmt.Errorf("lock items: %w", err)
+	}
+	return nil
 }
 
 func overlapConflict(items []uuid.UUID) *Error {
@@ -442,6 +462,9 @@ func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateB
 		}
 		var events []Event
 		if cmd.Lines != nil {
+			if err := lockItems(ctx, q, sc, cmd.Lines, &cur.ID); err != nil {
+				return Booking{}, nil, err
+			}
 			priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
 			if err != nil {
 				return Booking{}, nil, err

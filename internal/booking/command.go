@@ -55,9 +55,27 @@ type Receipt struct {
 }
 
 // claimLease is how long a claimed command may run before another request with
-// the same key may take it over. It is longer than any request's deadline, so a
-// live executor never loses its claim; a crashed one's transaction has rolled back.
+// the same key may take it over, when the request has no deadline. A request with
+// a deadline holds its claim until claimGrace after it (see leaseFor).
 const claimLease = 2 * time.Minute
+
+// claimGrace is how long a claim outlives its request's deadline. No statement of
+// the executor runs past the deadline (every one runs under the request's context),
+// so after the grace the executor is gone, whatever happened to it.
+const claimGrace = 5 * time.Second
+
+// leaseFor is how long to hold a claim for a request. A live executor never loses
+// its claim; one that died without releasing it (the server crashed, or the
+// database went away before the release) blocks retries with its key only until
+// shortly after its deadline, not for claimLease. The lease is only about
+// liveness: FinishCommand checks the claim, so a late executor cannot record an
+// outcome over one that took over.
+func leaseFor(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return min(claimLease, max(time.Until(dl), 0)+claimGrace)
+	}
+	return claimLease
+}
 
 // execute runs one command exactly once per (organisation, actor, command id):
 //
@@ -95,7 +113,7 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
 		_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
 			OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Type: typ,
-			Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds(),
+			Fingerprint: fp, Claim: claim, LeaseSeconds: leaseFor(ctx).Seconds(),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			row, err := q.GetCommand(ctx, key)
@@ -111,6 +129,9 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 		return nil
 	})
 	if err != nil {
+		// The claim may have committed even though we did not hear so (the request
+		// was cancelled while COMMIT was on its way): free it for the retry.
+		s.release(ctx, sc, meta, claim)
 		return zero, receipt, err
 	}
 	if prior != nil {
@@ -152,22 +173,31 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 			}
 		} else {
 			// Unknown outcome (database gone, deadline passed): the transaction rolled
-			// back, so free the key and let the client retry with it.
-			// Bounded: against a hung database this must not outlive the request.
-			cctx, cancel := scope.CleanupContext(ctx)
-			rerr := s.db.Tx(cctx, sc, func(q *db.Queries) error {
-				return q.ReleaseCommand(cctx, db.ReleaseCommandParams{
-					OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
-			})
-			cancel()
-			if rerr != nil {
-				s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", rerr)
-			}
+			// back, or committed with the command finished, so free the key and let
+			// the client retry with it.
+			s.release(ctx, sc, meta, claim)
 			err = fmt.Errorf("%s %s: %w", typ, meta.ID, err)
 		}
 	}
 	s.observe(ctx, typ, meta.ID, outcome, time.Since(started))
 	return result, receipt, err
+}
+
+// release gives up a claim that is still running under our claim id, so a retry
+// with the key executes at once. It deletes nothing when the claim never
+// committed, or when the command finished (its commit went through after all).
+// It is best effort, bounded by scope.CleanupContext (against a hung database it
+// must not outlive the request); a claim it cannot release lapses with its lease.
+func (s *Service) release(ctx context.Context, sc scope.Scope, meta Meta, claim uuid.UUID) {
+	rctx, cancel := scope.CleanupContext(ctx)
+	defer cancel()
+	err := s.db.Tx(rctx, sc, func(q *db.Queries) error {
+		return q.ReleaseCommand(rctx, db.ReleaseCommandParams{
+			OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", err)
+	}
 }
 
 func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim uuid.UUID, outcome string, body []byte) error {

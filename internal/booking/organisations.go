@@ -186,8 +186,13 @@ func loadClock(ctx context.Context, q *db.Queries, sc scope.Scope) (clock, error
 		holdTill: row.Now.Add(time.Duration(row.HoldMinutes) * time.Minute)}, nil
 }
 
-// checkText validates a required free-text field's length in characters.
+// checkText validates a free-text field's length in characters. Text may hold
+// anything but NUL, which PostgreSQL cannot store in text.
 func checkText(p *problems, field, v string, minLen, maxLen int) {
+	if strings.ContainsRune(v, 0) {
+		p.add(field, "invalid", "%s must not contain NUL characters", field)
+		return
+	}
 	n := len([]rune(v))
 	switch {
 	case n < minLen && minLen == 1:

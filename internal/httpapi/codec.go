@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // maxBody bounds every request body.
@@ -22,14 +24,38 @@ func jsonEncode(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// bodies recycles response buffers; one larger than maxPooledBody is let go so a
+// rare huge response does not pin its memory.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 256 << 10
+
+// writeJSON encodes v completely before anything is sent, so the response has a
+// Content-Length and goes out in one write instead of 4 KiB chunks, and a value
+// that cannot be encoded becomes a 500 problem rather than a truncated 2xx.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodies.Put(buf)
+		}
+	}()
+	if err := jsonEncode(buf, v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = jsonEncode(buf, newProblem(status, "internal_error", "the response could not be encoded"))
+		w.Header().Set("Content-Type", "application/problem+json")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_ = jsonEncode(w, v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // decode reads a JSON body into T: 415 for another media type, 413 over 1 MiB,
-// 400 for malformed JSON, unknown fields or trailing data. An empty body decodes
+// 400 for malformed JSON (invalid UTF-8 included), unknown fields or trailing data. An empty body decodes
 // to the zero T (the lifecycle requests have optional bodies). On failure it has
 // written the problem and returns false.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
@@ -49,6 +75,12 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		writeProblem(w, r, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json"))
+		return v, false
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1). encoding/json would silently turn
+	// invalid bytes into U+FFFD and store the mangled text.
+	if !utf8.Valid(body) {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", "the body is not valid UTF-8"))
 		return v, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

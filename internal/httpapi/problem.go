@@ -64,16 +64,15 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
 		p.ItemIDs = de.ItemIDs
 		return p
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The client went away; whatever the database said after that is moot.
+	// The client went away; whatever the database said after that is moot. Checked
+	// before the database errors: pgx reports a query cut off that way as a
+	// timeout wrapping context.Canceled.
+	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
 		return newProblem(499, "client_closed_request", "the client went away")
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isUnavailable(err) {
 		log.WarnContext(ctx, "database unavailable", "err", err)
 		return newProblem(http.StatusServiceUnavailable, "database_unavailable", "the database did not answer in time; retry with the same Idempotency-Key")
-	}
-	if errors.Is(err, context.Canceled) {
-		return newProblem(499, "client_closed_request", "the client went away")
 	}
 	log.ErrorContext(ctx, "internal error", "err", err)
 	return newProblem(http.StatusInternalServerError, "internal_error", "an unexpected error occurred")

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
 )
@@ -79,7 +80,8 @@ type DB struct {
 // Config tunes the pool.
 type Config struct {
 	MaxConns int32 // 0 keeps pgxpool's default
-	// Tracer traces every query (OpenTelemetry); nil traces nothing.
+	// Tracer sees every statement the pool runs: OpenTelemetry in the server, the
+	// benchmark's statement capture in bench; nil traces nothing.
 	Tracer pgx.QueryTracer
 }
 
@@ -100,6 +102,9 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 		// bound the setup so a hung server cannot hold a pool slot forever.
 		ctx, cancel := context.WithTimeout(ctx, pc.ConnConfig.ConnectTimeout)
 		defer cancel()
+		// Without this, pgx scans uuid.UUID through database/sql's Scanner: the
+		// 16 bytes become a 36-character string, which uuid then parses back.
+		pgxuuid.Register(conn.TypeMap())
 		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
 			return fmt.Errorf("set role %s: %w", AppRole, err)
 		}

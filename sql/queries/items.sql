@@ -72,3 +72,18 @@ SELECT day::date AS day,
        ) AS available
 FROM generate_series(sqlc.arg(from_date)::date, sqlc.arg(to_date)::date - 1, interval '1 day') AS day
 ORDER BY day;
+
+-- name: LockItemsForBooking :many
+-- Locks, in id order, the items a booking is about to take and, for a change of
+-- an existing booking, the items it holds now. Bookings of one item then run one
+-- at a time: without it, concurrent overlapping inserts wait on each other inside
+-- the exclusion constraint's check, deadlock, and every deadlock costs
+-- deadlock_timeout before PostgreSQL breaks it. FOR NO KEY UPDATE does not block
+-- the foreign-key checks (FOR KEY SHARE) of booking_items inserts.
+SELECT i.id FROM items i
+WHERE i.organisation_id = @organisation_id
+  AND (i.id = ANY(@item_ids::uuid[]) OR i.id IN (
+      SELECT bi.item_id FROM booking_items bi
+      WHERE bi.organisation_id = @organisation_id AND bi.booking_id = sqlc.narg(booking_id)::uuid))
+ORDER BY i.id
+FOR NO KEY UPDATE;

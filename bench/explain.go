@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// tracer watches the floor's pool: it counts the statements of each floor
+// request (so the report can show how many round trips a request costs) and
+// keeps the first call of each named sqlc query, to EXPLAIN it afterwards with
+// exactly the SQL text and arguments the server sends.
+type tracer struct {
+	mu       sync.Mutex
+	captured map[string]call
+}
+
+type call struct {
+	sql  string
+	args []any
+}
+
+type counterKey struct{}
+
+func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if n, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	name, ok := strings.CutPrefix(data.SQL, "-- name: ")
+	if !ok {
+		return ctx
+	}
+	name, _, _ = strings.Cut(name, " ")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.captured == nil {
+		t.captured = map[string]call{}
+	}
+	if _, seen := t.captured[name]; !seen {
+		t.captured[name] = call{sql: data.SQL, args: append([]any(nil), data.Args...)}
+	}
+	return ctx
+}
+
+func (t *tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (t *tracer) get(name string) (call, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.captured[name]
+	return c, ok
+}
+
+// statementsPerRequest runs op once and counts the statements it sent
+// (BEGIN+set_config and COMMIT included: each is one round trip).
+func statementsPerRequest(ctx context.Context, op func(context.Context) error) (int64, error) {
+	var n atomic.Int64
+	err := op(context.WithValue(ctx, counterKey{}, &n))
+	return n.Load(), err
+}
+
+// Plan is the EXPLAIN of one captured query, as the server runs it.
+type Plan struct {
+	Query   string `json:"query"`
+	Dataset string `json:"dataset"`
+	Custom  string `json:"custom_plan"`  // planned for these arguments
+	Generic string `json:"generic_plan"` // the plan a prepared statement may settle on after 5 runs
+}
+
+// explain runs EXPLAIN (ANALYZE, BUFFERS) of a captured query in a transaction
+// shaped like the server's: as the application role, with the organisation
+// setting that row level security reads. It is rolled back.
+func explain(ctx context.Context, url, dataset, name string, c call, orgID uuid.UUID) (Plan, error) {
+	p := Plan{Query: name, Dataset: dataset}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return p, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return p, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+scope.AppRole); err != nil {
+		return p, fmt.Errorf("set role: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('app.organisation_id', $1, true)", orgID.String()); err != nil {
+		return p, fmt.Errorf("set organisation: %w", err)
+	}
+	plan := func(sql string, args ...any) (string, error) {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return "", err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		return strings.Join(lines, "\n"), err
+	}
+	if p.Custom, err = plan("EXPLAIN (ANALYZE, BUFFERS) "+c.sql, c.args...); err != nil {
+		return p, fmt.Errorf("explain %s: %w", name, err)
+	}
+	lits := make([]string, len(c.args))
+	for i, a := range c.args {
+		if lits[i], err = literal(a); err != nil {
+			return p, fmt.Errorf("explain %s: %w", name, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+		return p, err
+	}
+	if _, err := tx.Exec(ctx, "PREPARE bench_generic AS "+c.sql); err != nil {
+		return p, fmt.Errorf("prepare %s: %w", name, err)
+	}
+	if p.Generic, err = plan("EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_generic(" + strings.Join(lits, ", ") + ")"); err != nil {
+		return p, fmt.Errorf("explain generic %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// literal renders a query argument of the types the captured queries use as SQL.
+func literal(a any) (string, error) {
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	switch v := a.(type) {
+	case nil:
+		return "NULL", nil
+	case *uuid.UUID:
+		if v == nil {
+			return "NULL", nil
+		}
+		return quote(v.String()), nil
+	case uuid.UUID:
+		return quote(v.String()), nil
+	case []uuid.UUID:
+		s := make([]string, len(v))
+		for i, id := range v {
+			s[i] = id.String()
+		}
+		return quote("{"+strings.Join(s, ",")+"}") + "::uuid[]", nil
+	case int32, int64, int, float64:
+		return fmt.Sprint(v), nil
+	case string:
+		return quote(v), nil
+	case time.Time:
+		return quote(v.Format(time.RFC3339Nano)), nil
+	}
+	return "", fmt.Errorf("no SQL literal for %T", a)
+}

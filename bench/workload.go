@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// keyPrefixLen is how much of an API key the server looks up by (booking's
+// "vac_live_" marker and 12 random characters): the floor does the same lookup.
+const keyPrefixLen = len("vac_live_") + 12
+
+// Dates of benchmarked bookings lie after the loaded history, so they never
+// collide with it: uncontended bookings from freeDay on, the contended ones from
+// contendedDay on.
+const (
+	freeDay      = historyDays - pastDays + 30
+	contendedDay = freeDay + 4000
+)
+
+// workload generates the requests of every scenario against one dataset, for
+// the API (vegeta targets) and for the floor (the same SQL, through the same
+// scoped transactions and sqlc queries the server uses).
+type workload struct {
+	ds   *dataset
+	base string // API base URL
+
+	// slot numbers uncontended bookings: slot n books item n mod (all items) on
+	// the n-th free two-night slot of that item, for the API and the floor alike,
+	// so no two requests of the run ever overlap.
+	slot atomic.Uint64
+	// contended numbers bookings under contention; the window they aim at moves
+	// on slowly so that some succeed while most collide.
+	contended       atomic.Uint64
+	contentionItems int
+}
+
+func (w *workload) org(rng func(int) int) *organisation { return w.ds.Orgs[rng(len(w.ds.Orgs))] }
+
+func day(d time.Time) string { return d.Format("2006-01-02") }
+
+func (w *workload) target(t *vegeta.Target, o *organisation, method, path string, body any) error {
+	t.Method = method
+	t.URL = w.base + "/api/v3/organisations/" + o.Slug + path
+	t.Header = http.Header{"Authorization": {"Bearer " + o.Key}}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode body: %w", err)
+		}
+		t.Body = b
+		t.Header.Set("Content-Type", "application/json")
+	}
+	return nil
+}
+
+// stay is a random two-night stay within the loaded future.
+func (w *workload) stay(rng func(int) int) (time.Time, time.Time) {
+	in := w.ds.Today.AddDate(0, 0, 1+rng(historyDays-pastDays-3))
+	return in, in.AddDate(0, 0, 2)
+}
+
+// --- availability
+
+func (w *workload) availabilityTargeter() vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		o := w.org(rand.IntN)
+		in, out := w.stay(rand.IntN)
+		return w.target(t, o, http.MethodGet, fmt.Sprintf("/availability?check_in=%s&check_out=%s&guests=%d",
+			day(in), day(out), 1+rand.IntN(4)), nil)
+	}
+}
+
+// availabilityFloor is what GET /availability costs PostgreSQL: the key lookup
+// of authentication, then one scoped transaction with the organisation's clock
+// and the availability query, with the server's parameters (first page of 50).
+func (w *workload) availabilityFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
+	return func(ctx context.Context, rng *rand.Rand) error {
+		o := w.org(rng.IntN)
+		in, out := w.stay(rng.IntN)
+		guests := int32(1 + rng.IntN(4))
+		if _, err := d.CredentialByPrefix(ctx, o.Key[:keyPrefixLen]); err != nil {
+			return err
+		}
+		return d.Tx(ctx, o.Scope(), func(q *db.Queries) error {
+			if _, err := q.OrganisationClock(ctx, o.ID); err != nil {
+				return fmt.Errorf("clock: %w", err)
+			}
+			_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Guests: guests, Nights: 2,
+				CheckIn: in, CheckOut: out, RowLimit: booking.DefaultLimit + 1})
+			if err != nil {
+				return fmt.Errorf("available items: %w", err)
+			}
+			return nil
+		})
+	}
+}
+
+// --- quotes
+
+type line struct {
+	ItemID   uuid.UUID `json:"item_id"`
+	CheckIn  string    `json:"check_in"`
+	CheckOut string    `json:"check_out"`
+}
+
+func (w *workload) quoteTargeter() vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		o := w.org(rand.IntN)
+		in, out := w.stay(rand.IntN)
+		return w.target(t, o, http.MethodPost, "/quotes", map[string]any{
+			"items": []line{{ItemID: o.Items[rand.IntN(len(o.Items))], CheckIn: day(in), CheckOut: day(out)}},
+		})
+	}
+}
+
+// --- bookings without contention
+
+type guest struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+var benchGuest = guest{Name: "Bench Guest", Email: "guest@example.com"}
+
+// freeSlot returns the organisation, item and stay of uncontended booking n.
+func (w *workload) freeSlot() (*organisation, uuid.UUID, time.Time, time.Time) {
+	n := int(w.slot.Add(1) - 1)
+	orgs := len(w.ds.Orgs)
+	o := w.ds.Orgs[n%orgs]
+	items := len(o.Items)
+	item := o.Items[(n/orgs)%items]
+	in := w.ds.Today.AddDate(0, 0, freeDay+2*(n/(orgs*items)))
+	return o, item, in, in.AddDate(0, 0, 2)
+}
+
+func (w *workload) bookingTarget(t *vegeta.Target, o *organisation, item uuid.UUID, in, out time.Time) error {
+	if err := w.target(t, o, http.MethodPost, "/bookings", map[string]any{
+		"guest": benchGuest,
+		"items": []line{{ItemID: item, CheckIn: day(in), CheckOut: day(out)}},
+	}); err != nil {
+		return err
+	}
+	t.Header.Set("Idempotency-Key", uuid.Must(uuid.NewV7()).String())
+	return nil
+}
+
+func (w *workload) bookingTargeter() vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		o, item, in, out := w.freeSlot()
+		return w.bookingTarget(t, o, item, in, out)
+	}
+}
+
+// bookingFloor is what POST /bookings costs PostgreSQL, statement for statement
+// as internal/booking runs them for a one-line booking: the key lookup; the
+// claim of the idempotency key in its own transaction; then one transaction with
+// the clock, the item lock, the catalogue, the expiry of stale holds, the availability check,
+// the inserts, the read-back of the booking, the outbox event, the webhook
+// fan-out and the command's outcome.
+func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
+	return func(ctx context.Context, _ *rand.Rand) error {
+		o, item, in, out := w.freeSlot()
+		sc := o.Scope()
+		if _, err := d.CredentialByPrefix(ctx, o.Key[:keyPrefixLen]); err != nil {
+			return err
+		}
+		key := uuid.Must(uuid.NewV7()).String()
+		fp := sha256.Sum256([]byte(key))
+		claim := uuid.Must(uuid.NewV7())
+		if err := d.Tx(ctx, sc, func(q *db.Queries) error {
+			_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
+				Type: "booking.create", Fingerprint: fp[:], Claim: claim, LeaseSeconds: 120})
+			return err
+		}); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		return d.Tx(ctx, sc, func(q *db.Queries) error {
+			clock, err := q.OrganisationClock(ctx, o.ID)
+			if err != nil {
+				return fmt.Errorf("clock: %w", err)
+			}
+			ids := []uuid.UUID{item}
+			if _, err := q.LockItemsForBooking(ctx, db.LockItemsForBookingParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+				return fmt.Errorf("lock items: %w", err)
+			}
+			items, err := q.ItemsByIDs(ctx, db.ItemsByIDsParams{OrganisationID: o.ID, Ids: ids})
+			if err != nil || len(items) != 1 {
+				return fmt.Errorf("items: %d, %w", len(items), err)
+			}
+			if _, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+				return fmt.Errorf("addons: %w", err)
+			}
+			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+				return fmt.Errorf("expire: %w", err)
+			}
+			blocked, err := q.BlockedItems(ctx, db.BlockedItemsParams{OrganisationID: o.ID, ItemIds: ids, CheckIn: in, CheckOut: out})
+			if err != nil {
+				return fmt.Errorf("blocked: %w", err)
+			}
+			if len(blocked) > 0 {
+				return errors.New("floor slot unexpectedly blocked")
+			}
+			price := items[0].NightlyPrice
+			holdTill := clock.Now.Add(time.Duration(clock.HoldMinutes) * time.Minute)
+			id := uuid.Must(uuid.NewV7())
+			if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: o.ID, ID: id, GuestName: benchGuest.Name,
+				GuestEmail: benchGuest.Email, Currency: clock.Currency, Total: 2 * price, ExpiresAt: holdTill}); err != nil {
+				return fmt.Errorf("insert booking: %w", err)
+			}
+			if err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
+				BookingID: id, ItemID: item, CheckIn: in, CheckOut: out, Nights: 2, NightlyPrice: price,
+				RoomTotal: 2 * price, Total: 2 * price, Status: booking.StatusUnpaid, HoldExpiresAt: holdTill}); err != nil {
+				return fmt.Errorf("insert booking item: %w", err)
+			}
+			row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: o.ID, ID: id})
+			if err != nil {
+				return fmt.Errorf("get booking: %w", err)
+			}
+			lines, err := q.BookingItems(ctx, db.BookingItemsParams{OrganisationID: o.ID, BookingIds: []uuid.UUID{id}})
+			if err != nil {
+				return fmt.Errorf("booking items: %w", err)
+			}
+			lineIDs := []uuid.UUID{lines[0].ID}
+			if _, err := q.BookingItemAddons(ctx, db.BookingItemAddonsParams{OrganisationID: o.ID, BookingItemIds: lineIDs}); err != nil {
+				return fmt.Errorf("booking item addons: %w", err)
+			}
+			data, err := json.Marshal(struct {
+				Booking db.Booking
+				Lines   []db.BookingItemsRow
+			}{row, lines})
+			if err != nil {
+				return err
+			}
+			if _, err := q.InsertEvent(ctx, db.InsertEventParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
+				Type: booking.EventBookingCreated, CommandID: &key, Data: data}); err != nil {
+				return fmt.Errorf("event: %w", err)
+			}
+			// The webhook fan-out of the event (the bench organisations have no endpoints).
+			if _, err := q.EnabledWebhookEndpoints(ctx, o.ID); err != nil {
+				return fmt.Errorf("webhook endpoints: %w", err)
+			}
+			outcome := "ok"
+			n, err := q.FinishCommand(ctx, db.FinishCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
+				Claim: claim, Outcome: &outcome, Result: data})
+			if err != nil || n != 1 {
+				return fmt.Errorf("finish command: %d, %w", n, err)
+			}
+			return nil
+		})
+	}
+}
+
+// --- bookings under contention
+
+// contendedTargeter books the first few items of the first organisation for
+// short stays in a four-day window that moves on by a day every few requests:
+// many clients collide on the same nights, and the database refuses all but one.
+func (w *workload) contendedTargeter(workers int) vegeta.Targeter {
+	o := w.ds.Orgs[0]
+	items := o.Items[:min(w.contentionItems, len(o.Items))]
+	return func(t *vegeta.Target) error {
+		n := int(w.contended.Add(1) - 1)
+		in := w.ds.Today.AddDate(0, 0, contendedDay+n/(2*workers)+rand.IntN(4))
+		return w.bookingTarget(t, o, items[rand.IntN(len(items))], in, in.AddDate(0, 0, 1+rand.IntN(3)))
+	}
+}
+
+// --- reads
+
+// readTargeter is half GET /bookings/{id} of a loaded booking, half the first
+// page of GET /bookings (limit 20; every fourth with a status filter).
+func (w *workload) readTargeter() vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		o := w.org(rand.IntN)
+		switch r := rand.IntN(8); {
+		case r < 4 && len(o.Bookings) > 0:
+			return w.target(t, o, http.MethodGet, "/bookings/"+o.Bookings[rand.IntN(len(o.Bookings))].String(), nil)
+		case r < 7:
+			return w.target(t, o, http.MethodGet, "/bookings?limit=20", nil)
+		default:
+			return w.target(t, o, http.MethodGet, "/bookings?limit=20&status=paid", nil)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// tenant is an organisation as a client sees it: its slug and an admin key.
+type tenant struct {
+	sc   scope.Scope
+	slug string
+	key  string
+}
+
+func newTenant(t testing.TB, env *testenv.Env, slug string) tenant {
+	t.Helper()
+	sc, key := env.Organisation(t, slug)
+	return tenant{sc: sc, slug: slug, key: key}
+}
+
+// addItem creates an item through the domain.
+func addItem(t testing.TB, svc *booking.Service, sc scope.Scope, name string) uuid.UUID {
+	t.Helper()
+	price, capacity, maxNights := int64(10000), int32(4), int32(30)
+	meta, err := booking.NewMeta("", sc.ActorID, nil, svc.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := booking.NewCreateItem(meta, booking.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price, MaxNights: &maxNights})
+	if err != nil {
+		t.Fatalf("create item command: %v", err)
+	}
+	it, _, err := svc.CreateItem(context.Background(), sc, cmd)
+	if err != nil {
+		t.Fatalf("create item: %v", err)
+	}
+	return it.ID
+}
+
+// serve runs the real HTTP API over svc on a loopback port.
+func serve(t testing.TB, svc *booking.Service, timeout time.Duration) string {
+	t.Helper()
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Service: svc, RequestTimeout: timeout,
+		Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// client talks to the API as one tenant.
+type client struct {
+	base   string
+	tenant tenant
+	http   *http.Client
+}
+
+func newClient(base string, tn tenant, timeout time.Duration) *client {
+	return &client{base: base, tenant: tn, http: &http.Client{Timeout: timeout,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0}}}
+}
+
+type response struct {
+	Status int
+	Body   []byte
+	Header http.Header
+}
+
+// problem is the part of an RFC 9457 body the tests look at.
+type problem struct {
+	Status  int         `json:"status"`
+	Code    string      `json:"code"`
+	ItemIDs []uuid.UUID `json:"item_ids"`
+	Errors  []struct {
+		Field string `json:"field"`
+		Code  string `json:"code"`
+	} `json:"errors"`
+}
+
+func (r response) problem() problem {
+	var p problem
+	_ = json.Unmarshal(r.Body, &p)
+	return p
+}
+
+// do sends a request under the tenant's organisation path. body is JSON-encoded
+// unless it is already []byte; headers come in name, value pairs.
+func (c *client) do(ctx context.Context, method, path string, body any, headers ...string) (response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			return response{}, err
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v3/organisations/"+c.tenant.slug+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.tenant.key)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{Status: resp.StatusCode, Body: b, Header: resp.Header}, nil
+}
+
+// bookingRequest is the body of POST /bookings for one stay.
+func bookingRequest(item uuid.UUID, in, out time.Time) map[string]any {
+	return map[string]any{
+		"guest": map[string]string{"name": "Reliability Guest", "email": "guest@example.com"},
+		"items": []map[string]string{{"item_id": item.String(), "check_in": day(in), "check_out": day(out)}},
+	}
+}
+
+// bookingBody is the part of a booking response the tests check.
+type bookingBody struct {
+	ID      uuid.UUID `json:"id"`
+	Status  string    `json:"status"`
+	Version int32     `json:"version"`
+	Items   []struct {
+		ItemID   uuid.UUID `json:"item_id"`
+		CheckIn  string    `json:"check_in"`
+		CheckOut string    `json:"check_out"`
+	} `json:"items"`
+}
+
+// decodeBooking reads a booking response; it reports a malformed one with
+// t.Errorf, so it may be called from any goroutine.
+func decodeBooking(t testing.TB, r response) bookingBody {
+	t.Helper()
+	var b bookingBody
+	if err := json.Unmarshal(r.Body, &b); err != nil || b.ID == uuid.Nil {
+		t.Errorf("a %d response must carry a booking: %v: %s", r.Status, err, r.Body)
+	}
+	return b
+}
+
+func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// today is the UTC date (the test organisations use UTC).
+func today() time.Time {
+	y, m, d := time.Now().UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// superuser connects to a test database past row level security, to check
+// what is really stored.
+func superuser(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect as superuser: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func queryInt(t testing.TB, conn *pgx.Conn, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// activeOverlaps counts pairs of active booking items of one item whose stays
+// overlap: the double bookings that must never exist.
+const activeOverlaps = `
+SELECT count(*) FROM booking_items a
+JOIN booking_items b ON a.organisation_id = b.organisation_id AND a.item_id = b.item_id
+     AND a.id < b.id AND a.date_range && b.date_range
+WHERE a.status IN ('unpaid', 'paid', 'complete') AND b.status IN ('unpaid', 'paid', 'complete')`
+
+// checkIntegrity asserts what must hold after any storm, fault or crash: no
+// double booking, nothing half-written, every booking's creation in the outbox
+// exactly once, and booking items agreeing with their booking's status.
+func checkIntegrity(t testing.TB, conn *pgx.Conn) {
+	t.Helper()
+	checks := []struct{ what, sql string }{
+		{"overlapping active booking items of one item (a double booking)", activeOverlaps},
+		{"bookings without booking items (half-written)", `SELECT count(*) FROM bookings b WHERE NOT EXISTS (
+			SELECT 1 FROM booking_items bi WHERE bi.organisation_id = b.organisation_id AND bi.booking_id = b.id)`},
+		{"bookings without exactly one booking.created event", `SELECT count(*) FROM bookings b WHERE (
+			SELECT count(*) FROM events e WHERE e.organisation_id = b.organisation_id AND e.type = 'booking.created'
+			AND e.data->>'id' = b.id::text) <> 1`},
+		{"booking.created events without their booking", `SELECT count(*) FROM events e WHERE e.type = 'booking.created'
+			AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.organisation_id = e.organisation_id AND b.id::text = e.data->>'id')`},
+		{"booking items whose status differs from their booking's", `SELECT count(*) FROM booking_items bi
+			JOIN bookings b ON b.organisation_id = bi.organisation_id AND b.id = bi.booking_id WHERE b.status <> bi.status`},
+		{"booking.created events without a finished command", `SELECT count(*) FROM events e WHERE e.type = 'booking.created'
+			AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.organisation_id = e.organisation_id AND c.id = e.command_id
+			AND c.state = 'done' AND c.outcome = 'ok')`},
+	}
+	for _, c := range checks {
+		if n := queryInt(t, conn, c.sql); n != 0 {
+			t.Errorf("found %d %s", n, c.what)
+		}
+	}
+}
+
+// tableCounts snapshots the row count of every table of the schema.
+func tableCounts(t testing.TB, conn *pgx.Conn) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, table := range []string{"organisations", "api_keys", "items", "addons", "bookings", "booking_items",
+		"booking_item_addons", "events"} {
+		out[table] = queryInt(t, conn, fmt.Sprintf("SELECT count(*) FROM %s", pgx.Identifier{table}.Sanitize()))
+	}
+	// A rejected command is recorded with its outcome (that is what makes a retry
+	// replay the rejection); only successful commands count as changes.
+	out["commands (ok)"] = queryInt(t, conn, "SELECT count(*) FROM commands WHERE outcome = 'ok'")
+	return out
+}
