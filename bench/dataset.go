@@ -93,7 +93,7 @@ func load(ctx context.Context, admin *pgx.Conn, serverURL func(db string) string
 		if err != nil {
 			return nil, fmt.Errorf("organisation %s: %w", slug, err)
 		}
-		out, err := svc.CreateOrganisation(ctx, cmd)
+		out, _, err := svc.CreateOrganisation(ctx, cmd)
 		if err != nil {
 			return nil, err
 		}

@@ -205,7 +205,8 @@ func CreateOrganisation(ctx context.Context, svc *booking.Service, slug, name, c
 	if err != nil {
 		return booking.OrganisationWithKey{}, err
 	}
-	return svc.CreateOrganisation(ctx, cmd)
+	out, _, err := svc.CreateOrganisation(ctx, cmd)
+	return out, err
 }
 
 // Serve runs the HTTP API until ctx is done, then shuts down gracefully (see

@@ -1,7 +1,9 @@
 package booking
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -104,11 +106,21 @@ type OrganisationWithKey struct {
 
 // CreateOrganisation creates the organisation and its first admin key. It runs in
 // the new organisation's scope, as the platform operator.
-func (s *Service) CreateOrganisation(ctx context.Context, cmd CreateOrganisation) (OrganisationWithKey, error) {
+func (s *Service) CreateOrganisation(ctx context.Context, cmd CreateOrganisation) (OrganisationWithKey, Receipt, error) {
+	const typ = "organisation.create"
+	receipt := Receipt{CommandID: cmd.ID}
+	fp, err := fingerprint(typ, cmd, nil)
+	if err != nil {
+		return OrganisationWithKey{}, receipt, err
+	}
+	if out, ok, err := s.replayPlatform(ctx, cmd.ID, typ, fp); ok || err != nil {
+		receipt.Replayed = ok
+		return out, receipt, err
+	}
 	id := uuid.Must(uuid.NewV7())
 	sc := scope.Platform(id)
 	var out OrganisationWithKey
-	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
 		row, err := q.CreateOrganisation(ctx, db.CreateOrganisationParams{
 			OrganisationID: id, Slug: cmd.Slug, Name: cmd.Name, Currency: cmd.Currency,
 			Timezone: cmd.Timezone, HoldMinutes: cmd.HoldMinutes,
@@ -125,23 +137,60 @@ func (s *Service) CreateOrganisation(ctx context.Context, cmd CreateOrganisation
 		if err != nil {
 			return err
 		}
-		// The organisation did not exist before this command, so its record is
-		// claimed and finished here rather than by execute.
-		fp, err := fingerprint("organisation.create", cmd, nil)
+		// The stored answer leaves the secret out: a replay cannot reveal it again.
+		stored := out
+		stored.APIKey.Key = ""
+		body, err := json.Marshal(stored)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode %s result: %w", typ, err)
 		}
+		if err := q.RecordPlatformCommand(ctx, db.RecordPlatformCommandParams{ID: cmd.ID, Type: typ,
+			Fingerprint: fp, OrganisationID: id, Result: body}); err != nil {
+			return fmt.Errorf("record platform command: %w", err)
+		}
+		// The organisation's own command log records it too, like every command.
 		claim := uuid.Must(uuid.NewV7())
 		if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: id, ActorID: uuid.Nil, ID: cmd.ID,
-			Type: "organisation.create", Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
+			Type: typ, Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
 			return fmt.Errorf("record command: %w", err)
 		}
 		return finish(ctx, q, db.GetCommandParams{OrganisationID: id, ActorID: uuid.Nil, ID: cmd.ID}, claim, "ok", []byte(`{}`))
 	})
 	if err != nil {
-		return OrganisationWithKey{}, fmt.Errorf("create organisation %q: %w", cmd.Slug, err)
+		// A concurrent request with the same key may have won (its organisation took
+		// the slug, or its record took the key): answer with its outcome.
+		if replayed, ok, rerr := s.replayPlatform(ctx, cmd.ID, typ, fp); ok || rerr != nil {
+			receipt.Replayed = ok
+			if rerr != nil {
+				return OrganisationWithKey{}, receipt, rerr
+			}
+			return replayed, receipt, nil
+		}
+		return OrganisationWithKey{}, receipt, fmt.Errorf("create organisation %q: %w", cmd.Slug, err)
 	}
-	return out, nil
+	return out, receipt, nil
+}
+
+// replayPlatform answers a retried platform command from its record: ok is true
+// with the stored answer, or an idempotency_key_reused error for a different
+// request under the same key; ok is false when the key is new.
+func (s *Service) replayPlatform(ctx context.Context, key, typ string, fp []byte) (OrganisationWithKey, bool, error) {
+	prior, err := s.db.PlatformCommandByID(ctx, key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return OrganisationWithKey{}, false, nil
+	}
+	if err != nil {
+		return OrganisationWithKey{}, false, err
+	}
+	if prior.Type != typ || !bytes.Equal(prior.Fingerprint, fp) {
+		return OrganisationWithKey{}, false, &Error{Kind: KindInvalid, Code: CodeKeyReused,
+			Message: "this idempotency key was already used for a different request"}
+	}
+	var out OrganisationWithKey
+	if err := json.Unmarshal(prior.Result, &out); err != nil {
+		return OrganisationWithKey{}, false, fmt.Errorf("decode stored organisation: %w", err)
+	}
+	return out, true, nil
 }
 
 // GetOrganisation returns the scope's organisation.

@@ -292,3 +292,47 @@ func isCode(err error, code string) bool {
 	de, ok := booking.AsError(err)
 	return ok && de.Code == code
 }
+
+func TestConcurrentOrganisationCreationWithOneKey(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	const n = 10
+	ids := make([]uuid.UUID, n)
+	replays := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := booking.NewMeta("create-acme", uuid.Nil, nil, time.Now())
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			cmd, err := booking.NewCreateOrganisation(m, booking.CreateOrganisationInput{Slug: "acme", Name: "Acme"})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out, rc, err := env.Service.CreateOrganisation(context.Background(), cmd)
+			ids[i], replays[i], errs[i] = out.ID, rc.Replayed, err
+		}()
+	}
+	wg.Wait()
+	firsts := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("every request with the key must get the organisation, got %v", errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Fatalf("every answer must name the same organisation: %v", ids)
+		}
+		if !replays[i] {
+			firsts++
+		}
+	}
+	if firsts != 1 {
+		t.Fatalf("exactly one request must create the organisation, %d did", firsts)
+	}
+}

@@ -153,6 +153,15 @@ type Organisation struct {
 	UpdatedAt   time.Time
 }
 
+type PlatformCommand struct {
+	ID             string
+	Type           string
+	Fingerprint    []byte
+	OrganisationID uuid.UUID
+	Result         []byte
+	CreatedAt      time.Time
+}
+
 type WebhookAttempt struct {
 	OrganisationID uuid.UUID
 	DeliveryID     uuid.UUID

@@ -100,8 +100,8 @@ func (s *server) createOrganisation(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(r.Context(), s.log, err))
 		return
 	}
-	org, err := s.svc.CreateOrganisation(r.Context(), cmd)
-	respond(s, w, r, booking.Receipt{}, err, http.StatusCreated, org, func(h http.Header, o booking.OrganisationWithKey) {
+	org, rc, err := s.svc.CreateOrganisation(r.Context(), cmd)
+	respond(s, w, r, rc, err, http.StatusCreated, org, func(h http.Header, o booking.OrganisationWithKey) {
 		h.Set("Location", "/api/v3/organisations/"+o.Slug)
 	})
 }

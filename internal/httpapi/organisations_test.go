@@ -80,6 +80,24 @@ func TestOrganisations(t *testing.T) {
 		platform.Post(v3+"/organisations", map[string]any{"slug": "taken", "name": "Second"}).Problem(http.StatusConflict, "slug_taken")
 	})
 
+	t.Run("a retry with the same Idempotency-Key replays the creation without the secret", func(t *testing.T) {
+		body := map[string]any{"slug": "retried", "name": "Retried"}
+		var first, again organisation
+		res := platform.Post(v3+"/organisations", body, apitest.IdempotencyKey("org-key-1")).Expect(http.StatusCreated)
+		res.JSON(&first)
+		if res.Replayed() || first.APIKey.Key == "" {
+			t.Fatalf("the first answer is not a replay and shows the secret once: %+v", first)
+		}
+		res = platform.Post(v3+"/organisations", body, apitest.IdempotencyKey("org-key-1")).Expect(http.StatusCreated)
+		res.JSON(&again)
+		if !res.Replayed() || again.ID != first.ID || again.APIKey.ID != first.APIKey.ID || again.APIKey.Key != "" {
+			t.Fatalf("a retry must replay the same organisation and key, without the secret: %+v", again)
+		}
+		platform.Post(v3+"/organisations", map[string]any{"slug": "other", "name": "Other"}, apitest.IdempotencyKey("org-key-1")).
+			Problem(http.StatusUnprocessableEntity, "idempotency_key_reused")
+		platform.Post(v3+"/organisations", map[string]any{"slug": "other", "name": "Other"}).Expect(http.StatusCreated)
+	})
+
 	t.Run("invalid fields are 422 with every field named", func(t *testing.T) {
 		p := platform.Post(v3+"/organisations", map[string]any{"slug": "Not A Slug", "name": "", "currency": "euro",
 			"timezone": "Mars/Olympus", "hold_minutes": 0}, apitest.BreaksContract("every field wrong")).

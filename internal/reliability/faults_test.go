@@ -155,7 +155,7 @@ func TestDatabaseFaults(t *testing.T) {
 	svc := booking.NewService(sdb)
 	meta, _ := booking.NewMeta("", uuid.Nil, nil, svc.Now())
 	cmd, _ := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: "faults", Name: "Faults"})
-	org, err := svc.CreateOrganisation(context.Background(), cmd)
+	org, _, err := svc.CreateOrganisation(context.Background(), cmd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,3 +165,17 @@ func (d *DB) CredentialByPrefix(ctx context.Context, prefix string) (Credential,
 	}
 	return c, nil
 }
+
+// PlatformCommand is a recorded command of the platform operator.
+type PlatformCommand = db.PlatformCommandByIDRow
+
+// PlatformCommandByID finds a platform command (creating an organisation) by its
+// idempotency key: a named pre-tenant query, since the organisation it created is
+// what the caller does not know yet.
+func (d *DB) PlatformCommandByID(ctx context.Context, id string) (PlatformCommand, error) {
+	c, err := db.New(d.pool).PlatformCommandByID(ctx, id)
+	if err != nil {
+		return PlatformCommand{}, fmt.Errorf("look up platform command: %w", err)
+	}
+	return c, nil
+}

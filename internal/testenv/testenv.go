@@ -124,7 +124,7 @@ func (e *Env) Organisation(t testing.TB, slug string) (scope.Scope, string) {
 	if err != nil {
 		t.Fatalf("create organisation command: %v", err)
 	}
-	out, err := e.Service.CreateOrganisation(context.Background(), cmd)
+	out, _, err := e.Service.CreateOrganisation(context.Background(), cmd)
 	if err != nil {
 		t.Fatalf("create organisation %s: %v", slug, err)
 	}
