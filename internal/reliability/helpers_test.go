@@ -102,6 +102,11 @@ func (r response) problem() problem {
 // do sends a request under the tenant's organisation path. body is JSON-encoded
 // unless it is already []byte; headers come in name, value pairs.
 func (c *client) do(ctx context.Context, method, path string, body any, headers ...string) (response, error) {
+	return c.doURL(ctx, method, c.base+"/api/v3/organisations/"+c.tenant.slug+path, body, headers...)
+}
+
+// doURL is do for any URL, with the tenant's key.
+func (c *client) doURL(ctx context.Context, method, url string, body any, headers ...string) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -114,7 +119,7 @@ func (c *client) do(ctx context.Context, method, path string, body any, headers 
 		}
 		rd = bytes.NewReader(js)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v3/organisations/"+c.tenant.slug+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return response{}, err
 	}
