@@ -86,10 +86,8 @@ func (s *Service) CreateAddon(ctx context.Context, sc scope.Scope, cmd CreateAdd
 		if err != nil {
 			return Addon{}, nil, err
 		}
-		if _, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: cmd.ItemID}); errors.Is(err, pgx.ErrNoRows) {
-			return Addon{}, nil, notFound("item")
-		} else if err != nil {
-			return Addon{}, nil, fmt.Errorf("load item: %w", err)
+		if err := requireItem(ctx, q, sc, cmd.ItemID); err != nil {
+			return Addon{}, nil, err
 		}
 		row, err := q.CreateAddon(ctx, db.CreateAddonParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 			ItemID: cmd.ItemID, Name: cmd.Name, Price: cmd.Price, Per: cmd.Per, MaxQuantity: cmd.MaxQuantity})
@@ -136,10 +134,8 @@ func (s *Service) ListAddons(ctx context.Context, sc scope.Scope, itemID uuid.UU
 		if err != nil {
 			return err
 		}
-		if _, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: itemID}); errors.Is(err, pgx.ErrNoRows) {
-			return notFound("item")
-		} else if err != nil {
-			return fmt.Errorf("load item: %w", err)
+		if err := requireItem(ctx, q, sc, itemID); err != nil {
+			return err
 		}
 		rows, err := q.ListAddons(ctx, db.ListAddonsParams{OrganisationID: sc.OrganisationID, ItemID: itemID})
 		if err != nil {

@@ -2,12 +2,10 @@ package booking
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/scope"
@@ -118,10 +116,8 @@ func (s *Service) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid.
 	}
 	out := Calendar{ItemID: itemID, From: f, To: t, Days: []CalendarDay{}}
 	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		if _, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: itemID}); errors.Is(err, pgx.ErrNoRows) {
-			return notFound("item")
-		} else if err != nil {
-			return fmt.Errorf("load item: %w", err)
+		if err := requireItem(ctx, q, sc, itemID); err != nil {
+			return err
 		}
 		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, ItemID: itemID, FromDate: f.Time(), ToDate: t.Time()})
 		if err != nil {

@@ -243,6 +243,18 @@ func (s *Service) changeItem(ctx context.Context, q *db.Queries, sc scope.Scope,
 	return item, []Event{{typ, item}}, nil
 }
 
+// requireItem answers not_found unless the item exists in the scope's organisation.
+func requireItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) error {
+	_, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("item")
+	}
+	if err != nil {
+		return fmt.Errorf("load item: %w", err)
+	}
+	return nil
+}
+
 // GetItem returns one item.
 func (s *Service) GetItem(ctx context.Context, sc scope.Scope, id uuid.UUID) (Item, error) {
 	var out Item

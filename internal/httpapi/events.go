@@ -22,7 +22,7 @@ func (s *server) parseLimit(w http.ResponseWriter, r *http.Request) (int, bool) 
 	}
 	n, err := strconv.Atoi(l)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, booking.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100")))
+		s.fail(w, r, booking.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100"))
 		return 0, false
 	}
 	if n == 0 {
@@ -42,7 +42,7 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	fq, err := booking.NewFeedQuery(r.URL.Query().Get("after"), eventTypes(r), limit)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	feed, err := s.svc.Events(r.Context(), scopeFrom(r), fq)
@@ -64,19 +64,19 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	after := r.URL.Query().Get("after")
 	if id := strings.TrimSpace(r.Header.Get("Last-Event-ID")); id != "" {
 		if _, err := booking.ParseCursor(id); err != nil {
-			writeProblem(w, r, problemFor(r.Context(), s.log, booking.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent")))
+			s.fail(w, r, booking.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent"))
 			return
 		}
 		after = id
 	}
 	fq, err := booking.NewFeedQuery(after, eventTypes(r), booking.MaxLimit)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	if after == "" {
 		if fq.After, err = s.svc.FeedTail(r.Context(), sc); err != nil {
-			writeProblem(w, r, problemFor(r.Context(), s.log, err))
+			s.fail(w, r, err)
 			return
 		}
 	}

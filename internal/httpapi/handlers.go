@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -25,7 +24,7 @@ func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bo
 	}
 	m, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), scopeFrom(r).ActorID, expected, s.svc.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return booking.Meta{}, false
 	}
 	return m, true
@@ -39,7 +38,7 @@ func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc bookin
 		s.metrics.IdempotentReplay(chi.RouteContext(r.Context()).RoutePattern())
 	}
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	if headers != nil {
@@ -54,22 +53,13 @@ func query[T any](s *server, w http.ResponseWriter, r *http.Request, v T, err er
 }
 
 func (s *server) page(w http.ResponseWriter, r *http.Request) (booking.Page, bool) {
-	q := r.URL.Query()
-	limit := 0
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			writeProblem(w, r, problemFor(r.Context(), s.log, booking.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100")))
-			return booking.Page{}, false
-		}
-		limit = max(n, -1)
-		if n == 0 {
-			limit = -1 // an explicit 0 is out of range, not the default
-		}
+	limit, ok := s.parseLimit(w, r)
+	if !ok {
+		return booking.Page{}, false
 	}
-	p, err := booking.NewPage(limit, q.Get("cursor"))
+	p, err := booking.NewPage(limit, r.URL.Query().Get("cursor"))
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return booking.Page{}, false
 	}
 	return p, true
@@ -92,12 +82,12 @@ func (s *server) createOrganisation(w http.ResponseWriter, r *http.Request) {
 	}
 	meta, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), uuid.Nil, nil, s.svc.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	cmd, err := booking.NewCreateOrganisation(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	org, rc, err := s.svc.CreateOrganisation(r.Context(), cmd)
@@ -122,7 +112,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewCreateAPIKey(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	k, rc, err := s.svc.CreateAPIKey(r.Context(), scopeFrom(r), cmd)
@@ -166,7 +156,7 @@ func (s *server) createItem(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewCreateItem(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	it, rc, err := s.svc.CreateItem(r.Context(), scopeFrom(r), cmd)
@@ -209,7 +199,7 @@ func (s *server) updateItem(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewUpdateItem(meta, id, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	it, rc, err := s.svc.UpdateItem(r.Context(), scopeFrom(r), cmd)
@@ -254,7 +244,7 @@ func (s *server) createAddon(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewCreateAddon(meta, itemID, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	a, rc, err := s.svc.CreateAddon(r.Context(), scopeFrom(r), cmd)
@@ -297,7 +287,7 @@ func (s *server) availability(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	aq, err := booking.NewAvailabilityQuery(q.Get("check_in"), q.Get("check_out"), q.Get("guests"), page)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	res, err := s.svc.Availability(r.Context(), scopeFrom(r), aq)
@@ -315,7 +305,7 @@ func (s *server) quote(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewQuote(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	res, rc, err := s.svc.Quote(r.Context(), scopeFrom(r), cmd)
@@ -337,7 +327,7 @@ func (s *server) createBooking(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewCreateBooking(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	b, rc, err := s.svc.CreateBooking(r.Context(), scopeFrom(r), cmd)
@@ -355,7 +345,7 @@ func (s *server) listBookings(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := booking.NewBookingFilter(q.Get("status"), q.Get("item_id"), q.Get("from"), q.Get("to"))
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	res, err := s.svc.ListBookings(r.Context(), scopeFrom(r), f, page)
@@ -386,7 +376,7 @@ func (s *server) updateBooking(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewUpdateBooking(meta, id, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	b, rc, err := s.svc.UpdateBooking(r.Context(), scopeFrom(r), cmd)
@@ -411,7 +401,7 @@ func (s *server) transition(newCmd transitionConstructor) http.HandlerFunc {
 		}
 		cmd, err := newCmd(meta, id, in)
 		if err != nil {
-			writeProblem(w, r, problemFor(r.Context(), s.log, err))
+			s.fail(w, r, err)
 			return
 		}
 		b, rc, err := s.svc.TransitionBooking(r.Context(), scopeFrom(r), cmd)

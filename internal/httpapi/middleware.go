@@ -69,7 +69,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			writeProblem(w, r, problemFor(r.Context(), s.log, err))
+			s.fail(w, r, err)
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey, p)

@@ -41,6 +41,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	_ = jsonEncode(w, p)
 }
 
+// fail writes err as its problem.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeProblem(w, r, problemFor(r.Context(), s.log, err))
+}
+
 // problemFor maps an error to its problem: the one place where domain error kinds
 // and codes become HTTP statuses.
 func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {

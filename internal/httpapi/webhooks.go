@@ -19,7 +19,7 @@ func (s *server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewCreateWebhookEndpoint(meta, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	ep, rc, err := s.svc.CreateWebhookEndpoint(r.Context(), scopeFrom(r), cmd)
@@ -62,7 +62,7 @@ func (s *server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := booking.NewUpdateWebhookEndpoint(meta, id, in)
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	ep, rc, err := s.svc.UpdateWebhookEndpoint(r.Context(), scopeFrom(r), cmd)
@@ -93,7 +93,7 @@ func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	status, err := booking.NewDeliveryStatus(r.URL.Query().Get("status"))
 	if err != nil {
-		writeProblem(w, r, problemFor(r.Context(), s.log, err))
+		s.fail(w, r, err)
 		return
 	}
 	ds, err := s.svc.ListWebhookDeliveries(r.Context(), scopeFrom(r), id, status, page)
