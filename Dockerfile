@@ -2,12 +2,12 @@
 # user, with no shell or package manager. Build it where a registry is
 # reachable:
 #
-#   docker build -t vacancy/api .
-#   docker run --rm -e DATABASE_URL=... vacancy/api migrate up
-#   docker run -p 8080:8080 -e DATABASE_URL=... vacancy/api
+#   docker build -t vacancy/api:dev .
+#   docker run --rm -e DATABASE_URL=... vacancy/api:dev migrate up
+#   docker run -p 8080:8080 -e DATABASE_URL=... vacancy/api:dev
 #
-# Where no registry is reachable, `make image` builds the same image from a
-# locally built binary (Dockerfile.local).
+# Where no registry is reachable, `make image` builds the same image, under the
+# same tag (the Makefile's IMAGE), from a locally built binary (Dockerfile.local).
 ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION}-bookworm AS build

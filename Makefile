@@ -58,7 +58,7 @@ image:
 	cp $(CA_BUNDLE) $(BIN)/image/ca-certificates.crt
 	docker build -f Dockerfile.local -t $(IMAGE) $(BIN)/image
 
-## bench: measure the API against the PostgreSQL floor (full size, ~10 min; BENCH_FLAGS="-duration 10s ..." to change it)
+## bench: measure the API against the PostgreSQL floor (full size, about 6 min; BENCH_FLAGS="-duration 10s ..." to change it)
 bench: pg-image build
 	go run ./bench $(BENCH_FLAGS)
 

@@ -12,8 +12,8 @@ import (
 	"github.com/vacancy-dev/vacancy/webhook"
 )
 
-// A receiver's handler: read the raw body, verify it, then act on the event.
-// The second half is what a receiver's own test does with Sign.
+// A receiver's handler reads the raw body, verifies it, then acts on the event;
+// its test signs a delivery with Sign.
 func ExampleVerify() {
 	secret := "whsec_..." // the endpoint's signing secret, shown once when it was created
 
@@ -27,11 +27,13 @@ func ExampleVerify() {
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return
 		}
-		// Deliveries are at least once: deduplicate on the event id.
+		// Genuine: act on the event. Deliveries are at least once, so deduplicate
+		// on the event id.
 		fmt.Println("verified", r.Header.Get(webhook.EventIDHeader), r.Header.Get(webhook.EventTypeHeader))
 		w.WriteHeader(http.StatusNoContent)
 	}
 
+	// In a test of the receiver, Sign makes the header Vacancy would send.
 	body := []byte(`{"id":"ev_1","type":"booking.created","data":{}}`)
 	req := httptest.NewRequest(http.MethodPost, "/hooks/vacancy", bytes.NewReader(body))
 	req.Header.Set(webhook.SignatureHeader, webhook.Sign(body, secret, time.Now()))
