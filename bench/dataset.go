@@ -13,8 +13,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 // The loaded history spans two years centred on today: a year of past stays and
@@ -82,14 +85,14 @@ func load(ctx context.Context, admin *pgx.Conn, serverURL func(db string) string
 		return nil, err
 	}
 	defer sdb.Close()
-	svc := booking.NewService(sdb)
+	svc := service.New(sdb, service.Config{})
 	for i := range sz.Orgs {
 		slug := fmt.Sprintf("bench-%04d", i)
-		meta, err := booking.NewMeta("", uuid.Nil, nil, svc.Now())
+		meta, err := command.NewMeta("", uuid.Nil, nil, time.Now())
 		if err != nil {
 			return nil, err
 		}
-		cmd, err := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: slug, Name: "Bench " + slug})
+		cmd, err := tenancy.NewCreateOrganisation(meta, tenancy.CreateOrganisationInput{Slug: slug, Name: "Bench " + slug})
 		if err != nil {
 			return nil, fmt.Errorf("organisation %s: %w", slug, err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -100,7 +101,7 @@ func (w *workload) availabilityFloor(d *scope.DB) func(context.Context, *rand.Ra
 				return fmt.Errorf("clock: %w", err)
 			}
 			_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Guests: guests, Nights: 2,
-				CheckIn: in, CheckOut: out, RowLimit: booking.DefaultLimit + 1})
+				CheckIn: in, CheckOut: out, RowLimit: domain.DefaultLimit + 1})
 			if err != nil {
 				return fmt.Errorf("available items: %w", err)
 			}
@@ -246,7 +247,7 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 				return err
 			}
 			if _, err := q.InsertEvent(ctx, db.InsertEventParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
-				Type: booking.EventBookingCreated, CommandID: &key, Data: data}); err != nil {
+				Type: domain.EventBookingCreated, CommandID: &key, Data: data}); err != nil {
 				return fmt.Errorf("event: %w", err)
 			}
 			// The webhook fan-out of the event (the bench organisations have no endpoints).

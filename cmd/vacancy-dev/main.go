@@ -15,15 +15,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 	_ "time/tzdata"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/app"
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 func main() {
@@ -105,7 +109,7 @@ func seed(ctx context.Context, databaseURL string) (string, error) {
 		return "", err
 	}
 	defer d.Close()
-	svc := booking.NewService(d)
+	svc := service.New(d, service.Config{})
 
 	// The demo organisation's id, read as the database owner: a dev-only lookup.
 	conn, err := pgx.Connect(ctx, databaseURL)
@@ -117,8 +121,8 @@ func seed(ctx context.Context, databaseURL string) (string, error) {
 	err = conn.QueryRow(ctx, "SELECT id FROM organisations WHERE slug = 'demo'").Scan(&orgID)
 	if err == nil {
 		sc := scope.Scope{OrganisationID: orgID, Role: scope.RoleAdmin}
-		meta, _ := booking.NewMeta("", [16]byte{}, nil, svc.Now())
-		cmd, err := booking.NewCreateAPIKey(meta, booking.CreateAPIKeyInput{Name: "make run", Role: "admin"})
+		meta, _ := command.NewMeta("", [16]byte{}, nil, time.Now())
+		cmd, err := tenancy.NewCreateAPIKey(meta, tenancy.CreateAPIKeyInput{Name: "make run", Role: "admin"})
 		if err != nil {
 			return "", err
 		}
@@ -142,14 +146,14 @@ func seed(ctx context.Context, databaseURL string) (string, error) {
 		addonPer      string
 		addonQuantity int32
 	}{
-		{"Harbour View Double", 2, 12900, "Breakfast", 1500, booking.PerNight, 2},
-		{"Family Loft", 4, 18900, "Cot", 1000, booking.PerBooking, 1},
-		{"Canal House (whole property)", 8, 54000, "Late check-out", 4000, booking.PerBooking, 1},
-		{"Hot Desk", 1, 2500, "Locker", 300, booking.PerNight, 1},
+		{"Harbour View Double", 2, 12900, "Breakfast", 1500, catalogue.PerNight, 2},
+		{"Family Loft", 4, 18900, "Cot", 1000, catalogue.PerBooking, 1},
+		{"Canal House (whole property)", 8, 54000, "Late check-out", 4000, catalogue.PerBooking, 1},
+		{"Hot Desk", 1, 2500, "Locker", 300, catalogue.PerNight, 1},
 	}
 	for _, it := range items {
-		meta, _ := booking.NewMeta("", sc.ActorID, nil, svc.Now())
-		cmd, err := booking.NewCreateItem(meta, booking.ItemInput{Name: &it.name, Capacity: &it.capacity, NightlyPrice: &it.price})
+		meta, _ := command.NewMeta("", sc.ActorID, nil, time.Now())
+		cmd, err := catalogue.NewCreateItem(meta, catalogue.ItemInput{Name: &it.name, Capacity: &it.capacity, NightlyPrice: &it.price})
 		if err != nil {
 			return "", err
 		}
@@ -157,8 +161,8 @@ func seed(ctx context.Context, databaseURL string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("seed item %s: %w", it.name, err)
 		}
-		meta, _ = booking.NewMeta("", sc.ActorID, nil, svc.Now())
-		acmd, err := booking.NewCreateAddon(meta, created.ID, booking.AddonInput{Name: it.addon, Price: &it.addonPrice, Per: it.addonPer, MaxQuantity: &it.addonQuantity})
+		meta, _ = command.NewMeta("", sc.ActorID, nil, time.Now())
+		acmd, err := catalogue.NewCreateAddon(meta, created.ID, catalogue.AddonInput{Name: it.addon, Price: &it.addonPrice, Per: it.addonPer, MaxQuantity: &it.addonQuantity})
 		if err != nil {
 			return "", err
 		}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/jobs"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -46,7 +46,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	env.Service = booking.NewService(env.DB, booking.WithJobQueue(queue))
+	env.Service = service.New(env.DB, service.Config{Jobs: queue})
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	token := "vac_platform_test_" + hex.EncodeToString(b)

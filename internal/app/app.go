@@ -16,9 +16,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 const usage = `Vacancy: a multi-tenant booking API.
@@ -184,7 +186,7 @@ func orgsCmd(ctx context.Context, cfg Config, args []string, stdout, stderr io.W
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	defer d.Close()
-	svc := booking.NewService(d)
+	svc := service.New(d, service.Config{})
 	out, err := CreateOrganisation(ctx, svc, *slug, *name, *currency, *timezone, int32(*hold))
 	if err != nil {
 		return err
@@ -195,15 +197,15 @@ func orgsCmd(ctx context.Context, cfg Config, args []string, stdout, stderr io.W
 }
 
 // CreateOrganisation builds and handles the command, as the HTTP handler does.
-func CreateOrganisation(ctx context.Context, svc *booking.Service, slug, name, currency, timezone string, hold int32) (booking.OrganisationWithKey, error) {
-	meta, err := booking.NewMeta("", uuid.Nil, nil, svc.Now())
+func CreateOrganisation(ctx context.Context, svc *service.Services, slug, name, currency, timezone string, hold int32) (tenancy.OrganisationWithKey, error) {
+	meta, err := command.NewMeta("", uuid.Nil, nil, time.Now())
 	if err != nil {
-		return booking.OrganisationWithKey{}, err
+		return tenancy.OrganisationWithKey{}, err
 	}
-	cmd, err := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: slug, Name: name,
+	cmd, err := tenancy.NewCreateOrganisation(meta, tenancy.CreateOrganisationInput{Slug: slug, Name: name,
 		Currency: &currency, Timezone: &timezone, HoldMinutes: &hold})
 	if err != nil {
-		return booking.OrganisationWithKey{}, err
+		return tenancy.OrganisationWithKey{}, err
 	}
 	out, _, err := svc.CreateOrganisation(ctx, cmd)
 	return out, err

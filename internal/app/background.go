@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/stream"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
@@ -88,7 +88,7 @@ func (c EventsConfig) jobs(log *slog.Logger) jobs.Config {
 // background is what runs beside the HTTP server: the event listener that wakes
 // streams, and (unless VACANCY_WORKERS=false) the job runner.
 type background struct {
-	svc    *booking.Service
+	svc    *service.Services
 	hub    *stream.Hub
 	runner *jobs.Runner // nil on API-only instances
 	log    *slog.Logger
@@ -98,7 +98,7 @@ type background struct {
 }
 
 // newBackground builds the service with its job queue, the listener and the runner.
-func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger, onDelivery func(string, time.Duration), opts ...booking.Option) (*background, error) {
+func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger, onDelivery func(string, time.Duration), sc service.Config) (*background, error) {
 	jc := cfg.jobs(log)
 	jc.OnDelivery = onDelivery
 	queue, err := jobs.NewQueue(d.Pool(), jc)
@@ -106,8 +106,8 @@ func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger, onDelivery f
 		return nil, err
 	}
 	b := &background{log: log, hub: stream.New(d.Pool(), log)}
-	opts = append([]booking.Option{booking.WithLogger(log), booking.WithJobQueue(queue), booking.WithWebhookPolicy(cfg.policy())}, opts...)
-	b.svc = booking.NewService(d, opts...)
+	sc.Logger, sc.Jobs, sc.WebhookPolicy = log, queue, cfg.policy()
+	b.svc = service.New(d, sc)
 	if cfg.Workers {
 		if b.runner, err = jobs.NewRunner(d.Pool(), b.svc, jc); err != nil {
 			return nil, err

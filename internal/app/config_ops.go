@@ -8,9 +8,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
 )
 
@@ -38,7 +38,7 @@ type Operations struct {
 // logger, and the metrics registry (for telemetry.Metrics.RegisterJobCounts).
 type Runtime struct {
 	DB      *scope.DB
-	Service *booking.Service
+	Service *service.Services
 	Logger  *slog.Logger
 	Metrics *telemetry.Metrics
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/app"
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -32,7 +32,7 @@ func TestHungDatabaseGives503WithinTheDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := app.CreateOrganisation(ctx, booking.NewService(d), "frozen", "Frozen Stays", "EUR", "UTC", 30)
+	org, err := app.CreateOrganisation(ctx, service.New(d, service.Config{}), "frozen", "Frozen Stays", "EUR", "UTC", 30)
 	d.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
 )
 
@@ -79,8 +79,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	if err := metrics.RegisterPool(d.Pool()); err != nil {
 		return err
 	}
-	bg, err := newBackground(cfg.Events, d, log, metrics.WebhookDelivery, booking.WithObserver(metrics.ObserveCommand),
-		booking.WithTracer(tracing.Tracer("github.com/vacancy-dev/vacancy/internal/booking")))
+	bg, err := newBackground(cfg.Events, d, log, metrics.WebhookDelivery, service.Config{Observer: metrics.ObserveCommand,
+		Tracer: tracing.Tracer("github.com/vacancy-dev/vacancy/internal/command")})
 	if err != nil {
 		return err
 	}

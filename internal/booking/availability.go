@@ -7,63 +7,57 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
 // AvailabilityQuery asks which items are free for a stay.
 type AvailabilityQuery struct {
-	CheckIn  Date
-	CheckOut Date
+	CheckIn  domain.Date
+	CheckOut domain.Date
 	Guests   int32
-	Page     Page
+	Page     domain.Page
 }
 
 // NewAvailabilityQuery validates the query parameters as strings, as they arrive.
-func NewAvailabilityQuery(checkIn, checkOut, guests string, page Page) (AvailabilityQuery, error) {
-	var p problems
+func NewAvailabilityQuery(checkIn, checkOut, guests string, page domain.Page) (AvailabilityQuery, error) {
+	var p domain.Problems
 	q := AvailabilityQuery{Guests: 1, Page: page}
-	lines := parseLines(&p, "stay", []LineInput{{ItemID: uuid.Nil.String(), CheckIn: checkIn, CheckOut: checkOut}})
-	if len(lines) == 1 {
-		q.CheckIn, q.CheckOut = lines[0].CheckIn, lines[0].CheckOut
-	}
+	q.CheckIn, q.CheckOut = parseStay(&p, "check_in", "check_out", checkIn, checkOut)
 	if guests != "" {
 		n, err := strconv.ParseInt(guests, 10, 32)
 		if err != nil || n < 1 || n > 10000 {
-			p.add("guests", "out_of_range", "guests must be a whole number between 1 and 10000")
+			p.Add("guests", "out_of_range", "guests must be a whole number between 1 and 10000")
 		}
 		q.Guests = int32(n)
 	}
-	// Report the stay's problems under the query parameter names.
-	for i := range p {
-		switch p[i].Field {
-		case "stay[0].check_in":
-			p[i].Field = "check_in"
-		case "stay[0].check_out":
-			p[i].Field = "check_out"
-		}
-	}
-	return q, p.err()
+	return q, p.Err()
 }
 
 // AvailableItem is an item free for the whole stay, with the stay's price.
 type AvailableItem struct {
-	Item
+	catalogue.Item
 	Nights int32 `json:"nights"`
 	Total  int64 `json:"total"`
 }
 
 // Availability searches the organisation's items free for the stay. It is one
 // range-overlap query on the indexed daterange.
-func (s *Service) Availability(ctx context.Context, sc scope.Scope, aq AvailabilityQuery) (List[AvailableItem], error) {
-	var out List[AvailableItem]
+func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq AvailabilityQuery) (domain.List[AvailableItem], error) {
+	if err := domain.Authorize(sc, domain.OpSearchAvailability); err != nil {
+		return domain.List[AvailableItem]{}, err
+	}
+	var out domain.List[AvailableItem]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
-		if aq.CheckIn.Before(c.today) {
-			return Invalid("check_in", "in_past", fmt.Sprintf("check_in %s is before today (%s) in the organisation's time zone", aq.CheckIn, c.today))
+		if aq.CheckIn.Before(c.Today) {
+			return domain.Invalid("check_in", "in_past", fmt.Sprintf("check_in %s is before today (%s) in the organisation's time zone", aq.CheckIn, c.Today))
 		}
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
 		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
@@ -71,8 +65,8 @@ func (s *Service) Availability(ctx context.Context, sc scope.Scope, aq Availabil
 		if err != nil {
 			return fmt.Errorf("search availability: %w", err)
 		}
-		out = paginate(rows, aq.Page, func(r db.Item) (AvailableItem, uuid.UUID) {
-			return AvailableItem{Item: itemFromRow(r, c.org.Currency), Nights: nights, Total: r.NightlyPrice * int64(nights)}, r.ID
+		out = domain.Paginate(rows, aq.Page, func(r db.Item) (AvailableItem, uuid.UUID) {
+			return AvailableItem{Item: catalogue.ItemFromRow(r, c.Currency), Nights: nights, Total: r.NightlyPrice * int64(nights)}, r.ID
 		})
 		return nil
 	})
@@ -81,42 +75,45 @@ func (s *Service) Availability(ctx context.Context, sc scope.Scope, aq Availabil
 
 // CalendarDay says whether an item is free on a date.
 type CalendarDay struct {
-	Date      Date `json:"date"`
-	Available bool `json:"available"`
+	Date      domain.Date `json:"date"`
+	Available bool        `json:"available"`
 }
 
 // Calendar is an item's availability per day of [From, To).
 type Calendar struct {
 	ItemID uuid.UUID     `json:"item_id"`
-	From   Date          `json:"from"`
-	To     Date          `json:"to"`
+	From   domain.Date   `json:"from"`
+	To     domain.Date   `json:"to"`
 	Days   []CalendarDay `json:"days"`
 }
 
 const maxCalendarDays = 366
 
 // ItemCalendar returns an item's availability per day of [from, to), at most 366 days.
-func (s *Service) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid.UUID, from, to string) (Calendar, error) {
-	var p problems
-	f, err := ParseDate(from)
-	if err != nil {
-		p.add("from", "invalid", "%s", err.Error())
+func (s *Bookings) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid.UUID, from, to string) (Calendar, error) {
+	if err := domain.Authorize(sc, domain.OpSearchAvailability); err != nil {
+		return Calendar{}, err
 	}
-	t, err2 := ParseDate(to)
+	var p domain.Problems
+	f, err := domain.ParseDate(from)
+	if err != nil {
+		p.Add("from", "invalid", "%s", err.Error())
+	}
+	t, err2 := domain.ParseDate(to)
 	if err2 != nil {
-		p.add("to", "invalid", "%s", err2.Error())
+		p.Add("to", "invalid", "%s", err2.Error())
 	}
 	if err == nil && err2 == nil {
 		if n := f.DaysUntil(t); n < 1 || n > maxCalendarDays {
-			p.add("to", "out_of_range", "to must be 1 to %d days after from", maxCalendarDays)
+			p.Add("to", "out_of_range", "to must be 1 to %d days after from", maxCalendarDays)
 		}
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Calendar{}, err
 	}
 	out := Calendar{ItemID: itemID, From: f, To: t, Days: []CalendarDay{}}
 	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		if err := requireItem(ctx, q, sc, itemID); err != nil {
+		if err := catalogue.RequireItem(ctx, q, sc, itemID); err != nil {
 			return err
 		}
 		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, ItemID: itemID, FromDate: f.Time(), ToDate: t.Time()})
@@ -124,7 +121,7 @@ func (s *Service) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid.
 			return fmt.Errorf("item calendar: %w", err)
 		}
 		for _, r := range rows {
-			out.Days = append(out.Days, CalendarDay{Date: DateFromTime(r.Day), Available: r.Available})
+			out.Days = append(out.Days, CalendarDay{Date: domain.DateFromTime(r.Day), Available: r.Available})
 		}
 		return nil
 	})
@@ -138,15 +135,15 @@ type QuoteInput struct {
 
 // Quote prices stays without reserving anything.
 type Quote struct {
-	Meta  `json:"-"`
-	Lines []Line `json:"lines"`
+	command.Meta `json:"-"`
+	Lines        []Line `json:"lines"`
 }
 
 // NewQuote validates in.
-func NewQuote(meta Meta, in QuoteInput) (Quote, error) {
-	var p problems
+func NewQuote(meta command.Meta, in QuoteInput) (Quote, error) {
+	var p domain.Problems
 	lines := parseLines(&p, "items", in.Items)
-	return Quote{Meta: meta, Lines: lines}, p.err()
+	return Quote{Meta: meta, Lines: lines}, p.Err()
 }
 
 // QuoteLine is a priced stay and whether it could be booked now.
@@ -165,12 +162,9 @@ type QuoteResult struct {
 
 // Quote handles Quote. It reserves nothing, but like every command it is
 // recorded, so an Idempotency-Key replays the same quote.
-func (s *Service) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteResult, Receipt, error) {
-	if err := requireRole(sc, scope.RoleWrite, "request quotes"); err != nil {
-		return QuoteResult{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "quote.create", cmd, func(q *db.Queries) (QuoteResult, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteResult, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpQuote, cmd, func(q *db.Queries) (QuoteResult, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return QuoteResult{}, nil, err
 		}
@@ -178,7 +172,7 @@ func (s *Service) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteRe
 		if err != nil {
 			return QuoteResult{}, nil, err
 		}
-		res := QuoteResult{Currency: c.org.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
+		res := QuoteResult{Currency: c.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
 		for i, pl := range priced {
 			blocked, err := blockedItems(ctx, q, sc, priced[i:i+1], nil)
 			if err != nil {

@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -90,16 +92,16 @@ type GuestInput struct {
 	Phone *string `json:"phone"`
 }
 
-func parseGuest(p *problems, in GuestInput) Guest {
+func parseGuest(p *domain.Problems, in GuestInput) Guest {
 	g := Guest{Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
-	checkText(p, "guest.name", g.Name, 1, 200)
+	domain.CheckText(p, "guest.name", g.Name, 1, 200)
 	if a, err := mail.ParseAddress(g.Email); err != nil || a.Address != g.Email || len(g.Email) > 254 {
-		p.add("guest.email", "invalid", "guest.email must be an email address like guest@example.com")
+		p.Add("guest.email", "invalid", "guest.email must be an email address like guest@example.com")
 	}
 	if in.Phone != nil {
 		ph := strings.TrimSpace(*in.Phone)
 		if len(ph) > 40 || strings.ContainsFunc(ph, func(r rune) bool { return !strings.ContainsRune("0123456789+-() .", r) }) {
-			p.add("guest.phone", "invalid", "guest.phone must be at most 40 digits, spaces and + - ( ) .")
+			p.Add("guest.phone", "invalid", "guest.phone must be at most 40 digits, spaces and + - ( ) .")
 		}
 		g.Phone = &ph
 	}
@@ -115,34 +117,31 @@ type CreateBookingInput struct {
 
 // CreateBooking places a hold: an unpaid booking that expires unless confirmed.
 type CreateBooking struct {
-	Meta  `json:"-"`
-	Guest Guest  `json:"guest"`
-	Lines []Line `json:"lines"`
-	Notes string `json:"notes"`
+	command.Meta `json:"-"`
+	Guest        Guest  `json:"guest"`
+	Lines        []Line `json:"lines"`
+	Notes        string `json:"notes"`
 }
 
 // NewCreateBooking validates in.
-func NewCreateBooking(meta Meta, in CreateBookingInput) (CreateBooking, error) {
-	var p problems
+func NewCreateBooking(meta command.Meta, in CreateBookingInput) (CreateBooking, error) {
+	var p domain.Problems
 	cmd := CreateBooking{Meta: meta, Guest: parseGuest(&p, in.Guest)}
 	cmd.Lines = parseLines(&p, "items", in.Items)
 	if in.Notes != nil {
 		cmd.Notes = *in.Notes
-		checkText(&p, "notes", cmd.Notes, 0, 5000)
+		domain.CheckText(&p, "notes", cmd.Notes, 0, 5000)
 	}
-	return cmd, p.err()
+	return cmd, p.Err()
 }
 
 // CreateBooking handles CreateBooking. Availability is checked first so a conflict
 // can name every blocked item, but the exclusion constraint is the arbiter: a
 // concurrent booking that wins the race makes this insert fail, and that failure
 // becomes the same booking_conflict.
-func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateBooking) (Booking, Receipt, error) {
-	if err := requireRole(sc, scope.RoleWrite, "book"); err != nil {
-		return Booking{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "booking.create", cmd, func(q *db.Queries) (Booking, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateBooking) (Booking, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateBooking, cmd, func(q *db.Queries) (Booking, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -169,17 +168,17 @@ func (s *Service) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateB
 		id := uuid.Must(uuid.NewV7())
 		if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
 			GuestName: cmd.Guest.Name, GuestEmail: cmd.Guest.Email, GuestPhone: cmd.Guest.Phone, Notes: cmd.Notes,
-			Currency: c.org.Currency, Total: total, ExpiresAt: c.holdTill}); err != nil {
+			Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill}); err != nil {
 			return Booking{}, nil, fmt.Errorf("insert booking: %w", err)
 		}
-		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.holdTill, priced); err != nil {
+		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced); err != nil {
 			return Booking{}, nil, err
 		}
 		b, err := loadBooking(ctx, q, sc, c, id)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		return b, append(events, Event{EventBookingCreated, b}), nil
+		return b, append(events, domain.Event{Type: domain.EventBookingCreated, Data: b}), nil
 	})
 }
 
@@ -200,8 +199,8 @@ func lockItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line,
 	return nil
 }
 
-func overlapConflict(items []uuid.UUID) *Error {
-	e := conflict(CodeBookingConflict, "the requested dates overlap an active booking")
+func overlapConflict(items []uuid.UUID) *domain.Error {
+	e := domain.Conflict(domain.CodeBookingConflict, "the requested dates overlap an active booking")
 	e.ItemIDs = items
 	return e
 }
@@ -252,10 +251,10 @@ func isOverlap(err error) bool {
 // IsOverlap is isOverlap for tests and tools outside the package.
 func IsOverlap(err error) bool { return isOverlap(err) }
 
-func loadBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id uuid.UUID) (Booking, error) {
+func loadBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, id uuid.UUID) (Booking, error) {
 	row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: sc.OrganisationID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, notFound("booking")
+		return Booking{}, domain.NotFound("booking")
 	}
 	if err != nil {
 		return Booking{}, fmt.Errorf("load booking: %w", err)
@@ -268,7 +267,7 @@ func loadBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id
 }
 
 // assemble loads the stays and add-ons of bookings (two queries for any number).
-func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, rows []db.Booking) ([]Booking, error) {
+func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, rows []db.Booking) ([]Booking, error) {
 	ids := make([]uuid.UUID, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
@@ -297,7 +296,7 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, rows 
 			al = []AddonLine{}
 		}
 		linesByBooking[it.BookingID] = append(linesByBooking[it.BookingID], BookingLine{ID: it.ID, PricedLine: PricedLine{
-			ItemID: it.ItemID, CheckIn: DateFromTime(it.CheckIn), CheckOut: DateFromTime(it.CheckOut), Nights: it.Nights,
+			ItemID: it.ItemID, CheckIn: domain.DateFromTime(it.CheckIn), CheckOut: domain.DateFromTime(it.CheckOut), Nights: it.Nights,
 			NightlyPrice: it.NightlyPrice, RoomTotal: it.RoomTotal, Addons: al, AddonsTotal: it.AddonsTotal, Total: it.Total}})
 	}
 	out := make([]Booking, len(rows))
@@ -306,7 +305,7 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, rows 
 		if lines == nil {
 			lines = []BookingLine{}
 		}
-		out[i] = Booking{ID: r.ID, Status: effectiveStatus(r.Status, r.ExpiresAt, c.now),
+		out[i] = Booking{ID: r.ID, Status: effectiveStatus(r.Status, r.ExpiresAt, c.Now),
 			Guest: Guest{Name: r.GuestName, Email: r.GuestEmail, Phone: r.GuestPhone}, Notes: r.Notes, Items: lines,
 			Total: r.Total, Currency: r.Currency, ExpiresAt: r.ExpiresAt, PaymentReference: r.PaymentReference,
 			CancelReason: r.CancelReason, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
@@ -316,10 +315,13 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, rows 
 }
 
 // GetBooking returns one booking.
-func (s *Service) GetBooking(ctx context.Context, sc scope.Scope, id uuid.UUID) (Booking, error) {
+func (s *Bookings) GetBooking(ctx context.Context, sc scope.Scope, id uuid.UUID) (Booking, error) {
+	if err := domain.Authorize(sc, domain.OpReadBookings); err != nil {
+		return Booking{}, err
+	}
 	var out Booking
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
@@ -333,51 +335,54 @@ func (s *Service) GetBooking(ctx context.Context, sc scope.Scope, id uuid.UUID) 
 type BookingFilter struct {
 	Status *string
 	ItemID *uuid.UUID
-	From   *Date // with To: bookings with a stay overlapping [From, To)
-	To     *Date
+	From   *domain.Date // with To: bookings with a stay overlapping [From, To)
+	To     *domain.Date
 }
 
 // NewBookingFilter validates list filters as they arrive in a query string.
 func NewBookingFilter(status, itemID, from, to string) (BookingFilter, error) {
 	var f BookingFilter
-	var p problems
+	var p domain.Problems
 	if status != "" {
 		if status != StatusUnpaid && status != StatusPaid && status != StatusCancelled && status != StatusExpired && status != StatusComplete {
-			p.add("status", "invalid", "status must be unpaid, paid, cancelled, expired or complete")
+			p.Add("status", "invalid", "status must be unpaid, paid, cancelled, expired or complete")
 		}
 		f.Status = &status
 	}
 	if itemID != "" {
 		id, err := uuid.Parse(itemID)
 		if err != nil {
-			p.add("item_id", "invalid", "item_id must be an item id")
+			p.Add("item_id", "invalid", "item_id must be an item id")
 		}
 		f.ItemID = &id
 	}
 	if (from == "") != (to == "") {
-		p.add("from", "required", "from and to go together")
+		p.Add("from", "required", "from and to go together")
 	} else if from != "" {
-		fd, err := ParseDate(from)
+		fd, err := domain.ParseDate(from)
 		if err != nil {
-			p.add("from", "invalid", "%s", err.Error())
+			p.Add("from", "invalid", "%s", err.Error())
 		}
-		td, err2 := ParseDate(to)
+		td, err2 := domain.ParseDate(to)
 		if err2 != nil {
-			p.add("to", "invalid", "%s", err2.Error())
+			p.Add("to", "invalid", "%s", err2.Error())
 		}
 		if err == nil && err2 == nil && !fd.Before(td) {
-			p.add("to", "before_from", "to must be after from")
+			p.Add("to", "before_from", "to must be after from")
 		}
 		f.From, f.To = &fd, &td
 	}
-	return f, p.err()
+	return f, p.Err()
 }
 
 // ListBookings lists bookings, newest first.
-func (s *Service) ListBookings(ctx context.Context, sc scope.Scope, f BookingFilter, page Page) (List[Booking], error) {
-	var out List[Booking]
+func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFilter, page domain.Page) (domain.List[Booking], error) {
+	if err := domain.Authorize(sc, domain.OpReadBookings); err != nil {
+		return domain.List[Booking]{}, err
+	}
+	var out domain.List[Booking]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
@@ -395,7 +400,7 @@ func (s *Service) ListBookings(ctx context.Context, sc scope.Scope, f BookingFil
 		if err != nil {
 			return err
 		}
-		out = paginate(bs, page, func(b Booking) (Booking, uuid.UUID) { return b, b.ID })
+		out = domain.Paginate(bs, page, func(b Booking) (Booking, uuid.UUID) { return b, b.ID })
 		return nil
 	})
 	return out, err
@@ -411,46 +416,43 @@ type UpdateBookingInput struct {
 // UpdateBooking changes a live booking's guest, notes or stays. New stays are
 // re-checked for availability and re-priced.
 type UpdateBooking struct {
-	Meta      `json:"-"`
-	BookingID uuid.UUID `json:"booking_id"`
-	Guest     *Guest    `json:"guest"`
-	Notes     *string   `json:"notes"`
-	Lines     []Line    `json:"lines"`
+	command.Meta `json:"-"`
+	BookingID    uuid.UUID `json:"booking_id"`
+	Guest        *Guest    `json:"guest"`
+	Notes        *string   `json:"notes"`
+	Lines        []Line    `json:"lines"`
 }
 
 // NewUpdateBooking validates in.
-func NewUpdateBooking(meta Meta, id uuid.UUID, in UpdateBookingInput) (UpdateBooking, error) {
-	var p problems
+func NewUpdateBooking(meta command.Meta, id uuid.UUID, in UpdateBookingInput) (UpdateBooking, error) {
+	var p domain.Problems
 	cmd := UpdateBooking{Meta: meta, BookingID: id, Notes: in.Notes}
 	if in.Guest != nil {
 		g := parseGuest(&p, *in.Guest)
 		cmd.Guest = &g
 	}
 	if in.Notes != nil {
-		checkText(&p, "notes", *in.Notes, 0, 5000)
+		domain.CheckText(&p, "notes", *in.Notes, 0, 5000)
 	}
 	if in.Items != nil {
 		cmd.Lines = parseLines(&p, "items", in.Items)
 	}
 	if in.Guest == nil && in.Notes == nil && in.Items == nil {
-		p.add("", "empty", "nothing to change: send guest, notes or items")
+		p.Add("", "empty", "nothing to change: send guest, notes or items")
 	}
-	return cmd, p.err()
+	return cmd, p.Err()
 }
 
 // UpdateBooking handles UpdateBooking.
-func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateBooking) (Booking, Receipt, error) {
-	if err := requireRole(sc, scope.RoleWrite, "change bookings"); err != nil {
-		return Booking{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "booking.update", cmd, func(q *db.Queries) (Booking, []Event, error) {
+func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateBooking) (Booking, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateBooking, cmd, func(q *db.Queries) (Booking, []domain.Event, error) {
 		c, cur, err := s.lockBooking(ctx, q, sc, cmd.Meta, cmd.BookingID)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		status := effectiveStatus(cur.Status, cur.ExpiresAt, c.now)
+		status := effectiveStatus(cur.Status, cur.ExpiresAt, c.Now)
 		if status != StatusUnpaid && status != StatusPaid {
-			return Booking{}, nil, conflict(CodeInvalidTransit, "a %s booking cannot be changed", status)
+			return Booking{}, nil, domain.Conflict(domain.CodeInvalidTransition, "a %s booking cannot be changed", status)
 		}
 		params := db.UpdateBookingDetailsParams{OrganisationID: sc.OrganisationID, ID: cur.ID, GuestName: cur.GuestName,
 			GuestEmail: cur.GuestEmail, GuestPhone: cur.GuestPhone, Notes: cur.Notes, Total: cur.Total}
@@ -460,7 +462,7 @@ func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateB
 		if cmd.Notes != nil {
 			params.Notes = *cmd.Notes
 		}
-		var events []Event
+		var events []domain.Event
 		if cmd.Lines != nil {
 			if err := lockItems(ctx, q, sc, cmd.Lines, &cur.ID); err != nil {
 				return Booking{}, nil, err
@@ -495,25 +497,25 @@ func (s *Service) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateB
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		return b, append(events, Event{EventBookingUpdated, b}), nil
+		return b, append(events, domain.Event{Type: domain.EventBookingUpdated, Data: b}), nil
 	})
 }
 
 // lockBooking loads a booking for change and checks the expected version.
-func (s *Service) lockBooking(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, id uuid.UUID) (clock, db.Booking, error) {
-	c, err := loadClock(ctx, q, sc)
+func (s *Bookings) lockBooking(ctx context.Context, q *db.Queries, sc scope.Scope, meta command.Meta, id uuid.UUID) (domain.Clock, db.Booking, error) {
+	c, err := domain.LoadClock(ctx, q, sc)
 	if err != nil {
-		return clock{}, db.Booking{}, err
+		return domain.Clock{}, db.Booking{}, err
 	}
 	cur, err := q.GetBookingForUpdate(ctx, db.GetBookingForUpdateParams{OrganisationID: sc.OrganisationID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return clock{}, db.Booking{}, notFound("booking")
+		return domain.Clock{}, db.Booking{}, domain.NotFound("booking")
 	}
 	if err != nil {
-		return clock{}, db.Booking{}, fmt.Errorf("load booking: %w", err)
+		return domain.Clock{}, db.Booking{}, fmt.Errorf("load booking: %w", err)
 	}
-	if err := checkVersion(meta, cur.Version); err != nil {
-		return clock{}, db.Booking{}, err
+	if err := meta.CheckVersion(cur.Version); err != nil {
+		return domain.Clock{}, db.Booking{}, err
 	}
 	return c, cur, nil
 }
@@ -527,7 +529,7 @@ type TransitionInput struct {
 // TransitionBooking moves a booking along its lifecycle: confirm (to paid),
 // cancel (to cancelled, freeing its dates) or complete (from paid).
 type TransitionBooking struct {
-	Meta             `json:"-"`
+	command.Meta     `json:"-"`
 	BookingID        uuid.UUID `json:"booking_id"`
 	To               string    `json:"to"`
 	PaymentReference *string   `json:"payment_reference,omitempty"`
@@ -535,66 +537,63 @@ type TransitionBooking struct {
 }
 
 // NewConfirmBooking validates a confirmation.
-func NewConfirmBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
-	var p problems
+func NewConfirmBooking(meta command.Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p domain.Problems
 	if in.Reason != nil {
-		p.add("reason", "unexpected", "reason belongs to cancel")
+		p.Add("reason", "unexpected", "reason belongs to cancel")
 	}
 	if in.PaymentReference != nil {
-		checkText(&p, "payment_reference", *in.PaymentReference, 1, 200)
+		domain.CheckText(&p, "payment_reference", *in.PaymentReference, 1, 200)
 	}
-	return TransitionBooking{Meta: meta, BookingID: id, To: StatusPaid, PaymentReference: in.PaymentReference}, p.err()
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusPaid, PaymentReference: in.PaymentReference}, p.Err()
 }
 
 // NewCancelBooking validates a cancellation.
-func NewCancelBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
-	var p problems
+func NewCancelBooking(meta command.Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p domain.Problems
 	if in.PaymentReference != nil {
-		p.add("payment_reference", "unexpected", "payment_reference belongs to confirm")
+		p.Add("payment_reference", "unexpected", "payment_reference belongs to confirm")
 	}
 	if in.Reason != nil {
-		checkText(&p, "reason", *in.Reason, 0, 1000)
+		domain.CheckText(&p, "reason", *in.Reason, 0, 1000)
 	}
-	return TransitionBooking{Meta: meta, BookingID: id, To: StatusCancelled, Reason: in.Reason}, p.err()
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusCancelled, Reason: in.Reason}, p.Err()
 }
 
 // NewCompleteBooking validates a completion.
-func NewCompleteBooking(meta Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
-	var p problems
+func NewCompleteBooking(meta command.Meta, id uuid.UUID, in TransitionInput) (TransitionBooking, error) {
+	var p domain.Problems
 	if in.PaymentReference != nil || in.Reason != nil {
-		p.add("", "unexpected", "complete takes no fields")
+		p.Add("", "unexpected", "complete takes no fields")
 	}
-	return TransitionBooking{Meta: meta, BookingID: id, To: StatusComplete}, p.err()
+	return TransitionBooking{Meta: meta, BookingID: id, To: StatusComplete}, p.Err()
 }
 
 var transitionEvents = map[string]string{
-	StatusPaid: EventBookingConfirmed, StatusCancelled: EventBookingCancelled,
-	StatusComplete: EventBookingCompleted, StatusExpired: EventBookingExpired,
+	StatusPaid: domain.EventBookingConfirmed, StatusCancelled: domain.EventBookingCancelled,
+	StatusComplete: domain.EventBookingCompleted, StatusExpired: domain.EventBookingExpired,
 }
 
 // TransitionBooking handles TransitionBooking.
-func (s *Service) TransitionBooking(ctx context.Context, sc scope.Scope, cmd TransitionBooking) (Booking, Receipt, error) {
-	if err := requireRole(sc, scope.RoleWrite, "change bookings"); err != nil {
-		return Booking{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "booking."+cmd.To, cmd, func(q *db.Queries) (Booking, []Event, error) {
+func (s *Bookings) TransitionBooking(ctx context.Context, sc scope.Scope, cmd TransitionBooking) (Booking, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.Operation("booking."+cmd.To), cmd, func(q *db.Queries) (Booking, []domain.Event, error) {
 		c, cur, err := s.lockBooking(ctx, q, sc, cmd.Meta, cmd.BookingID)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		from := effectiveStatus(cur.Status, cur.ExpiresAt, c.now)
+		from := effectiveStatus(cur.Status, cur.ExpiresAt, c.Now)
 		if !CanTransition(from, cmd.To) {
-			return Booking{}, nil, conflict(CodeInvalidTransit, "a %s booking cannot become %s", from, cmd.To)
+			return Booking{}, nil, domain.Conflict(domain.CodeInvalidTransition, "a %s booking cannot become %s", from, cmd.To)
 		}
 		b, err := setStatus(ctx, q, sc, c, cur.ID, cmd.To, cmd.PaymentReference, cmd.Reason)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		return b, []Event{{transitionEvents[cmd.To], b}}, nil
+		return b, []domain.Event{{Type: transitionEvents[cmd.To], Data: b}}, nil
 	})
 }
 
-func setStatus(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, id uuid.UUID, to string, payRef, reason *string) (Booking, error) {
+func setStatus(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, id uuid.UUID, to string, payRef, reason *string) (Booking, error) {
 	if _, err := q.SetBookingStatus(ctx, db.SetBookingStatusParams{OrganisationID: sc.OrganisationID, ID: id, Status: to,
 		PaymentReference: payRef, CancelReason: reason}); err != nil {
 		return Booking{}, fmt.Errorf("set booking status: %w", err)

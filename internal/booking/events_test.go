@@ -11,28 +11,32 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/jobs"
+	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
 // withQueue is a Service over env's database that enqueues webhook deliveries on
 // River (insert-only: nothing works the jobs here) and accepts local URLs.
-func withQueue(t *testing.T, env *testenv.Env) *booking.Service {
+func withQueue(t *testing.T, env *testenv.Env) *service.Services {
 	t.Helper()
 	q, err := jobs.NewQueue(env.DB.Pool(), jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return booking.NewService(env.DB, booking.WithJobQueue(q),
-		booking.WithWebhookPolicy(webhook.Policy{AllowPrivate: true, AllowHTTP: true}))
+	return service.New(env.DB, service.Config{Jobs: q, WebhookPolicy: webhook.Policy{AllowPrivate: true, AllowHTTP: true}})
 }
 
-func addEndpoint(t *testing.T, svc *booking.Service, sc scope.Scope, types ...string) booking.WebhookEndpoint {
+func addEndpoint(t *testing.T, svc *service.Services, sc scope.Scope, types ...string) outbox.WebhookEndpoint {
 	t.Helper()
 	url := "http://127.0.0.1:9/hook"
-	cmd, err := booking.NewCreateWebhookEndpoint(meta(t), booking.WebhookEndpointInput{URL: &url, EventTypes: types})
+	cmd, err := outbox.NewCreateWebhookEndpoint(meta(t), outbox.WebhookEndpointInput{URL: &url, EventTypes: types})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +51,9 @@ func addEndpoint(t *testing.T, svc *booking.Service, sc scope.Scope, types ...st
 	return ep
 }
 
-func feed(t *testing.T, svc *booking.Service, sc scope.Scope, after string) booking.Feed {
+func feed(t *testing.T, svc *service.Services, sc scope.Scope, after string) outbox.Feed {
 	t.Helper()
-	fq, err := booking.NewFeedQuery(after, "", 0)
+	fq, err := outbox.NewFeedQuery(after, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +66,12 @@ func feed(t *testing.T, svc *booking.Service, sc scope.Scope, after string) book
 
 // settled reads the feed from after to its end, waiting out events held back
 // behind transactions of tests running in parallel on the same server.
-func settled(t *testing.T, svc *booking.Service, sc scope.Scope, after, types string, limit int) ([]booking.StoredEvent, string) {
+func settled(t *testing.T, svc *service.Services, sc scope.Scope, after, types string, limit int) ([]outbox.StoredEvent, string) {
 	t.Helper()
-	var out []booking.StoredEvent
+	var out []outbox.StoredEvent
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		fq, err := booking.NewFeedQuery(after, types, limit)
+		fq, err := outbox.NewFeedQuery(after, types, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,13 +102,13 @@ func TestOutboxAtomicity(t *testing.T) {
 	env := testenv.New(t)
 	sc, _ := env.Organisation(t, "acme")
 	svc := withQueue(t, env)
-	ep := addEndpoint(t, svc, sc, booking.EventItemCreated)
+	ep := addEndpoint(t, svc, sc, domain.EventItemCreated)
 	f := fixture{env: env, sc: sc}
 
 	// env.Service has no job queue: the delivery cannot be enqueued, so the command
 	// fails after its event and delivery rows were inserted.
 	name, price, capacity := "Doomed room", int64(100), int32(2)
-	cmd, err := booking.NewCreateItem(meta(t), booking.ItemInput{Name: &name, NightlyPrice: &price, Capacity: &capacity})
+	cmd, err := catalogue.NewCreateItem(meta(t), catalogue.ItemInput{Name: &name, NightlyPrice: &price, Capacity: &capacity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +142,8 @@ func TestOutboxAtomicity(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT id FROM webhook_deliveries").Scan(&deliveryID); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = svc.RetryWebhookDelivery(context.Background(), sc, booking.RetryWebhookDelivery{Meta: meta(t), EndpointID: ep.ID, DeliveryID: deliveryID})
-	if !isCode(err, booking.CodeDeliveryPending) {
+	_, _, err = svc.RetryWebhookDelivery(context.Background(), sc, outbox.RetryWebhookDelivery{Meta: meta(t), EndpointID: ep.ID, DeliveryID: deliveryID})
+	if !isCode(err, outbox.CodeDeliveryPending) {
 		t.Fatalf("retrying a pending delivery is a delivery_pending conflict, got %v", err)
 	}
 	// The endpoint only wants item.created: a booking's events are not delivered to it.
@@ -171,7 +175,7 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	}
 	before := f.count(t, "SELECT count(*) FROM events")
 
-	m, _ := booking.NewMeta("", f.sc.ActorID, nil, time.Now())
+	m, _ := command.NewMeta("", f.sc.ActorID, nil, time.Now())
 	cmd, err := booking.NewCreateBooking(m, booking.CreateBookingInput{
 		Guest: booking.GuestInput{Name: "Bo", Email: "bo@example.com"},
 		Items: []booking.LineInput{{ItemID: f.item.ID.String(), CheckIn: future(3), CheckOut: future(5)},
@@ -180,7 +184,7 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.env.Service.CreateBooking(context.Background(), f.sc, cmd); !isCode(err, booking.CodeBookingConflict) {
+	if _, _, err := f.env.Service.CreateBooking(context.Background(), f.sc, cmd); !isCode(err, domain.CodeBookingConflict) {
 		t.Fatalf("want booking_conflict on the other room, got %v", err)
 	}
 	if after := f.count(t, "SELECT count(*) FROM events"); after != before {
@@ -243,7 +247,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, next := settled(t, env.Service, sc, between.NextCursor, "", 0)
-	if len(after) != 2 || after[0].Type != booking.EventItemUpdated || after[1].Type != booking.EventItemCreated {
+	if len(after) != 2 || after[0].Type != domain.EventItemUpdated || after[1].Type != domain.EventItemCreated {
 		t.Fatalf("after T1 commits, the consumer must get T1's then T2's event, got %+v", after)
 	}
 	var data struct{ ID, Name string }
@@ -269,21 +273,21 @@ func TestFeedPagesAndFilters(t *testing.T) {
 	}
 	ctx := context.Background()
 	seen, _ := settled(t, f.env.Service, f.sc, "", "", 2)
-	if len(seen) != 6 || seen[5].Type != booking.EventBookingCreated {
+	if len(seen) != 6 || seen[5].Type != domain.EventBookingCreated {
 		t.Fatalf("paging by 2 must return the 6 events in order, got %d", len(seen))
 	}
-	first, err := booking.NewFeedQuery("", "", 2)
+	first, err := outbox.NewFeedQuery("", "", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p, err := f.env.Service.Events(ctx, f.sc, first); err != nil || len(p.Data) != 2 || !p.HasMore || p.NextCursor != p.Data[1].Cursor.String() {
 		t.Fatalf("a full page says there is more and resumes after its last event, got %+v, %v", p, err)
 	}
-	if filtered, _ := settled(t, f.env.Service, f.sc, "", "booking.created, booking.cancelled", 0); len(filtered) != 1 || filtered[0].Type != booking.EventBookingCreated {
+	if filtered, _ := settled(t, f.env.Service, f.sc, "", "booking.created, booking.cancelled", 0); len(filtered) != 1 || filtered[0].Type != domain.EventBookingCreated {
 		t.Fatalf("types filters the feed, got %+v", filtered)
 	}
 	for _, bad := range []struct{ after, types string }{{"nope", ""}, {"", "booking.exploded"}} {
-		if _, err := booking.NewFeedQuery(bad.after, bad.types, 0); !booking.IsKind(err, booking.KindInvalid) {
+		if _, err := outbox.NewFeedQuery(bad.after, bad.types, 0); !domain.IsKind(err, domain.KindInvalid) {
 			t.Errorf("after=%q types=%q must be invalid, got %v", bad.after, bad.types, err)
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -15,18 +18,18 @@ import (
 // their booking.expired events: those on the given items (a new booking takes
 // their dates) or the given booking (the sweep). Both paths share this code, so a
 // hold expires the same way whoever notices first.
-func (s *Service) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]Event, error) {
+func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]domain.Event, error) {
 	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: itemIDs, BookingID: bookingID})
 	if err != nil {
 		return nil, fmt.Errorf("expire stale holds: %w", err)
 	}
-	var events []Event
+	var events []domain.Event
 	for _, id := range expired {
 		b, err := loadBooking(ctx, q, sc, c, id)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, Event{EventBookingExpired, b})
+		events = append(events, domain.Event{Type: domain.EventBookingExpired, Data: b})
 	}
 	return events, nil
 }
@@ -43,8 +46,8 @@ func lineItemIDs(lines []PricedLine) []uuid.UUID {
 // Its id is derived from the booking, so however often the sweep meets the hold,
 // it expires once.
 type ExpireHold struct {
-	Meta      `json:"-"`
-	BookingID uuid.UUID `json:"booking_id"`
+	command.Meta `json:"-"`
+	BookingID    uuid.UUID `json:"booking_id"`
 }
 
 // HoldExpiry is the outcome of ExpireHold.
@@ -58,7 +61,7 @@ type HoldExpiry struct {
 // organisations, each in its organisation's scoped transaction with its
 // booking.expired event. It returns how many it expired; a hold that fails is
 // reported in err and left for the next sweep.
-func (s *Service) ExpireDueHolds(ctx context.Context, limit int32) (int, error) {
+func (s *Bookings) ExpireDueHolds(ctx context.Context, limit int32) (int, error) {
 	due, err := s.db.DueHolds(ctx, limit)
 	if err != nil {
 		return 0, err
@@ -66,7 +69,7 @@ func (s *Service) ExpireDueHolds(ctx context.Context, limit int32) (int, error) 
 	n := 0
 	var errs []error
 	for _, h := range due {
-		meta := Meta{ID: "hold-expiry:" + h.BookingID.String(), IssuedAt: s.now()}
+		meta := command.Meta{ID: "hold-expiry:" + h.BookingID.String(), IssuedAt: time.Now()}
 		cmd := ExpireHold{Meta: meta, BookingID: h.BookingID}
 		out, _, err := s.expireHold(ctx, scope.Platform(h.OrganisationID), cmd)
 		if err != nil {
@@ -80,9 +83,9 @@ func (s *Service) ExpireDueHolds(ctx context.Context, limit int32) (int, error) 
 	return n, errors.Join(errs...)
 }
 
-func (s *Service) expireHold(ctx context.Context, sc scope.Scope, cmd ExpireHold) (HoldExpiry, Receipt, error) {
-	return execute(ctx, s, sc, cmd.Meta, "booking.expire", cmd, func(q *db.Queries) (HoldExpiry, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Bookings) expireHold(ctx context.Context, sc scope.Scope, cmd ExpireHold) (HoldExpiry, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpExpireHold, cmd, func(q *db.Queries) (HoldExpiry, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return HoldExpiry{}, nil, err
 		}

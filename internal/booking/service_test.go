@@ -10,7 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -19,7 +23,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type fixture struct {
 	env  *testenv.Env
 	sc   scope.Scope
-	item booking.Item
+	item catalogue.Item
 }
 
 func newFixture(t *testing.T) fixture {
@@ -29,10 +33,10 @@ func newFixture(t *testing.T) fixture {
 	return fixture{env: env, sc: sc, item: createItem(t, env, sc, "Sea room", 12000)}
 }
 
-func createItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string, price int64) booking.Item {
+func createItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string, price int64) catalogue.Item {
 	t.Helper()
 	capacity := int32(2)
-	cmd, err := booking.NewCreateItem(meta(t), booking.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+	cmd, err := catalogue.NewCreateItem(meta(t), catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +48,9 @@ func createItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string, pri
 	return it
 }
 
-func (f fixture) book(t *testing.T, key, checkIn, checkOut string) (booking.Booking, booking.Receipt, error) {
+func (f fixture) book(t *testing.T, key, checkIn, checkOut string) (booking.Booking, command.Receipt, error) {
 	t.Helper()
-	m, err := booking.NewMeta(key, f.sc.ActorID, nil, time.Now())
+	m, err := command.NewMeta(key, f.sc.ActorID, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func TestIdempotentReplayAndReuse(t *testing.T) {
 		t.Fatalf("a retry must replay the first booking, got replayed=%v id=%s want %s", rc.Replayed, again.ID, first.ID)
 	}
 	_, _, err = f.book(t, "key-1", future(20), future(22))
-	if de, ok := booking.AsError(err); !ok || de.Code != booking.CodeKeyReused {
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeKeyReused {
 		t.Fatalf("the same key for a different request must fail with idempotency_key_reused, got %v", err)
 	}
 	if n := f.count(t, "SELECT count(*) FROM bookings"); n != 1 {
@@ -135,11 +139,11 @@ func TestIdempotentReplayAndReuse(t *testing.T) {
 	}
 	// A stored failure replays as the same failure.
 	_, _, err = f.book(t, "key-2", future(11), future(12))
-	if de, ok := booking.AsError(err); !ok || de.Code != booking.CodeBookingConflict {
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeBookingConflict {
 		t.Fatalf("want booking_conflict, got %v", err)
 	}
 	_, rc, err = f.book(t, "key-2", future(11), future(12))
-	if de, ok := booking.AsError(err); !ok || de.Code != booking.CodeBookingConflict || !rc.Replayed {
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeBookingConflict || !rc.Replayed {
 		t.Fatalf("the conflict must replay, got %v replayed=%v", err, rc.Replayed)
 	}
 }
@@ -164,10 +168,10 @@ func TestConcurrentOverlappingBookingsOneWins(t *testing.T) {
 	wg.Wait()
 	ok := 0
 	for _, err := range errs {
-		switch de, isDomain := booking.AsError(err); {
+		switch de, isDomain := domain.AsError(err); {
 		case err == nil:
 			ok++
-		case isDomain && de.Code == booking.CodeBookingConflict && len(de.ItemIDs) == 1 && de.ItemIDs[0] == f.item.ID:
+		case isDomain && de.Code == domain.CodeBookingConflict && len(de.ItemIDs) == 1 && de.ItemIDs[0] == f.item.ID:
 		default:
 			t.Errorf("every loser must get booking_conflict naming the item, got %v", err)
 		}
@@ -194,7 +198,7 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	if err != nil || got.Status != booking.StatusExpired {
 		t.Fatalf("a hold past its deadline must read as expired, got %q, %v", got.Status, err)
 	}
-	aq, err := booking.NewAvailabilityQuery(future(5), future(7), "1", booking.Page{Limit: 10})
+	aq, err := booking.NewAvailabilityQuery(future(5), future(7), "1", domain.Page{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +215,10 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'booking.expired'"); n != 1 {
 		t.Fatalf("one booking.expired event must be written, found %d", n)
 	}
-	m, _ := booking.NewMeta("", f.sc.ActorID, nil, time.Now())
+	m, _ := command.NewMeta("", f.sc.ActorID, nil, time.Now())
 	cmd, _ := booking.NewConfirmBooking(m, old.ID, booking.TransitionInput{})
 	_, _, err = f.env.Service.TransitionBooking(context.Background(), f.sc, cmd)
-	if de, ok := booking.AsError(err); !ok || de.Code != booking.CodeInvalidTransit {
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeInvalidTransition {
 		t.Fatalf("confirming an expired hold must fail with invalid_transition, got %v", err)
 	}
 }
@@ -226,8 +230,8 @@ func TestTransitionsAndVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	transition := func(newCmd func(booking.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error), version *int32) (booking.Booking, error) {
-		m, _ := booking.NewMeta("", f.sc.ActorID, version, time.Now())
+	transition := func(newCmd func(command.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error), version *int32) (booking.Booking, error) {
+		m, _ := command.NewMeta("", f.sc.ActorID, version, time.Now())
 		cmd, err := newCmd(m, b.ID, booking.TransitionInput{})
 		if err != nil {
 			t.Fatal(err)
@@ -236,10 +240,10 @@ func TestTransitionsAndVersions(t *testing.T) {
 		return out, err
 	}
 	stale := int32(7)
-	if _, err := transition(booking.NewConfirmBooking, &stale); !isCode(err, booking.CodeStaleVersion) {
+	if _, err := transition(booking.NewConfirmBooking, &stale); !isCode(err, domain.CodeStaleVersion) {
 		t.Fatalf("a stale expected version must fail with stale_version, got %v", err)
 	}
-	if _, err := transition(booking.NewCompleteBooking, nil); !isCode(err, booking.CodeInvalidTransit) {
+	if _, err := transition(booking.NewCompleteBooking, nil); !isCode(err, domain.CodeInvalidTransition) {
 		t.Fatalf("completing an unpaid booking must fail with invalid_transition, got %v", err)
 	}
 	v := b.Version
@@ -251,7 +255,7 @@ func TestTransitionsAndVersions(t *testing.T) {
 	if err != nil || done.Status != booking.StatusComplete {
 		t.Fatalf("complete: %+v, %v", done, err)
 	}
-	if _, err := transition(booking.NewCancelBooking, nil); !isCode(err, booking.CodeInvalidTransit) {
+	if _, err := transition(booking.NewCancelBooking, nil); !isCode(err, domain.CodeInvalidTransition) {
 		t.Fatalf("a complete booking is final, got %v", err)
 	}
 }
@@ -263,7 +267,7 @@ func TestCancelFreesDates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := booking.NewMeta("", f.sc.ActorID, nil, time.Now())
+	m, _ := command.NewMeta("", f.sc.ActorID, nil, time.Now())
 	cmd, _ := booking.NewCancelBooking(m, b.ID, booking.TransitionInput{Reason: ptr("guest changed plans")})
 	if _, _, err := f.env.Service.TransitionBooking(context.Background(), f.sc, cmd); err != nil {
 		t.Fatal(err)
@@ -280,7 +284,7 @@ func TestFailedCommandEmitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.count(t, "SELECT count(*) FROM events")
-	if _, _, err := f.book(t, "", future(4), future(5)); !isCode(err, booking.CodeBookingConflict) {
+	if _, _, err := f.book(t, "", future(4), future(5)); !isCode(err, domain.CodeBookingConflict) {
 		t.Fatalf("want a conflict, got %v", err)
 	}
 	if after := f.count(t, "SELECT count(*) FROM events"); after != before {
@@ -289,7 +293,7 @@ func TestFailedCommandEmitsNothing(t *testing.T) {
 }
 
 func isCode(err error, code string) bool {
-	de, ok := booking.AsError(err)
+	de, ok := domain.AsError(err)
 	return ok && de.Code == code
 }
 
@@ -305,12 +309,12 @@ func TestConcurrentOrganisationCreationWithOneKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := booking.NewMeta("create-acme", uuid.Nil, nil, time.Now())
+			m, err := command.NewMeta("create-acme", uuid.Nil, nil, time.Now())
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			cmd, err := booking.NewCreateOrganisation(m, booking.CreateOrganisationInput{Slug: "acme", Name: "Acme"})
+			cmd, err := tenancy.NewCreateOrganisation(m, tenancy.CreateOrganisationInput{Slug: "acme", Name: "Acme"})
 			if err != nil {
 				errs[i] = err
 				return

@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -27,10 +29,10 @@ type AddonLineInput struct {
 
 // Line is a validated stay request.
 type Line struct {
-	ItemID   uuid.UUID  `json:"item_id"`
-	CheckIn  Date       `json:"check_in"`
-	CheckOut Date       `json:"check_out"`
-	Addons   []AddonQty `json:"addons"`
+	ItemID   uuid.UUID   `json:"item_id"`
+	CheckIn  domain.Date `json:"check_in"`
+	CheckOut domain.Date `json:"check_out"`
+	Addons   []AddonQty  `json:"addons"`
 }
 
 // AddonQty is a validated add-on request.
@@ -44,14 +46,36 @@ func (l Line) Nights() int { return l.CheckIn.DaysUntil(l.CheckOut) }
 
 const maxLines = 20
 
+// parseStay validates a stay's dates: both dates, check_out after check_in, and no
+// longer than the longest stay. Problems are reported under inField and outField.
+func parseStay(p *domain.Problems, inField, outField, checkIn, checkOut string) (in, out domain.Date) {
+	in, errIn := domain.ParseDate(checkIn)
+	if errIn != nil {
+		p.Add(inField, "invalid", "%s", errIn.Error())
+	}
+	out, errOut := domain.ParseDate(checkOut)
+	if errOut != nil {
+		p.Add(outField, "invalid", "%s", errOut.Error())
+	}
+	if errIn == nil && errOut == nil {
+		switch n := in.DaysUntil(out); {
+		case n < 1:
+			p.Add(outField, "before_check_in", "check_out must be after check_in")
+		case n > catalogue.MaxNights:
+			p.Add(outField, "too_long", "a stay is at most %d nights", catalogue.MaxNights)
+		}
+	}
+	return in, out
+}
+
 // parseLines validates stay requests, reporting problems under field (e.g. "items").
-func parseLines(p *problems, field string, in []LineInput) []Line {
+func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 	if len(in) == 0 {
-		p.add(field, "required", "at least one item is required")
+		p.Add(field, "required", "at least one item is required")
 		return nil
 	}
 	if len(in) > maxLines {
-		p.add(field, "too_many", "at most %d items per request", maxLines)
+		p.Add(field, "too_many", "at most %d items per request", maxLines)
 		return nil
 	}
 	lines := make([]Line, len(in))
@@ -60,43 +84,27 @@ func parseLines(p *problems, field string, in []LineInput) []Line {
 		var l Line
 		var err error
 		if l.ItemID, err = uuid.Parse(li.ItemID); err != nil {
-			p.add(f+".item_id", "invalid", "item_id must be an item id")
+			p.Add(f+".item_id", "invalid", "item_id must be an item id")
 		}
-		okIn, okOut := true, true
-		if l.CheckIn, err = ParseDate(li.CheckIn); err != nil {
-			p.add(f+".check_in", "invalid", "%s", err.Error())
-			okIn = false
-		}
-		if l.CheckOut, err = ParseDate(li.CheckOut); err != nil {
-			p.add(f+".check_out", "invalid", "%s", err.Error())
-			okOut = false
-		}
-		if okIn && okOut {
-			switch n := l.Nights(); {
-			case n < 1:
-				p.add(f+".check_out", "before_check_in", "check_out must be after check_in")
-			case n > maxNights:
-				p.add(f+".check_out", "too_long", "a stay is at most %d nights", maxNights)
-			}
-		}
+		l.CheckIn, l.CheckOut = parseStay(p, f+".check_in", f+".check_out", li.CheckIn, li.CheckOut)
 		if len(li.Addons) > 50 {
-			p.add(f+".addons", "too_many", "at most 50 add-ons per item")
+			p.Add(f+".addons", "too_many", "at most 50 add-ons per item")
 		}
 		seen := map[uuid.UUID]bool{}
 		for j, a := range li.Addons {
 			af := fmt.Sprintf("%s.addons[%d]", f, j)
 			var q AddonQty
 			if q.AddonID, err = uuid.Parse(a.AddonID); err != nil {
-				p.add(af+".addon_id", "invalid", "addon_id must be an add-on id")
+				p.Add(af+".addon_id", "invalid", "addon_id must be an add-on id")
 			} else if seen[q.AddonID] {
-				p.add(af+".addon_id", "duplicate", "each add-on may appear once per item")
+				p.Add(af+".addon_id", "duplicate", "each add-on may appear once per item")
 			}
 			seen[q.AddonID] = true
 			q.Quantity = 1
 			if a.Quantity != nil {
 				q.Quantity = *a.Quantity
 				if q.Quantity < 1 || q.Quantity > 1000 {
-					p.add(af+".quantity", "out_of_range", "quantity must be between 1 and 1000")
+					p.Add(af+".quantity", "out_of_range", "quantity must be between 1 and 1000")
 				}
 			}
 			l.Addons = append(l.Addons, q)
@@ -104,7 +112,7 @@ func parseLines(p *problems, field string, in []LineInput) []Line {
 		for j := range i {
 			o := lines[j]
 			if o.ItemID == l.ItemID && l.CheckIn.Before(o.CheckOut) && o.CheckIn.Before(l.CheckOut) {
-				p.add(f, "overlap", "overlaps %s[%d] for the same item", field, j)
+				p.Add(f, "overlap", "overlaps %s[%d] for the same item", field, j)
 			}
 		}
 		lines[i] = l
@@ -115,8 +123,8 @@ func parseLines(p *problems, field string, in []LineInput) []Line {
 // PricedLine is a stay with its price.
 type PricedLine struct {
 	ItemID       uuid.UUID   `json:"item_id"`
-	CheckIn      Date        `json:"check_in"`
-	CheckOut     Date        `json:"check_out"`
+	CheckIn      domain.Date `json:"check_in"`
+	CheckOut     domain.Date `json:"check_out"`
 	Nights       int32       `json:"nights"`
 	NightlyPrice int64       `json:"nightly_price"`
 	RoomTotal    int64       `json:"room_total"`
@@ -138,7 +146,7 @@ type AddonLine struct {
 // addonTotal prices an add-on for a stay of nights.
 func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
 	t := unit * int64(qty)
-	if per == PerNight {
+	if per == catalogue.PerNight {
 		t *= int64(nights)
 	}
 	return t
@@ -148,7 +156,7 @@ func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
 // can get wrong about the catalogue (unknown or archived item, a stay outside the
 // item's night limits, a foreign or archived add-on, too many of one) is a field
 // error under field; check_in must not be before the organisation's today.
-func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, field string, lines []Line) ([]PricedLine, error) {
+func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, field string, lines []Line) ([]PricedLine, error) {
 	ids := make([]uuid.UUID, len(lines))
 	for i, l := range lines {
 		ids[i] = l.ItemID
@@ -169,25 +177,25 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, fie
 	for _, a := range addons {
 		addonByID[a.ID] = a
 	}
-	var p problems
+	var p domain.Problems
 	out := make([]PricedLine, len(lines))
 	for i, l := range lines {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if l.CheckIn.Before(c.today) {
-			p.add(f+".check_in", "in_past", "check_in %s is before today (%s) in the organisation's time zone", l.CheckIn, c.today)
+		if l.CheckIn.Before(c.Today) {
+			p.Add(f+".check_in", "in_past", "check_in %s is before today (%s) in the organisation's time zone", l.CheckIn, c.Today)
 		}
 		it, ok := byID[l.ItemID]
 		if !ok {
-			p.add(f+".item_id", "not_found", "no item %s in this organisation", l.ItemID)
+			p.Add(f+".item_id", "not_found", "no item %s in this organisation", l.ItemID)
 			continue
 		}
-		if it.Status != ItemActive {
-			p.add(f+".item_id", CodeItemArchived, "item %s is archived", l.ItemID)
+		if it.Status != catalogue.ItemActive {
+			p.Add(f+".item_id", domain.CodeItemArchived, "item %s is archived", l.ItemID)
 			continue
 		}
 		nights := int32(l.Nights())
 		if nights < it.MinNights || nights > it.MaxNights {
-			p.add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights, not %d",
+			p.Add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights, not %d",
 				l.ItemID, it.MinNights, it.MaxNights, nights)
 		}
 		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: nights,
@@ -195,11 +203,11 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, fie
 		for j, aq := range l.Addons {
 			a, ok := addonByID[aq.AddonID]
 			if !ok || a.ItemID != l.ItemID {
-				p.add(fmt.Sprintf("%s.addons[%d].addon_id", f, j), "not_found", "item %s has no add-on %s on sale", l.ItemID, aq.AddonID)
+				p.Add(fmt.Sprintf("%s.addons[%d].addon_id", f, j), "not_found", "item %s has no add-on %s on sale", l.ItemID, aq.AddonID)
 				continue
 			}
 			if aq.Quantity > a.MaxQuantity {
-				p.add(fmt.Sprintf("%s.addons[%d].quantity", f, j), "out_of_range", "at most %d of add-on %s", a.MaxQuantity, a.ID)
+				p.Add(fmt.Sprintf("%s.addons[%d].quantity", f, j), "out_of_range", "at most %d of add-on %s", a.MaxQuantity, a.ID)
 				continue
 			}
 			t := addonTotal(a.Per, a.Price, aq.Quantity, nights)
@@ -209,7 +217,7 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c clock, fie
 		pl.Total = pl.RoomTotal + pl.AddonsTotal
 		out[i] = pl
 	}
-	return out, p.err()
+	return out, p.Err()
 }
 
 // blockedItems returns the items of lines that an active booking (other than

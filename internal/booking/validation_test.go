@@ -8,11 +8,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
-func meta(t *testing.T) booking.Meta {
+func meta(t *testing.T) command.Meta {
 	t.Helper()
-	m, err := booking.NewMeta("", uuid.Nil, nil, time.Now())
+	m, err := command.NewMeta("", uuid.Nil, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +24,7 @@ func meta(t *testing.T) booking.Meta {
 
 func fieldsOf(err error) map[string]string {
 	out := map[string]string{}
-	if de, ok := booking.AsError(err); ok {
+	if de, ok := domain.AsError(err); ok {
 		for _, f := range de.Fields {
 			out[f.Field] = f.Code
 		}
@@ -63,7 +66,7 @@ func TestNewCreateBookingReportsFieldPaths(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := booking.NewCreateBooking(meta(t), tc.in)
-			if !booking.IsKind(err, booking.KindInvalid) {
+			if !domain.IsKind(err, domain.KindInvalid) {
 				t.Fatalf("want a validation error, got %v", err)
 			}
 			if got := fieldsOf(err)[tc.field]; got != tc.code {
@@ -103,11 +106,11 @@ func TestLifecycle(t *testing.T) {
 func TestNewMetaRejectsUnprintableKeys(t *testing.T) {
 	t.Parallel()
 	for _, key := range []string{"has space", "tab\there", strings.Repeat("k", 256), "ünïcode"} {
-		if _, err := booking.NewMeta(key, uuid.Nil, nil, time.Now()); !booking.IsKind(err, booking.KindInvalid) {
+		if _, err := command.NewMeta(key, uuid.Nil, nil, time.Now()); !domain.IsKind(err, domain.KindInvalid) {
 			t.Errorf("key %q must be rejected, got %v", key, err)
 		}
 	}
-	m, err := booking.NewMeta("", uuid.Nil, nil, time.Now())
+	m, err := command.NewMeta("", uuid.Nil, nil, time.Now())
 	if err != nil || m.ID == "" {
 		t.Fatalf("an absent key must be generated, got %q, %v", m.ID, err)
 	}
@@ -115,16 +118,16 @@ func TestNewMetaRejectsUnprintableKeys(t *testing.T) {
 
 func TestNewPage(t *testing.T) {
 	t.Parallel()
-	if p, err := booking.NewPage(0, ""); err != nil || p.Limit != booking.DefaultLimit {
+	if p, err := domain.NewPage(0, ""); err != nil || p.Limit != domain.DefaultLimit {
 		t.Fatalf("default page: %+v, %v", p, err)
 	}
 	for _, l := range []int{-1, 101} {
-		if _, err := booking.NewPage(l, ""); !booking.IsKind(err, booking.KindInvalid) {
+		if _, err := domain.NewPage(l, ""); !domain.IsKind(err, domain.KindInvalid) {
 			t.Errorf("limit %d must be rejected", l)
 		}
 	}
 	for _, c := range []string{"x", "!!!!", "AAAA"} {
-		if _, err := booking.NewPage(10, c); !booking.IsKind(err, booking.KindInvalid) {
+		if _, err := domain.NewPage(10, c); !domain.IsKind(err, domain.KindInvalid) {
 			t.Errorf("tampered cursor %q must be rejected", c)
 		}
 	}
@@ -132,22 +135,22 @@ func TestNewPage(t *testing.T) {
 
 func TestNewCreateOrganisationDefaultsAndChecks(t *testing.T) {
 	t.Parallel()
-	cmd, err := booking.NewCreateOrganisation(meta(t), booking.CreateOrganisationInput{Slug: "acme", Name: "Acme"})
+	cmd, err := tenancy.NewCreateOrganisation(meta(t), tenancy.CreateOrganisationInput{Slug: "acme", Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cmd.Currency != "EUR" || cmd.Timezone != "UTC" || cmd.HoldMinutes != 30 {
 		t.Fatalf("defaults must be EUR, UTC, 30 minutes: %+v", cmd)
 	}
-	bad := booking.CreateOrganisationInput{Slug: "Not A Slug", Name: "", Currency: ptr("eur"), Timezone: ptr("Mars/Olympus"), HoldMinutes: ptr(int32(0))}
-	_, err = booking.NewCreateOrganisation(meta(t), bad)
+	bad := tenancy.CreateOrganisationInput{Slug: "Not A Slug", Name: "", Currency: ptr("eur"), Timezone: ptr("Mars/Olympus"), HoldMinutes: ptr(int32(0))}
+	_, err = tenancy.NewCreateOrganisation(meta(t), bad)
 	got := fieldsOf(err)
 	for _, f := range []string{"slug", "name", "currency", "timezone", "hold_minutes"} {
 		if got[f] == "" {
 			t.Errorf("%s must be reported, got %v", f, got)
 		}
 	}
-	if _, err := booking.NewCreateOrganisation(meta(t), booking.CreateOrganisationInput{Slug: "acme", Name: "A", Currency: ptr("XXY")}); err == nil {
+	if _, err := tenancy.NewCreateOrganisation(meta(t), tenancy.CreateOrganisationInput{Slug: "acme", Name: "A", Currency: ptr("XXY")}); err == nil {
 		t.Error("XXY is not an ISO 4217 currency")
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 // parseLimit reads ?limit= (0 when absent); a malformed value has been answered.
@@ -22,7 +24,7 @@ func (s *server) parseLimit(w http.ResponseWriter, r *http.Request) (int, bool) 
 	}
 	n, err := strconv.Atoi(l)
 	if err != nil {
-		s.fail(w, r, booking.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100"))
+		s.fail(w, r, domain.Invalid("limit", "invalid", "limit must be a whole number from 1 to 100"))
 		return 0, false
 	}
 	if n == 0 {
@@ -40,7 +42,7 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	fq, err := booking.NewFeedQuery(r.URL.Query().Get("after"), eventTypes(r), limit)
+	fq, err := outbox.NewFeedQuery(r.URL.Query().Get("after"), eventTypes(r), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -63,13 +65,13 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	sc := scopeFrom(r)
 	after := r.URL.Query().Get("after")
 	if id := strings.TrimSpace(r.Header.Get("Last-Event-ID")); id != "" {
-		if _, err := booking.ParseCursor(id); err != nil {
-			s.fail(w, r, booking.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent"))
+		if _, err := outbox.ParseCursor(id); err != nil {
+			s.fail(w, r, domain.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent"))
 			return
 		}
 		after = id
 	}
-	fq, err := booking.NewFeedQuery(after, eventTypes(r), booking.MaxLimit)
+	fq, err := outbox.NewFeedQuery(after, eventTypes(r), domain.MaxLimit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -164,7 +166,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeSSE(w io.Writer, e booking.StoredEvent) error {
+func writeSSE(w io.Writer, e outbox.StoredEvent) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", e.ID, err)
@@ -183,7 +185,7 @@ func (s *server) keyStillValid(ctx context.Context, r *http.Request) bool {
 	actx, cancel := context.WithTimeout(ctx, streamReadTimeout)
 	defer cancel()
 	p, err := s.svc.Authenticate(actx, key)
-	if errors.Is(err, booking.ErrUnauthenticated) {
+	if errors.Is(err, tenancy.ErrUnauthenticated) {
 		return false
 	}
 	return err != nil || p.Scope.OrganisationID == scopeFrom(r).OrganisationID

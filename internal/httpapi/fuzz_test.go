@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
 )
 
 // Fuzz targets for the request decoding every handler starts with. Whatever the
@@ -38,7 +39,7 @@ func checkProblem(t *testing.T, rec *httptest.ResponseRecorder) {
 }
 
 // decodeAndBuild runs what a handler does before it calls the service.
-func decodeAndBuild[T any](t *testing.T, body []byte, contentType string, build func(booking.Meta, T) (any, error)) {
+func decodeAndBuild[T any](t *testing.T, body []byte, contentType string, build func(command.Meta, T) (any, error)) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/api/v3/organisations/o/bookings", bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
@@ -51,7 +52,7 @@ func decodeAndBuild[T any](t *testing.T, body []byte, contentType string, build 
 	if rec.Body.Len() != 0 {
 		t.Fatalf("decode succeeded but wrote %q", rec.Body)
 	}
-	cmd, err := build(booking.Meta{ID: "k", Actor: uuid.Nil, IssuedAt: time.Now()}, in)
+	cmd, err := build(command.Meta{ID: "k", Actor: uuid.Nil, IssuedAt: time.Now()}, in)
 	if err != nil {
 		p := problemFor(context.Background(), slog.New(slog.DiscardHandler), err)
 		if p.Status != http.StatusUnprocessableEntity || len(p.Errors) == 0 {
@@ -73,7 +74,7 @@ func FuzzDecodeBooking(f *testing.F) {
 	f.Add([]byte(`{}`), "text/plain")
 	f.Add([]byte(`{"items":[{"addons":[{"quantity":1e400}]}]}`), "application/json")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		decodeAndBuild(t, body, contentType, func(m booking.Meta, in booking.CreateBookingInput) (any, error) {
+		decodeAndBuild(t, body, contentType, func(m command.Meta, in booking.CreateBookingInput) (any, error) {
 			return booking.NewCreateBooking(m, in)
 		})
 	})
@@ -84,7 +85,7 @@ func FuzzDecodeQuote(f *testing.F) {
 	f.Add([]byte(`{"items":null}`), "application/json")
 	f.Add([]byte(`null`), "application/json")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		decodeAndBuild(t, body, contentType, func(m booking.Meta, in booking.QuoteInput) (any, error) {
+		decodeAndBuild(t, body, contentType, func(m command.Meta, in booking.QuoteInput) (any, error) {
 			return booking.NewQuote(m, in)
 		})
 	})
@@ -96,12 +97,12 @@ func FuzzDecodeBookingUpdate(f *testing.F) {
 	f.Add([]byte(`{"payment_reference":"x","reason":"y"}`), "application/json")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		id := uuid.Must(uuid.NewV7())
-		decodeAndBuild(t, body, contentType, func(m booking.Meta, in booking.UpdateBookingInput) (any, error) {
+		decodeAndBuild(t, body, contentType, func(m command.Meta, in booking.UpdateBookingInput) (any, error) {
 			return booking.NewUpdateBooking(m, id, in)
 		})
-		for _, build := range []func(booking.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error){
+		for _, build := range []func(command.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error){
 			booking.NewConfirmBooking, booking.NewCancelBooking, booking.NewCompleteBooking} {
-			decodeAndBuild(t, body, contentType, func(m booking.Meta, in booking.TransitionInput) (any, error) {
+			decodeAndBuild(t, body, contentType, func(m command.Meta, in booking.TransitionInput) (any, error) {
 				return build(m, id, in)
 			})
 		}

@@ -2,37 +2,42 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 // meta builds a command's metadata from the request: the Idempotency-Key, the
 // actor, and If-Match (required when ifMatch is true: 428 without it).
-func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bool) (booking.Meta, bool) {
+func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bool) (command.Meta, bool) {
 	expected, present, err := parseIfMatch(r.Header.Get("If-Match"))
 	if err != nil {
 		writeProblem(w, r, newProblem(http.StatusBadRequest, "invalid_if_match", err.Error()))
-		return booking.Meta{}, false
+		return command.Meta{}, false
 	}
 	if ifMatchRequired && !present {
 		writeProblem(w, r, newProblem(http.StatusPreconditionRequired, "if_match_required",
 			"send If-Match with the ETag of the version you are changing"))
-		return booking.Meta{}, false
+		return command.Meta{}, false
 	}
-	m, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), scopeFrom(r).ActorID, expected, s.svc.Now())
+	m, err := command.NewMeta(r.Header.Get("Idempotency-Key"), scopeFrom(r).ActorID, expected, time.Now())
 	if err != nil {
 		s.fail(w, r, err)
-		return booking.Meta{}, false
+		return command.Meta{}, false
 	}
 	return m, true
 }
 
 // respond writes a command's outcome. A replayed outcome carries
 // Idempotent-Replayed: true and is the same status and body as the first time.
-func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc booking.Receipt, err error, status int, v T, headers func(http.Header, T)) {
+func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc command.Receipt, err error, status int, v T, headers func(http.Header, T)) {
 	if rc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 		s.metrics.IdempotentReplay(chi.RouteContext(r.Context()).RoutePattern())
@@ -49,18 +54,18 @@ func respond[T any](s *server, w http.ResponseWriter, r *http.Request, rc bookin
 
 // query writes a query's result or its problem.
 func query[T any](s *server, w http.ResponseWriter, r *http.Request, v T, err error, headers func(http.Header, T)) {
-	respond(s, w, r, booking.Receipt{}, err, http.StatusOK, v, headers)
+	respond(s, w, r, command.Receipt{}, err, http.StatusOK, v, headers)
 }
 
-func (s *server) page(w http.ResponseWriter, r *http.Request) (booking.Page, bool) {
+func (s *server) page(w http.ResponseWriter, r *http.Request) (domain.Page, bool) {
 	limit, ok := s.parseLimit(w, r)
 	if !ok {
-		return booking.Page{}, false
+		return domain.Page{}, false
 	}
-	p, err := booking.NewPage(limit, r.URL.Query().Get("cursor"))
+	p, err := domain.NewPage(limit, r.URL.Query().Get("cursor"))
 	if err != nil {
 		s.fail(w, r, err)
-		return booking.Page{}, false
+		return domain.Page{}, false
 	}
 	return p, true
 }
@@ -76,22 +81,22 @@ func (s *server) createOrganisation(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, r)
 		return
 	}
-	in, ok := decode[booking.CreateOrganisationInput](w, r)
+	in, ok := decode[tenancy.CreateOrganisationInput](w, r)
 	if !ok {
 		return
 	}
-	meta, err := booking.NewMeta(r.Header.Get("Idempotency-Key"), uuid.Nil, nil, s.svc.Now())
+	meta, err := command.NewMeta(r.Header.Get("Idempotency-Key"), uuid.Nil, nil, time.Now())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	cmd, err := booking.NewCreateOrganisation(meta, in)
+	cmd, err := tenancy.NewCreateOrganisation(meta, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	org, rc, err := s.svc.CreateOrganisation(r.Context(), cmd)
-	respond(s, w, r, rc, err, http.StatusCreated, org, func(h http.Header, o booking.OrganisationWithKey) {
+	respond(s, w, r, rc, err, http.StatusCreated, org, func(h http.Header, o tenancy.OrganisationWithKey) {
 		h.Set("Location", "/api/v3/organisations/"+o.Slug)
 	})
 }
@@ -102,7 +107,7 @@ func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	in, ok := decode[booking.CreateAPIKeyInput](w, r)
+	in, ok := decode[tenancy.CreateAPIKeyInput](w, r)
 	if !ok {
 		return
 	}
@@ -110,7 +115,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewCreateAPIKey(meta, in)
+	cmd, err := tenancy.NewCreateAPIKey(meta, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -137,16 +142,16 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	k, rc, err := s.svc.RevokeAPIKey(r.Context(), scopeFrom(r), booking.RevokeAPIKeyCommand{Meta: meta, KeyID: id})
+	k, rc, err := s.svc.RevokeAPIKey(r.Context(), scopeFrom(r), tenancy.RevokeAPIKey{Meta: meta, KeyID: id})
 	respond(s, w, r, rc, err, http.StatusOK, k, nil)
 }
 
 // --- catalogue
 
-func itemHeaders(h http.Header, it booking.Item) { h.Set("ETag", etag(it.Version)) }
+func itemHeaders(h http.Header, it catalogue.Item) { h.Set("ETag", etag(it.Version)) }
 
 func (s *server) createItem(w http.ResponseWriter, r *http.Request) {
-	in, ok := decode[booking.ItemInput](w, r)
+	in, ok := decode[catalogue.ItemInput](w, r)
 	if !ok {
 		return
 	}
@@ -154,13 +159,13 @@ func (s *server) createItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewCreateItem(meta, in)
+	cmd, err := catalogue.NewCreateItem(meta, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	it, rc, err := s.svc.CreateItem(r.Context(), scopeFrom(r), cmd)
-	respond(s, w, r, rc, err, http.StatusCreated, it, func(h http.Header, it booking.Item) {
+	respond(s, w, r, rc, err, http.StatusCreated, it, func(h http.Header, it catalogue.Item) {
 		itemHeaders(h, it)
 		h.Set("Location", r.URL.Path+"/"+it.ID.String())
 	})
@@ -189,7 +194,7 @@ func (s *server) updateItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := decode[booking.ItemInput](w, r)
+	in, ok := decode[catalogue.ItemInput](w, r)
 	if !ok {
 		return
 	}
@@ -197,7 +202,7 @@ func (s *server) updateItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewUpdateItem(meta, id, in)
+	cmd, err := catalogue.NewUpdateItem(meta, id, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -215,7 +220,7 @@ func (s *server) archiveItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	it, rc, err := s.svc.ArchiveItem(r.Context(), scopeFrom(r), booking.ArchiveItem{Meta: meta, ItemID: id})
+	it, rc, err := s.svc.ArchiveItem(r.Context(), scopeFrom(r), catalogue.ArchiveItem{Meta: meta, ItemID: id})
 	respond(s, w, r, rc, err, http.StatusOK, it, itemHeaders)
 }
 
@@ -234,7 +239,7 @@ func (s *server) createAddon(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := decode[booking.AddonInput](w, r)
+	in, ok := decode[catalogue.AddonInput](w, r)
 	if !ok {
 		return
 	}
@@ -242,7 +247,7 @@ func (s *server) createAddon(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewCreateAddon(meta, itemID, in)
+	cmd, err := catalogue.NewCreateAddon(meta, itemID, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -273,7 +278,7 @@ func (s *server) archiveAddon(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, rc, err := s.svc.ArchiveAddon(r.Context(), scopeFrom(r), booking.ArchiveAddon{Meta: meta, ItemID: itemID, AddonID: addonID})
+	a, rc, err := s.svc.ArchiveAddon(r.Context(), scopeFrom(r), catalogue.ArchiveAddon{Meta: meta, ItemID: itemID, AddonID: addonID})
 	respond(s, w, r, rc, err, http.StatusOK, a, nil)
 }
 
@@ -383,7 +388,7 @@ func (s *server) updateBooking(w http.ResponseWriter, r *http.Request) {
 	respond(s, w, r, rc, err, http.StatusOK, b, bookingHeaders)
 }
 
-type transitionConstructor func(booking.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error)
+type transitionConstructor func(command.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error)
 
 func (s *server) transition(newCmd transitionConstructor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

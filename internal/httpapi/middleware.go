@@ -10,8 +10,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 func (s *server) recoverer(next http.Handler) http.Handler {
@@ -64,7 +64,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		p, err := s.svc.Authenticate(r.Context(), key)
-		if errors.Is(err, booking.ErrUnauthenticated) {
+		if errors.Is(err, tenancy.ErrUnauthenticated) {
 			unauthorized(w, r)
 			return
 		}

@@ -11,20 +11,19 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 )
 
 // Problem is an RFC 9457 problem details body, with Vacancy's machine code.
 type Problem struct {
-	Type     string               `json:"type"`
-	Title    string               `json:"title"`
-	Status   int                  `json:"status"`
-	Detail   string               `json:"detail,omitempty"`
-	Code     string               `json:"code"`
-	Errors   []booking.FieldError `json:"errors,omitempty"`
-	ItemIDs  []uuid.UUID          `json:"item_ids,omitempty"`
-	Instance string               `json:"instance,omitempty"`
+	Type     string              `json:"type"`
+	Title    string              `json:"title"`
+	Status   int                 `json:"status"`
+	Detail   string              `json:"detail,omitempty"`
+	Code     string              `json:"code"`
+	Errors   []domain.FieldError `json:"errors,omitempty"`
+	ItemIDs  []uuid.UUID         `json:"item_ids,omitempty"`
+	Instance string              `json:"instance,omitempty"`
 }
 
 const problemBase = "https://vacancy.dev/problems/"
@@ -49,18 +48,18 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // problemFor maps an error to its problem: the one place where domain error kinds
 // and codes become HTTP statuses.
 func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
-	if de, ok := booking.AsError(err); ok {
+	if de, ok := domain.AsError(err); ok {
 		status := http.StatusInternalServerError
 		switch de.Kind {
-		case booking.KindInvalid:
+		case domain.KindInvalid:
 			status = http.StatusUnprocessableEntity
-		case booking.KindNotFound:
+		case domain.KindNotFound:
 			status = http.StatusNotFound
-		case booking.KindForbidden:
+		case domain.KindForbidden:
 			status = http.StatusForbidden
-		case booking.KindConflict:
+		case domain.KindConflict:
 			status = http.StatusConflict
-			if de.Code == booking.CodeStaleVersion {
+			if de.Code == domain.CodeStaleVersion {
 				status = http.StatusPreconditionFailed
 			}
 		}

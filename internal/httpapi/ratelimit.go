@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"golang.org/x/time/rate"
-
-	"github.com/vacancy-dev/vacancy/internal/booking"
 )
 
 // RateLimit is a token bucket: a bucket holds at most Burst requests and refills
@@ -272,7 +271,7 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 		addr := addrKey(clientIP(r, s.trustedProxies))
 		key, kind := addr, "ip"
 		if tok, ok := bearer(r); ok {
-			if prefix, ok := booking.KeyPrefix(tok); ok {
+			if prefix, ok := tenancy.KeyPrefix(tok); ok {
 				key, kind = "key:"+prefix, "key"
 				if empty, wait := s.limits.empty(addr, now); empty {
 					s.tooManyRequests(w, r, "ip", wait)

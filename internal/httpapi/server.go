@@ -15,14 +15,15 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/stream"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 // Config is what the HTTP layer needs.
 type Config struct {
-	Service       *booking.Service
+	Service       *service.Services
 	Logger        *slog.Logger
 	PlatformToken string // bearer token that may create organisations; empty disables it
 	// RequestTimeout is every request's deadline, database calls included.
@@ -50,7 +51,7 @@ type Config struct {
 }
 
 type server struct {
-	svc           *booking.Service
+	svc           *service.Services
 	log           *slog.Logger
 	platformToken string
 	events        *stream.Hub
@@ -93,8 +94,8 @@ type ctxKey int
 
 const principalKey ctxKey = iota
 
-func principalFrom(ctx context.Context) booking.Principal {
-	p, _ := ctx.Value(principalKey).(booking.Principal)
+func principalFrom(ctx context.Context) tenancy.Principal {
+	p, _ := ctx.Value(principalKey).(tenancy.Principal)
 	return p
 }
 

@@ -3,13 +3,13 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/outbox"
 )
 
-func endpointHeaders(h http.Header, ep booking.WebhookEndpoint) { h.Set("ETag", etag(ep.Version)) }
+func endpointHeaders(h http.Header, ep outbox.WebhookEndpoint) { h.Set("ETag", etag(ep.Version)) }
 
 func (s *server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
-	in, ok := decode[booking.WebhookEndpointInput](w, r)
+	in, ok := decode[outbox.WebhookEndpointInput](w, r)
 	if !ok {
 		return
 	}
@@ -17,13 +17,13 @@ func (s *server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewCreateWebhookEndpoint(meta, in)
+	cmd, err := outbox.NewCreateWebhookEndpoint(meta, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	ep, rc, err := s.svc.CreateWebhookEndpoint(r.Context(), scopeFrom(r), cmd)
-	respond(s, w, r, rc, err, http.StatusCreated, ep, func(h http.Header, ep booking.WebhookEndpoint) {
+	respond(s, w, r, rc, err, http.StatusCreated, ep, func(h http.Header, ep outbox.WebhookEndpoint) {
 		endpointHeaders(h, ep)
 		h.Set("Location", r.URL.Path+"/"+ep.ID.String())
 	})
@@ -52,7 +52,7 @@ func (s *server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := decode[booking.WebhookEndpointInput](w, r)
+	in, ok := decode[outbox.WebhookEndpointInput](w, r)
 	if !ok {
 		return
 	}
@@ -60,7 +60,7 @@ func (s *server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd, err := booking.NewUpdateWebhookEndpoint(meta, id, in)
+	cmd, err := outbox.NewUpdateWebhookEndpoint(meta, id, in)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -78,7 +78,7 @@ func (s *server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ep, rc, err := s.svc.DeleteWebhookEndpoint(r.Context(), scopeFrom(r), booking.DeleteWebhookEndpoint{Meta: meta, EndpointID: id})
+	ep, rc, err := s.svc.DeleteWebhookEndpoint(r.Context(), scopeFrom(r), outbox.DeleteWebhookEndpoint{Meta: meta, EndpointID: id})
 	respond(s, w, r, rc, err, http.StatusOK, ep, nil)
 }
 
@@ -91,7 +91,7 @@ func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	status, err := booking.NewDeliveryStatus(r.URL.Query().Get("status"))
+	status, err := outbox.NewDeliveryStatus(r.URL.Query().Get("status"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -117,6 +117,6 @@ func (s *server) retryWebhookDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, rc, err := s.svc.RetryWebhookDelivery(r.Context(), scopeFrom(r),
-		booking.RetryWebhookDelivery{Meta: meta, EndpointID: endpointID, DeliveryID: deliveryID})
+		outbox.RetryWebhookDelivery{Meta: meta, EndpointID: endpointID, DeliveryID: deliveryID})
 	respond(s, w, r, rc, err, http.StatusAccepted, d, nil)
 }

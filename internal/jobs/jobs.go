@@ -18,7 +18,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
@@ -102,7 +103,7 @@ type Runner struct {
 }
 
 // NewRunner returns a Runner over pool working for svc.
-func NewRunner(pool *pgxpool.Pool, svc *booking.Service, cfg Config) (*Runner, error) {
+func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &deliveryWorker{svc: svc, sender: webhook.NewSender(cfg.Webhook, cfg.WebhookTimeout), cfg: cfg}); err != nil {
@@ -156,16 +157,16 @@ func (r *Runner) Stop(ctx context.Context) error {
 
 // deliveryWorker sends one webhook delivery per job.
 type deliveryWorker struct {
-	river.WorkerDefaults[booking.DeliveryJob]
-	svc    *booking.Service
+	river.WorkerDefaults[outbox.DeliveryJob]
+	svc    *service.Services
 	sender *webhook.Sender
 	cfg    Config
 }
 
-func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[booking.DeliveryJob]) error {
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[outbox.DeliveryJob]) error {
 	org, id := job.Args.OrganisationID, job.Args.DeliveryID
 	d, err := w.svc.PrepareDelivery(ctx, org, id)
-	if errors.Is(err, booking.ErrNothingToDeliver) {
+	if errors.Is(err, outbox.ErrNothingToDeliver) {
 		return nil
 	}
 	if err != nil {
@@ -183,7 +184,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[booking.Delive
 		}
 		w.cfg.OnDelivery(outcome, res.Latency)
 	}
-	rec := booking.AttemptRecord{At: at, Result: res}
+	rec := outbox.AttemptRecord{At: at, Result: res}
 	if !res.OK() && job.Attempt < job.MaxAttempts {
 		next := w.nextRetry(job.JobRow)
 		rec.NextAttemptAt = &next
@@ -204,7 +205,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[booking.Delive
 // NextRetry is the delivery's retry schedule (see webhook.Backoff), measured from
 // when the failed attempt started, so it equals the next_attempt_at the worker
 // recorded.
-func (w *deliveryWorker) NextRetry(job *river.Job[booking.DeliveryJob]) time.Time {
+func (w *deliveryWorker) NextRetry(job *river.Job[outbox.DeliveryJob]) time.Time {
 	return w.nextRetry(job.JobRow)
 }
 
@@ -216,7 +217,7 @@ func (w *deliveryWorker) nextRetry(job *rivertype.JobRow) time.Time {
 	return from.Add(webhook.Backoff(w.cfg.BackoffBase, job.Attempt, uint64(job.ID)))
 }
 
-func (w *deliveryWorker) Timeout(*river.Job[booking.DeliveryJob]) time.Duration {
+func (w *deliveryWorker) Timeout(*river.Job[outbox.DeliveryJob]) time.Duration {
 	return w.cfg.WebhookTimeout + 30*time.Second
 }
 
@@ -231,7 +232,7 @@ func (HoldSweep) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAtte
 
 type sweepWorker struct {
 	river.WorkerDefaults[HoldSweep]
-	svc *booking.Service
+	svc *service.Services
 	log *slog.Logger
 }
 

@@ -12,10 +12,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 // attempt is one request of a load generator: what was asked, when, and what
@@ -152,9 +154,9 @@ func TestDatabaseFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sdb.Close)
-	svc := booking.NewService(sdb)
-	meta, _ := booking.NewMeta("", uuid.Nil, nil, svc.Now())
-	cmd, _ := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: "faults", Name: "Faults"})
+	svc := service.New(sdb, service.Config{})
+	meta, _ := command.NewMeta("", uuid.Nil, nil, time.Now())
+	cmd, _ := tenancy.NewCreateOrganisation(meta, tenancy.CreateOrganisationInput{Slug: "faults", Name: "Faults"})
 	org, _, err := svc.CreateOrganisation(context.Background(), cmd)
 	if err != nil {
 		t.Fatal(err)

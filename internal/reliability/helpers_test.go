@@ -15,9 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -37,14 +39,14 @@ func newTenant(t testing.TB, env *testenv.Env, slug string) tenant {
 }
 
 // addItem creates an item through the domain.
-func addItem(t testing.TB, svc *booking.Service, sc scope.Scope, name string) uuid.UUID {
+func addItem(t testing.TB, svc *service.Services, sc scope.Scope, name string) uuid.UUID {
 	t.Helper()
 	price, capacity, maxNights := int64(10000), int32(4), int32(30)
-	meta, err := booking.NewMeta("", sc.ActorID, nil, svc.Now())
+	meta, err := command.NewMeta("", sc.ActorID, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := booking.NewCreateItem(meta, booking.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price, MaxNights: &maxNights})
+	cmd, err := catalogue.NewCreateItem(meta, catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price, MaxNights: &maxNights})
 	if err != nil {
 		t.Fatalf("create item command: %v", err)
 	}
@@ -56,7 +58,7 @@ func addItem(t testing.TB, svc *booking.Service, sc scope.Scope, name string) uu
 }
 
 // serve runs the real HTTP API over svc on a loopback port.
-func serve(t testing.TB, svc *booking.Service, timeout time.Duration) string {
+func serve(t testing.TB, svc *service.Services, timeout time.Duration) string {
 	t.Helper()
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Service: svc, RequestTimeout: timeout,
 		Logger: slog.New(slog.DiscardHandler)}))

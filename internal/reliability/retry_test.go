@@ -16,8 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func retryable(r response, err error) bool {
 		return true
 	}
 	return r.Status == http.StatusServiceUnavailable ||
-		(r.Status == http.StatusConflict && r.problem().Code == booking.CodeKeyInUse)
+		(r.Status == http.StatusConflict && r.problem().Code == domain.CodeKeyInUse)
 }
 
 // TestRetriesWhileTheServerIsSlow: clients give up after 0.3 to 1.2 s and retry
@@ -112,7 +113,7 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sdb.Close)
-	svc := booking.NewService(sdb)
+	svc := service.New(sdb, service.Config{})
 	base := serve(t, svc, 30*time.Second)
 	impatient := newClient(base, tn, time.Minute)
 
@@ -160,7 +161,7 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 				if errors.Is(err, context.DeadlineExceeded) {
 					timeouts++
 				}
-				if err == nil && r.Status == http.StatusConflict && r.problem().Code == booking.CodeKeyInUse {
+				if err == nil && r.Status == http.StatusConflict && r.problem().Code == domain.CodeKeyInUse {
 					inUse++
 				}
 				mu.Unlock()
@@ -196,7 +197,7 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 			t.Errorf("key %s: no definitive answer after %d attempts in 90 s", rq.key, attempts[rq.key])
 		case o.status == http.StatusCreated:
 			created++
-		case o.status == http.StatusConflict && o.code == booking.CodeBookingConflict:
+		case o.status == http.StatusConflict && o.code == domain.CodeBookingConflict:
 		default:
 			t.Errorf("key %s: answered %d %s; want 201 or 409 booking_conflict", rq.key, o.status, o.code)
 		}

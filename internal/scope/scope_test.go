@@ -10,23 +10,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func addItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string) booking.Item {
+func addItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string) catalogue.Item {
 	t.Helper()
 	price, capacity := int64(10000), int32(2)
-	meta, _ := booking.NewMeta("", sc.ActorID, nil, env.Service.Now())
-	cmd, err := booking.NewCreateItem(meta, booking.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+	meta, _ := command.NewMeta("", sc.ActorID, nil, time.Now())
+	cmd, err := catalogue.NewCreateItem(meta, catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 const templateName = "vacancy_template"
@@ -98,11 +100,11 @@ func DatabaseURL(t testing.TB) string {
 type Env struct {
 	URL     string
 	DB      *scope.DB
-	Service *booking.Service
+	Service *service.Services
 }
 
 // New opens a fresh database for one test; it is closed and dropped after it.
-func New(t testing.TB, opts ...booking.Option) *Env {
+func New(t testing.TB, cfg ...service.Config) *Env {
 	t.Helper()
 	url := DatabaseURL(t)
 	d, err := scope.Open(context.Background(), url, scope.Config{MaxConns: 30})
@@ -110,17 +112,17 @@ func New(t testing.TB, opts ...booking.Option) *Env {
 		t.Fatalf("testenv: open database: %v", err)
 	}
 	t.Cleanup(d.Close)
-	return &Env{URL: url, DB: d, Service: booking.NewService(d, opts...)}
+	return &Env{URL: url, DB: d, Service: service.New(d, firstOr(cfg))}
 }
 
 // Organisation creates an organisation and returns its admin scope and key.
 func (e *Env) Organisation(t testing.TB, slug string) (scope.Scope, string) {
 	t.Helper()
-	meta, err := booking.NewMeta("", [16]byte{}, nil, time.Now())
+	meta, err := command.NewMeta("", [16]byte{}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := booking.NewCreateOrganisation(meta, booking.CreateOrganisationInput{Slug: slug, Name: slug})
+	cmd, err := tenancy.NewCreateOrganisation(meta, tenancy.CreateOrganisationInput{Slug: slug, Name: slug})
 	if err != nil {
 		t.Fatalf("create organisation command: %v", err)
 	}
@@ -129,4 +131,11 @@ func (e *Env) Organisation(t testing.TB, slug string) (scope.Scope, string) {
 		t.Fatalf("create organisation %s: %v", slug, err)
 	}
 	return scope.Scope{OrganisationID: out.ID, ActorID: out.APIKey.ID, Role: scope.RoleAdmin}, out.APIKey.Key
+}
+
+func firstOr(cfg []service.Config) service.Config {
+	if len(cfg) > 0 {
+		return cfg[0]
+	}
+	return service.Config{}
 }

@@ -1,4 +1,4 @@
-package booking
+package command
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 // runs itself (claim, outcome, events) is traced under it; a handler's own
 // queries use the context its Service method was given, so they appear beside
 // it under the request's span. Without a tracer commands cost nothing extra.
-func WithTracer(t trace.Tracer) Option { return func(s *Service) { s.tracer = t } }
+func WithTracer(t trace.Tracer) Option { return func(e *Executor) { e.tracer = t } }
 
 // startSpan starts a command's span; without a tracer it returns ctx and a
 // span that records nothing.
-func (s *Service) startSpan(ctx context.Context, typ, id string) (context.Context, trace.Span) {
+func (s *Executor) startSpan(ctx context.Context, typ, id string) (context.Context, trace.Span) {
 	if s.tracer == nil {
 		return ctx, trace.SpanFromContext(context.Background())
 	}

@@ -1,4 +1,4 @@
-package booking
+package domain
 
 import (
 	"encoding/base64"
@@ -28,23 +28,23 @@ const (
 
 // NewPage validates a limit (0 means the default) and an opaque cursor.
 func NewPage(limit int, cursor string) (Page, error) {
-	var p problems
+	var p Problems
 	page := Page{Limit: DefaultLimit}
 	if limit != 0 {
 		if limit < 1 || limit > MaxLimit {
-			p.add("limit", "out_of_range", "limit must be between 1 and %d", MaxLimit)
+			p.Add("limit", "out_of_range", "limit must be between 1 and %d", MaxLimit)
 		}
 		page.Limit = int32(limit)
 	}
 	if cursor != "" {
 		id, err := decodeCursor(cursor)
 		if err != nil {
-			p.add("cursor", "invalid", "cursor is not one this server issued")
+			p.Add("cursor", "invalid", "cursor is not one this server issued")
 		} else {
 			page.After = &id
 		}
 	}
-	return page, p.err()
+	return page, p.Err()
 }
 
 func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
@@ -57,8 +57,8 @@ func decodeCursor(s string) (uuid.UUID, error) {
 	return uuid.UUID(b), nil
 }
 
-// paginate turns up to Limit+1 rows into a page: the extra row only says there is more.
-func paginate[R, T any](rows []R, page Page, conv func(R) (T, uuid.UUID)) List[T] {
+// Paginate turns up to Limit+1 rows into a page: the extra row only says there is more.
+func Paginate[R, T any](rows []R, page Page, conv func(R) (T, uuid.UUID)) List[T] {
 	out := List[T]{Data: make([]T, 0, min(len(rows), int(page.Limit)))}
 	for i, r := range rows {
 		if i == int(page.Limit) {

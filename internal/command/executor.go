@@ -1,4 +1,9 @@
-package booking
+// Package command runs Vacancy's commands: the metadata every command carries
+// (idempotency id, issue time, actor, expected version), and the executor that runs
+// a handler exactly once per idempotency key, in one tenant-scoped transaction with
+// the command's record and its published events. Domain packages (catalogue,
+// booking, tenancy, outbox) build on it; it knows none of them and nothing of HTTP.
+package command
 
 import (
 	"context"
@@ -11,8 +16,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -36,11 +43,11 @@ func NewMeta(key string, actor uuid.UUID, expectedVersion *int32, now time.Time)
 		key = uuid.Must(uuid.NewV7()).String()
 	}
 	if len(key) > 255 {
-		return Meta{}, Invalid("Idempotency-Key", "too_long", "the idempotency key must be at most 255 characters")
+		return Meta{}, domain.Invalid("Idempotency-Key", "too_long", "the idempotency key must be at most 255 characters")
 	}
 	for _, r := range key {
 		if r < 0x21 || r > 0x7e {
-			return Meta{}, Invalid("Idempotency-Key", "invalid", "the idempotency key must be printable ASCII without spaces")
+			return Meta{}, domain.Invalid("Idempotency-Key", "invalid", "the idempotency key must be printable ASCII without spaces")
 		}
 	}
 	return Meta{ID: key, IssuedAt: now, Actor: actor, ExpectedVersion: expectedVersion}, nil
@@ -77,7 +84,47 @@ func leaseFor(ctx context.Context) time.Duration {
 	return claimLease
 }
 
-// execute runs one command exactly once per (organisation, actor, command id):
+// Executor runs commands. One Executor serves every domain service over a database.
+type Executor struct {
+	db       *scope.DB
+	log      *slog.Logger
+	observer Observer
+	tracer   trace.Tracer   // nil: no command spans
+	jobs     scope.JobQueue // background jobs enqueued by commands (webhook deliveries)
+	publish  Publisher
+}
+
+// Publisher writes a command's events (and whatever they fan out to) in the
+// command's transaction. internal/outbox provides it.
+type Publisher func(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error
+
+// Option configures an Executor.
+type Option func(*Executor)
+
+// WithLogger sets the logger for command records.
+func WithLogger(l *slog.Logger) Option { return func(e *Executor) { e.log = l } }
+
+// WithObserver adds a hook called after every handled command.
+func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o } }
+
+// WithJobQueue sets the queue that commands enqueue background jobs on, in their
+// own transaction (webhook deliveries). Without one, a command whose events an
+// enabled webhook endpoint wants fails.
+func WithJobQueue(jq scope.JobQueue) Option { return func(e *Executor) { e.jobs = jq } }
+
+// NewExecutor returns an Executor over d that publishes events with publish.
+func NewExecutor(d *scope.DB, publish Publisher, opts ...Option) *Executor {
+	e := &Executor{db: d, log: slog.New(slog.DiscardHandler), publish: publish}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Logger is the executor's logger, for services that log beside their commands.
+func (e *Executor) Logger() *slog.Logger { return e.log }
+
+// Run runs one command exactly once per (organisation, actor, command id):
 //
 //  1. claim the key in a short transaction of its own (or learn it is done, in use,
 //     or reused for a different command);
@@ -88,21 +135,25 @@ func leaseFor(ctx context.Context) time.Duration {
 //
 // fields is the command without Meta; its JSON, with the type, is the fingerprint
 // that tells a retry from a different request under the same key.
-func execute[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
-	fn func(q *db.Queries) (T, []Event, error)) (T, Receipt, error) {
-	return executeJobs(ctx, s, sc, meta, typ, fields, func(q *db.Queries, _ scope.Enqueue) (T, []Event, error) { return fn(q) })
+func Run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
+	fn func(q *db.Queries) (T, []domain.Event, error)) (T, Receipt, error) {
+	return RunJobs(ctx, s, sc, meta, op, fields, func(q *db.Queries, _ scope.Enqueue) (T, []domain.Event, error) { return fn(q) })
 }
 
-// executeJobs is execute for handlers that also enqueue background jobs: enqueue
+// RunJobs is Run for handlers that also enqueue background jobs: enqueue
 // inserts them in the command's transaction.
-func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Meta, typ string, fields any,
-	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []Event, error)) (T, Receipt, error) {
+func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
+	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []domain.Event, error)) (T, Receipt, error) {
 	var zero T
+	if err := domain.Authorize(sc, op); err != nil {
+		return zero, Receipt{}, err
+	}
+	typ := string(op)
 	started := time.Now()
 	ctx, span := s.startSpan(ctx, typ, meta.ID)
 	defer span.End()
 	receipt := Receipt{CommandID: meta.ID}
-	fp, err := fingerprint(typ, fields, meta.ExpectedVersion)
+	fp, err := Fingerprint(typ, fields, meta.ExpectedVersion)
 	if err != nil {
 		return zero, receipt, err
 	}
@@ -140,14 +191,16 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 
 	var result T
 	err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
-		var events []Event
+		var events []domain.Event
 		var err error
 		result, events, err = fn(q, enqueue)
 		if err != nil {
 			return err
 		}
-		if err := publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
-			return err
+		if len(events) > 0 {
+			if err := s.publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
+				return err
+			}
 		}
 		body, err := json.Marshal(result)
 		if err != nil {
@@ -158,9 +211,9 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
-		if derr, ok := AsError(err); ok {
+		if derr, ok := domain.AsError(err); ok {
 			outcome = string(derr.Kind)
-			if derr.Code == CodeKeyInUse {
+			if derr.Code == domain.CodeKeyInUse {
 				// Our claim was taken over; the other executor records the outcome.
 				return zero, receipt, err
 			}
@@ -188,7 +241,7 @@ func executeJobs[T any](ctx context.Context, s *Service, sc scope.Scope, meta Me
 // committed, or when the command finished (its commit went through after all).
 // It is best effort, bounded by scope.CleanupContext (against a hung database it
 // must not outlive the request); a claim it cannot release lapses with its lease.
-func (s *Service) release(ctx context.Context, sc scope.Scope, meta Meta, claim uuid.UUID) {
+func (s *Executor) release(ctx context.Context, sc scope.Scope, meta Meta, claim uuid.UUID) {
 	rctx, cancel := scope.CleanupContext(ctx)
 	defer cancel()
 	err := s.db.Tx(rctx, sc, func(q *db.Queries) error {
@@ -209,7 +262,7 @@ func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim u
 		return fmt.Errorf("finish command %s: %w", key.ID, err)
 	}
 	if n == 0 {
-		return conflict(CodeKeyInUse, "a request with this idempotency key took over while this one was running")
+		return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
 	}
 	return nil
 }
@@ -218,15 +271,14 @@ func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim u
 func replay[T any](prior *db.GetCommandRow, typ string, fp []byte, receipt Receipt) (T, Receipt, error) {
 	var zero T
 	if prior.Type != typ || string(prior.Fingerprint) != string(fp) {
-		return zero, receipt, &Error{Kind: KindInvalid, Code: CodeKeyReused,
-			Message: "this idempotency key was already used for a different request"}
+		return zero, receipt, ErrKeyReused()
 	}
 	if prior.State != "done" {
-		return zero, receipt, conflict(CodeKeyInUse, "a request with this idempotency key is still being processed")
+		return zero, receipt, domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
 	}
 	receipt.Replayed = true
 	if prior.Outcome != nil && *prior.Outcome != "ok" {
-		var derr Error
+		var derr domain.Error
 		if err := json.Unmarshal(prior.Result, &derr); err != nil {
 			return zero, receipt, fmt.Errorf("decode stored outcome: %w", err)
 		}
@@ -239,7 +291,15 @@ func replay[T any](prior *db.GetCommandRow, typ string, fp []byte, receipt Recei
 	return v, receipt, nil
 }
 
-func fingerprint(typ string, fields any, expected *int32) ([]byte, error) {
+// ErrKeyReused is the answer to an idempotency key sent again with a different request.
+func ErrKeyReused() error {
+	return &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeKeyReused,
+		Message: "this idempotency key was already used for a different request"}
+}
+
+// Fingerprint is what tells a retry from a different request under the same key:
+// a hash of the command's type, fields and expected version.
+func Fingerprint(typ string, fields any, expected *int32) ([]byte, error) {
 	b, err := json.Marshal(struct {
 		Type     string `json:"type"`
 		Expected *int32 `json:"expected_version"`
@@ -252,19 +312,32 @@ func fingerprint(typ string, fields any, expected *int32) ([]byte, error) {
 	return sum[:], nil
 }
 
-// checkVersion enforces optimistic concurrency.
-func checkVersion(meta Meta, current int32) error {
-	if meta.ExpectedVersion != nil && *meta.ExpectedVersion != current {
-		return &Error{Kind: KindConflict, Code: CodeStaleVersion,
-			Message: fmt.Sprintf("the resource is at version %d, not %d", current, *meta.ExpectedVersion)}
+// CheckVersion enforces optimistic concurrency: with an expected version (If-Match),
+// a resource at any other version answers stale_version.
+func (m Meta) CheckVersion(current int32) error {
+	if m.ExpectedVersion != nil && *m.ExpectedVersion != current {
+		return &domain.Error{Kind: domain.KindConflict, Code: domain.CodeStaleVersion,
+			Message: fmt.Sprintf("the resource is at version %d, not %d", current, *m.ExpectedVersion)}
 	}
 	return nil
+}
+
+// RecordDone records a command that ran outside the executor (the platform's
+// organisation creation) as done in the organisation's command log, in q's
+// transaction, like every command.
+func RecordDone(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, op domain.Operation, fp []byte) error {
+	claim := uuid.Must(uuid.NewV7())
+	if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID,
+		Type: string(op), Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
+		return fmt.Errorf("record command: %w", err)
+	}
+	return finish(ctx, q, db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}, claim, "ok", []byte(`{}`))
 }
 
 // Observer hears about every handled command (for logs and metrics).
 type Observer func(ctx context.Context, commandType, commandID, outcome string, d time.Duration)
 
-func (s *Service) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
+func (s *Executor) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
 	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
 		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 	endSpan(ctx, outcome)

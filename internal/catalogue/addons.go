@@ -1,4 +1,4 @@
-package booking
+package catalogue
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -47,46 +49,43 @@ type AddonInput struct {
 
 // CreateAddon adds an add-on to an item.
 type CreateAddon struct {
-	Meta        `json:"-"`
-	ItemID      uuid.UUID `json:"item_id"`
-	Name        string    `json:"name"`
-	Price       int64     `json:"price"`
-	Per         string    `json:"per"`
-	MaxQuantity int32     `json:"max_quantity"`
+	command.Meta `json:"-"`
+	ItemID       uuid.UUID `json:"item_id"`
+	Name         string    `json:"name"`
+	Price        int64     `json:"price"`
+	Per          string    `json:"per"`
+	MaxQuantity  int32     `json:"max_quantity"`
 }
 
 // NewCreateAddon validates in.
-func NewCreateAddon(meta Meta, itemID uuid.UUID, in AddonInput) (CreateAddon, error) {
+func NewCreateAddon(meta command.Meta, itemID uuid.UUID, in AddonInput) (CreateAddon, error) {
 	cmd := CreateAddon{Meta: meta, ItemID: itemID, Name: strings.TrimSpace(in.Name), Per: in.Per, MaxQuantity: 1}
-	var p problems
-	checkText(&p, "name", cmd.Name, 1, 200)
+	var p domain.Problems
+	domain.CheckText(&p, "name", cmd.Name, 1, 200)
 	if in.Price == nil {
-		p.add("price", "required", "price is required")
-	} else if cmd.Price = *in.Price; cmd.Price < 0 || cmd.Price > maxPrice {
-		p.add("price", "out_of_range", "price must be between 0 and %d minor units", int64(maxPrice))
+		p.Add("price", "required", "price is required")
+	} else if cmd.Price = *in.Price; cmd.Price < 0 || cmd.Price > MaxPrice {
+		p.Add("price", "out_of_range", "price must be between 0 and %d minor units", int64(MaxPrice))
 	}
 	if cmd.Per != PerBooking && cmd.Per != PerNight {
-		p.add("per", "invalid", "per must be booking or night")
+		p.Add("per", "invalid", "per must be booking or night")
 	}
 	if in.MaxQuantity != nil {
 		if cmd.MaxQuantity = *in.MaxQuantity; cmd.MaxQuantity < 1 || cmd.MaxQuantity > 1000 {
-			p.add("max_quantity", "out_of_range", "max_quantity must be between 1 and 1000")
+			p.Add("max_quantity", "out_of_range", "max_quantity must be between 1 and 1000")
 		}
 	}
-	return cmd, p.err()
+	return cmd, p.Err()
 }
 
 // CreateAddon handles CreateAddon.
-func (s *Service) CreateAddon(ctx context.Context, sc scope.Scope, cmd CreateAddon) (Addon, Receipt, error) {
-	if err := requireRole(sc, scope.RoleAdmin, "manage the catalogue"); err != nil {
-		return Addon{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "addon.create", cmd, func(q *db.Queries) (Addon, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Catalogue) CreateAddon(ctx context.Context, sc scope.Scope, cmd CreateAddon) (Addon, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateAddon, cmd, func(q *db.Queries) (Addon, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return Addon{}, nil, err
 		}
-		if err := requireItem(ctx, q, sc, cmd.ItemID); err != nil {
+		if err := RequireItem(ctx, q, sc, cmd.ItemID); err != nil {
 			return Addon{}, nil, err
 		}
 		row, err := q.CreateAddon(ctx, db.CreateAddonParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
@@ -94,47 +93,47 @@ func (s *Service) CreateAddon(ctx context.Context, sc scope.Scope, cmd CreateAdd
 		if err != nil {
 			return Addon{}, nil, fmt.Errorf("insert addon: %w", err)
 		}
-		return addonFromRow(row, c.org.Currency), nil, nil
+		return addonFromRow(row, c.Currency), nil, nil
 	})
 }
 
 // ArchiveAddon removes an add-on from sale; bookings keep their copy of it.
 type ArchiveAddon struct {
-	Meta    `json:"-"`
-	ItemID  uuid.UUID `json:"item_id"`
-	AddonID uuid.UUID `json:"addon_id"`
+	command.Meta `json:"-"`
+	ItemID       uuid.UUID `json:"item_id"`
+	AddonID      uuid.UUID `json:"addon_id"`
 }
 
 // ArchiveAddon handles ArchiveAddon.
-func (s *Service) ArchiveAddon(ctx context.Context, sc scope.Scope, cmd ArchiveAddon) (Addon, Receipt, error) {
-	if err := requireRole(sc, scope.RoleAdmin, "manage the catalogue"); err != nil {
-		return Addon{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "addon.archive", cmd, func(q *db.Queries) (Addon, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Catalogue) ArchiveAddon(ctx context.Context, sc scope.Scope, cmd ArchiveAddon) (Addon, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpArchiveAddon, cmd, func(q *db.Queries) (Addon, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return Addon{}, nil, err
 		}
 		row, err := q.ArchiveAddon(ctx, db.ArchiveAddonParams{OrganisationID: sc.OrganisationID, ItemID: cmd.ItemID, ID: cmd.AddonID})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return Addon{}, nil, notFound("addon")
+			return Addon{}, nil, domain.NotFound("addon")
 		}
 		if err != nil {
 			return Addon{}, nil, fmt.Errorf("archive addon: %w", err)
 		}
-		return addonFromRow(row, c.org.Currency), nil, nil
+		return addonFromRow(row, c.Currency), nil, nil
 	})
 }
 
 // ListAddons lists an item's add-ons on sale.
-func (s *Service) ListAddons(ctx context.Context, sc scope.Scope, itemID uuid.UUID) (List[Addon], error) {
-	out := List[Addon]{Data: []Addon{}}
+func (s *Catalogue) ListAddons(ctx context.Context, sc scope.Scope, itemID uuid.UUID) (domain.List[Addon], error) {
+	if err := domain.Authorize(sc, domain.OpReadCatalogue); err != nil {
+		return domain.List[Addon]{}, err
+	}
+	out := domain.List[Addon]{Data: []Addon{}}
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
-		if err := requireItem(ctx, q, sc, itemID); err != nil {
+		if err := RequireItem(ctx, q, sc, itemID); err != nil {
 			return err
 		}
 		rows, err := q.ListAddons(ctx, db.ListAddonsParams{OrganisationID: sc.OrganisationID, ItemID: itemID})
@@ -142,7 +141,7 @@ func (s *Service) ListAddons(ctx context.Context, sc scope.Scope, itemID uuid.UU
 			return fmt.Errorf("list addons: %w", err)
 		}
 		for _, r := range rows {
-			out.Data = append(out.Data, addonFromRow(r, c.org.Currency))
+			out.Data = append(out.Data, addonFromRow(r, c.Currency))
 		}
 		return nil
 	})

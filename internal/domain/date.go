@@ -1,4 +1,4 @@
-package booking
+package domain
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package booking
+package catalogue
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -30,7 +32,8 @@ type Item struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
-func itemFromRow(i db.Item, currency string) Item {
+// ItemFromRow is an item as the API shows it.
+func ItemFromRow(i db.Item, currency string) Item {
 	return Item{ID: i.ID, Name: i.Name, Description: i.Description, Capacity: i.Capacity, NightlyPrice: i.NightlyPrice,
 		Currency: currency, MinNights: i.MinNights, MaxNights: i.MaxNights, Status: i.Status, Version: i.Version,
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
@@ -39,8 +42,8 @@ func itemFromRow(i db.Item, currency string) Item {
 const (
 	ItemActive   = "active"
 	ItemArchived = "archived"
-	maxPrice     = 1_000_000_000_00 // a billion in major units: bounds totals far below int64 overflow
-	maxNights    = 365
+	MaxPrice     = 1_000_000_000_00 // a billion in major units: bounds totals far below int64 overflow
+	MaxNights    = 365              // the longest stay an item can take
 )
 
 // ItemInput is the body of item create (all required but description and the
@@ -68,39 +71,39 @@ type ItemFields struct {
 
 // apply overlays in on f and validates the result.
 func (f ItemFields) apply(in ItemInput, creating bool) (ItemFields, error) {
-	var p problems
+	var p domain.Problems
 	if creating {
 		if in.Name == nil {
-			p.add("name", "required", "name is required")
+			p.Add("name", "required", "name is required")
 		}
 		if in.Capacity == nil {
-			p.add("capacity", "required", "capacity is required")
+			p.Add("capacity", "required", "capacity is required")
 		}
 		if in.NightlyPrice == nil {
-			p.add("nightly_price", "required", "nightly_price is required")
+			p.Add("nightly_price", "required", "nightly_price is required")
 		}
 		if in.Status != nil {
-			p.add("status", "read_only", "a new item is always active")
+			p.Add("status", "read_only", "a new item is always active")
 		}
 	}
 	if in.Name != nil {
 		f.Name = strings.TrimSpace(*in.Name)
-		checkText(&p, "name", f.Name, 1, 200)
+		domain.CheckText(&p, "name", f.Name, 1, 200)
 	}
 	if in.Description != nil {
 		f.Description = *in.Description
-		checkText(&p, "description", f.Description, 0, 5000)
+		domain.CheckText(&p, "description", f.Description, 0, 5000)
 	}
 	if in.Capacity != nil {
 		f.Capacity = *in.Capacity
 		if f.Capacity < 1 || f.Capacity > 10000 {
-			p.add("capacity", "out_of_range", "capacity must be between 1 and 10000 guests")
+			p.Add("capacity", "out_of_range", "capacity must be between 1 and 10000 guests")
 		}
 	}
 	if in.NightlyPrice != nil {
 		f.NightlyPrice = *in.NightlyPrice
-		if f.NightlyPrice < 0 || f.NightlyPrice > maxPrice {
-			p.add("nightly_price", "out_of_range", "nightly_price must be between 0 and %d minor units", int64(maxPrice))
+		if f.NightlyPrice < 0 || f.NightlyPrice > MaxPrice {
+			p.Add("nightly_price", "out_of_range", "nightly_price must be between 0 and %d minor units", int64(MaxPrice))
 		}
 	}
 	if in.MinNights != nil {
@@ -109,46 +112,36 @@ func (f ItemFields) apply(in ItemInput, creating bool) (ItemFields, error) {
 	if in.MaxNights != nil {
 		f.MaxNights = *in.MaxNights
 	}
-	if f.MinNights < 1 || f.MinNights > maxNights {
-		p.add("min_nights", "out_of_range", "min_nights must be between 1 and %d", maxNights)
-	} else if f.MaxNights < f.MinNights || f.MaxNights > maxNights {
-		p.add("max_nights", "out_of_range", "max_nights must be between min_nights and %d", maxNights)
+	if f.MinNights < 1 || f.MinNights > MaxNights {
+		p.Add("min_nights", "out_of_range", "min_nights must be between 1 and %d", MaxNights)
+	} else if f.MaxNights < f.MinNights || f.MaxNights > MaxNights {
+		p.Add("max_nights", "out_of_range", "max_nights must be between min_nights and %d", MaxNights)
 	}
 	if in.Status != nil && !creating {
 		f.Status = *in.Status
 		if f.Status != ItemActive && f.Status != ItemArchived {
-			p.add("status", "invalid", "status must be active or archived")
+			p.Add("status", "invalid", "status must be active or archived")
 		}
 	}
-	return f, p.err()
+	return f, p.Err()
 }
 
 // CreateItem adds an item to the catalogue.
 type CreateItem struct {
-	Meta `json:"-"`
+	command.Meta `json:"-"`
 	ItemFields
 }
 
 // NewCreateItem validates in.
-func NewCreateItem(meta Meta, in ItemInput) (CreateItem, error) {
-	f, err := ItemFields{MinNights: 1, MaxNights: maxNights, Status: ItemActive}.apply(in, true)
+func NewCreateItem(meta command.Meta, in ItemInput) (CreateItem, error) {
+	f, err := ItemFields{MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.apply(in, true)
 	return CreateItem{Meta: meta, ItemFields: f}, err
 }
 
-func requireRole(sc scope.Scope, r scope.Role, what string) error {
-	if !sc.Role.Allows(r) {
-		return forbidden("a %s key cannot %s", sc.Role, what)
-	}
-	return nil
-}
-
 // CreateItem handles CreateItem.
-func (s *Service) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateItem) (Item, Receipt, error) {
-	if err := requireRole(sc, scope.RoleAdmin, "manage the catalogue"); err != nil {
-		return Item{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "item.create", cmd, func(q *db.Queries) (Item, []Event, error) {
-		c, err := loadClock(ctx, q, sc)
+func (s *Catalogue) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateItem) (Item, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateItem, cmd, func(q *db.Queries) (Item, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return Item{}, nil, err
 		}
@@ -159,30 +152,27 @@ func (s *Service) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateItem
 		if err != nil {
 			return Item{}, nil, fmt.Errorf("insert item: %w", err)
 		}
-		item := itemFromRow(row, c.org.Currency)
-		return item, []Event{{EventItemCreated, item}}, nil
+		item := ItemFromRow(row, c.Currency)
+		return item, []domain.Event{{Type: domain.EventItemCreated, Data: item}}, nil
 	})
 }
 
 // UpdateItem changes an item (PATCH semantics). ExpectedVersion is required.
 type UpdateItem struct {
-	Meta   `json:"-"`
-	ItemID uuid.UUID `json:"item_id"`
-	Input  ItemInput `json:"input"`
+	command.Meta `json:"-"`
+	ItemID       uuid.UUID `json:"item_id"`
+	Input        ItemInput `json:"input"`
 }
 
 // NewUpdateItem checks what can be checked without the current item.
-func NewUpdateItem(meta Meta, id uuid.UUID, in ItemInput) (UpdateItem, error) {
-	_, err := ItemFields{Name: "x", Capacity: 1, MinNights: 1, MaxNights: maxNights, Status: ItemActive}.apply(in, false)
+func NewUpdateItem(meta command.Meta, id uuid.UUID, in ItemInput) (UpdateItem, error) {
+	_, err := ItemFields{Name: "x", Capacity: 1, MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.apply(in, false)
 	return UpdateItem{Meta: meta, ItemID: id, Input: in}, err
 }
 
 // UpdateItem handles UpdateItem.
-func (s *Service) UpdateItem(ctx context.Context, sc scope.Scope, cmd UpdateItem) (Item, Receipt, error) {
-	if err := requireRole(sc, scope.RoleAdmin, "manage the catalogue"); err != nil {
-		return Item{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "item.update", cmd, func(q *db.Queries) (Item, []Event, error) {
+func (s *Catalogue) UpdateItem(ctx context.Context, sc scope.Scope, cmd UpdateItem) (Item, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateItem, cmd, func(q *db.Queries) (Item, []domain.Event, error) {
 		return s.changeItem(ctx, q, sc, cmd.Meta, cmd.ItemID, func(cur ItemFields) (ItemFields, error) {
 			return cur.apply(cmd.Input, false)
 		})
@@ -191,16 +181,13 @@ func (s *Service) UpdateItem(ctx context.Context, sc scope.Scope, cmd UpdateItem
 
 // ArchiveItem takes an item out of availability; its bookings stay.
 type ArchiveItem struct {
-	Meta   `json:"-"`
-	ItemID uuid.UUID `json:"item_id"`
+	command.Meta `json:"-"`
+	ItemID       uuid.UUID `json:"item_id"`
 }
 
 // ArchiveItem handles ArchiveItem.
-func (s *Service) ArchiveItem(ctx context.Context, sc scope.Scope, cmd ArchiveItem) (Item, Receipt, error) {
-	if err := requireRole(sc, scope.RoleAdmin, "manage the catalogue"); err != nil {
-		return Item{}, Receipt{}, err
-	}
-	return execute(ctx, s, sc, cmd.Meta, "item.archive", cmd, func(q *db.Queries) (Item, []Event, error) {
+func (s *Catalogue) ArchiveItem(ctx context.Context, sc scope.Scope, cmd ArchiveItem) (Item, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpArchiveItem, cmd, func(q *db.Queries) (Item, []domain.Event, error) {
 		return s.changeItem(ctx, q, sc, cmd.Meta, cmd.ItemID, func(cur ItemFields) (ItemFields, error) {
 			cur.Status = ItemArchived
 			return cur, nil
@@ -208,20 +195,20 @@ func (s *Service) ArchiveItem(ctx context.Context, sc scope.Scope, cmd ArchiveIt
 	})
 }
 
-func (s *Service) changeItem(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, id uuid.UUID,
-	change func(ItemFields) (ItemFields, error)) (Item, []Event, error) {
-	c, err := loadClock(ctx, q, sc)
+func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scope, meta command.Meta, id uuid.UUID,
+	change func(ItemFields) (ItemFields, error)) (Item, []domain.Event, error) {
+	c, err := domain.LoadClock(ctx, q, sc)
 	if err != nil {
 		return Item{}, nil, err
 	}
 	cur, err := q.GetItemForUpdate(ctx, db.GetItemForUpdateParams{OrganisationID: sc.OrganisationID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Item{}, nil, notFound("item")
+		return Item{}, nil, domain.NotFound("item")
 	}
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("load item: %w", err)
 	}
-	if err := checkVersion(meta, cur.Version); err != nil {
+	if err := meta.CheckVersion(cur.Version); err != nil {
 		return Item{}, nil, err
 	}
 	f, err := change(ItemFields{Name: cur.Name, Description: cur.Description, Capacity: cur.Capacity,
@@ -235,19 +222,19 @@ func (s *Service) changeItem(ctx context.Context, q *db.Queries, sc scope.Scope,
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("update item: %w", err)
 	}
-	item := itemFromRow(row, c.org.Currency)
-	typ := EventItemUpdated
+	item := ItemFromRow(row, c.Currency)
+	typ := domain.EventItemUpdated
 	if cur.Status != ItemArchived && f.Status == ItemArchived {
-		typ = EventItemArchived
+		typ = domain.EventItemArchived
 	}
-	return item, []Event{{typ, item}}, nil
+	return item, []domain.Event{{Type: typ, Data: item}}, nil
 }
 
-// requireItem answers not_found unless the item exists in the scope's organisation.
-func requireItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) error {
+// RequireItem answers not_found unless the item exists in the scope's organisation.
+func RequireItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) error {
 	_, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound("item")
+		return domain.NotFound("item")
 	}
 	if err != nil {
 		return fmt.Errorf("load item: %w", err)
@@ -256,38 +243,44 @@ func requireItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUI
 }
 
 // GetItem returns one item.
-func (s *Service) GetItem(ctx context.Context, sc scope.Scope, id uuid.UUID) (Item, error) {
+func (s *Catalogue) GetItem(ctx context.Context, sc scope.Scope, id uuid.UUID) (Item, error) {
+	if err := domain.Authorize(sc, domain.OpReadCatalogue); err != nil {
+		return Item{}, err
+	}
 	var out Item
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
 		row, err := q.GetItem(ctx, db.GetItemParams{OrganisationID: sc.OrganisationID, ID: id})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("item")
+			return domain.NotFound("item")
 		}
 		if err != nil {
 			return fmt.Errorf("get item: %w", err)
 		}
-		out = itemFromRow(row, c.org.Currency)
+		out = ItemFromRow(row, c.Currency)
 		return nil
 	})
 	return out, err
 }
 
 // ListItems lists the catalogue, optionally by status.
-func (s *Service) ListItems(ctx context.Context, sc scope.Scope, status string, page Page) (List[Item], error) {
+func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, status string, page domain.Page) (domain.List[Item], error) {
+	if err := domain.Authorize(sc, domain.OpReadCatalogue); err != nil {
+		return domain.List[Item]{}, err
+	}
 	var st *string
 	if status != "" {
 		if status != ItemActive && status != ItemArchived {
-			return List[Item]{}, Invalid("status", "invalid", "status must be active or archived")
+			return domain.List[Item]{}, domain.Invalid("status", "invalid", "status must be active or archived")
 		}
 		st = &status
 	}
-	var out List[Item]
+	var out domain.List[Item]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := loadClock(ctx, q, sc)
+		c, err := domain.LoadClock(ctx, q, sc)
 		if err != nil {
 			return err
 		}
@@ -295,7 +288,7 @@ func (s *Service) ListItems(ctx context.Context, sc scope.Scope, status string, 
 		if err != nil {
 			return fmt.Errorf("list items: %w", err)
 		}
-		out = paginate(rows, page, func(r db.Item) (Item, uuid.UUID) { return itemFromRow(r, c.org.Currency), r.ID })
+		out = domain.Paginate(rows, page, func(r db.Item) (Item, uuid.UUID) { return ItemFromRow(r, c.Currency), r.ID })
 		return nil
 	})
 	return out, err

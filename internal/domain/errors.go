@@ -1,4 +1,8 @@
-package booking
+// Package domain is the vocabulary every domain package shares: the one error type
+// and its kinds, field validation, dates, pages and lists, the organisation's
+// clock, event types, and the access table that says which role may run each
+// operation. It holds no command handlers and knows nothing of HTTP.
+package domain
 
 import (
 	"errors"
@@ -21,16 +25,16 @@ const (
 
 // Conflict and validation codes that callers can rely on.
 const (
-	CodeValidation      = "validation_failed"
-	CodeBookingConflict = "booking_conflict"
-	CodeInvalidTransit  = "invalid_transition"
-	CodeStaleVersion    = "stale_version"
-	CodeKeyReused       = "idempotency_key_reused"
-	CodeKeyInUse        = "idempotency_key_in_use"
-	CodeSlugTaken       = "slug_taken"
-	CodeNotFound        = "not_found"
-	CodeForbidden       = "forbidden"
-	CodeItemArchived    = "item_archived"
+	CodeValidation        = "validation_failed"
+	CodeBookingConflict   = "booking_conflict"
+	CodeInvalidTransition = "invalid_transition"
+	CodeStaleVersion      = "stale_version"
+	CodeKeyReused         = "idempotency_key_reused"
+	CodeKeyInUse          = "idempotency_key_in_use"
+	CodeSlugTaken         = "slug_taken"
+	CodeNotFound          = "not_found"
+	CodeForbidden         = "forbidden"
+	CodeItemArchived      = "item_archived"
 )
 
 // FieldError is one wrong input field; Field is a path like items[0].check_out.
@@ -72,27 +76,31 @@ func IsKind(err error, k Kind) bool {
 	return ok && e.Kind == k
 }
 
-func notFound(what string) *Error {
+// NotFound is the error for a resource that does not exist in the organisation.
+func NotFound(what string) *Error {
 	return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: what + " not found"}
 }
 
-func conflict(code, format string, args ...any) *Error {
+// Conflict is the error for a change the current state forbids.
+func Conflict(code, format string, args ...any) *Error {
 	return &Error{Kind: KindConflict, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func forbidden(format string, args ...any) *Error {
+// Forbidden is the error for an actor whose role does not allow the operation.
+func Forbidden(format string, args ...any) *Error {
 	return &Error{Kind: KindForbidden, Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
 }
 
-// problems collects field errors while a constructor validates its input.
-type problems []FieldError
+// Problems collects field errors while a constructor validates its input.
+type Problems []FieldError
 
-func (p *problems) add(field, code, format string, args ...any) {
+// Add records one wrong field.
+func (p *Problems) Add(field, code, format string, args ...any) {
 	*p = append(*p, FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
-// err returns nil when nothing was added, else one KindInvalid error.
-func (p problems) err() error {
+// Err returns nil when nothing was added, else one KindInvalid error.
+func (p Problems) Err() error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -104,4 +112,21 @@ func (p problems) err() error {
 func Invalid(field, code, message string) error {
 	return &Error{Kind: KindInvalid, Code: CodeValidation, Message: "the request has invalid fields",
 		Fields: []FieldError{{Field: field, Code: code, Message: message}}}
+}
+
+// CheckValidation says what keeps err from being a well-formed validation error:
+// kind invalid, at least one field, each with a code and a message (what a client
+// of a 422 relies on). It returns nil for such an error. Fuzz tests of every
+// validating constructor hold refused inputs to it.
+func CheckValidation(err error) error {
+	e, ok := AsError(err)
+	if !ok || e.Kind != KindInvalid || len(e.Fields) == 0 {
+		return fmt.Errorf("a refused input must be a field error (422), got %#v", err)
+	}
+	for _, f := range e.Fields {
+		if f.Code == "" || f.Message == "" {
+			return fmt.Errorf("field error without code or message: %+v", f)
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package booking
+package outbox
 
 import (
 	"context"
@@ -14,34 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
-
-// Event types.
-const (
-	EventBookingCreated   = "booking.created"
-	EventBookingUpdated   = "booking.updated"
-	EventBookingConfirmed = "booking.confirmed"
-	EventBookingCancelled = "booking.cancelled"
-	EventBookingCompleted = "booking.completed"
-	EventBookingExpired   = "booking.expired"
-	EventItemCreated      = "item.created"
-	EventItemUpdated      = "item.updated"
-	EventItemArchived     = "item.archived"
-)
-
-// EventTypes lists every event type, in the order the API documents them.
-var EventTypes = []string{
-	EventBookingCreated, EventBookingUpdated, EventBookingConfirmed, EventBookingCancelled,
-	EventBookingCompleted, EventBookingExpired, EventItemCreated, EventItemUpdated, EventItemArchived,
-}
-
-// Event is a domain event, written to the outbox in the transaction of the change.
-// Data is the resource as the API returns it.
-type Event struct {
-	Type string
-	Data any
-}
 
 // StoredEvent is an event as the feed, the live stream and webhooks carry it.
 type StoredEvent struct {
@@ -63,7 +38,7 @@ type writtenEvent struct {
 	typ string
 }
 
-func insertEvent(ctx context.Context, q *db.Queries, sc scope.Scope, commandID string, e Event) (writtenEvent, error) {
+func insertEvent(ctx context.Context, q *db.Queries, sc scope.Scope, commandID string, e domain.Event) (writtenEvent, error) {
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		return writtenEvent{}, fmt.Errorf("encode %s event: %w", e.Type, err)
@@ -82,13 +57,10 @@ func insertEvent(ctx context.Context, q *db.Queries, sc scope.Scope, commandID s
 	return writtenEvent{seq: seq, id: id, typ: e.Type}, nil
 }
 
-// publish writes a command's events to the outbox and, for every enabled webhook
+// Publish writes a command's events to the outbox and, for every enabled webhook
 // endpoint that wants them, a delivery and its job, all in the command's
 // transaction: a rolled-back command leaves no event, no delivery and no job.
-func publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
+func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error {
 	written := make([]writtenEvent, len(events))
 	for i, e := range events {
 		w, err := insertEvent(ctx, q, sc, commandID, e)
@@ -144,34 +116,34 @@ type FeedQuery struct {
 // the start of the feed), types (comma-separated event types; empty for all) and
 // limit (1 to 100; 0 for the default of 50).
 func NewFeedQuery(after, types string, limit int) (FeedQuery, error) {
-	var p problems
-	fq := FeedQuery{Limit: DefaultLimit}
+	var p domain.Problems
+	fq := FeedQuery{Limit: domain.DefaultLimit}
 	if after != "" {
 		c, err := ParseCursor(after)
 		if err != nil {
-			p.add("after", "invalid", "after must be a cursor from next_cursor or an event stream id")
+			p.Add("after", "invalid", "after must be a cursor from next_cursor or an event stream id")
 		}
 		fq.After = c
 	}
 	fq.Types = parseEventTypes(&p, "types", types)
 	if limit != 0 {
-		if limit < 1 || limit > MaxLimit {
-			p.add("limit", "out_of_range", "limit must be between 1 and %d", MaxLimit)
+		if limit < 1 || limit > domain.MaxLimit {
+			p.Add("limit", "out_of_range", "limit must be between 1 and %d", domain.MaxLimit)
 		}
 		fq.Limit = int32(limit)
 	}
-	return fq, p.err()
+	return fq, p.Err()
 }
 
-func parseEventTypes(p *problems, field, s string) []string {
+func parseEventTypes(p *domain.Problems, field, s string) []string {
 	var out []string
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
-		if !slices.Contains(EventTypes, t) {
-			p.add(field, "invalid", "unknown event type %q; use %s", t, strings.Join(EventTypes, ", "))
+		if !slices.Contains(domain.EventTypes, t) {
+			p.Add(field, "invalid", "unknown event type %q; use %s", t, strings.Join(domain.EventTypes, ", "))
 			continue
 		}
 		if !slices.Contains(out, t) {
@@ -201,8 +173,8 @@ type Feed struct {
 // consumer that always resumes from NextCursor never misses one, even from a
 // transaction that committed after later ones. Each resource in Data carries its
 // version, which orders changes to one resource.
-func (s *Service) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed, error) {
-	if err := requireRole(sc, scope.RoleRead, "read events"); err != nil {
+func (s *Outbox) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed, error) {
+	if err := domain.Authorize(sc, domain.OpReadEvents); err != nil {
 		return Feed{}, err
 	}
 	out := Feed{Data: []StoredEvent{}, NextCursor: fq.After.String()}
@@ -243,8 +215,8 @@ func (s *Service) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Fee
 
 // FeedTail is the position of the newest event the feed can return now: a live
 // stream that starts there shows what happens from now on.
-func (s *Service) FeedTail(ctx context.Context, sc scope.Scope) (Cursor, error) {
-	if err := requireRole(sc, scope.RoleRead, "read events"); err != nil {
+func (s *Outbox) FeedTail(ctx context.Context, sc scope.Scope) (Cursor, error) {
+	if err := domain.Authorize(sc, domain.OpReadEvents); err != nil {
 		return Cursor{}, err
 	}
 	var c Cursor

@@ -1,4 +1,4 @@
-package booking
+package tenancy
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -87,7 +89,7 @@ type Principal struct {
 }
 
 // Authenticate checks a bearer key and returns its scope.
-func (s *Service) Authenticate(ctx context.Context, key string) (Principal, error) {
+func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, error) {
 	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+keyRandomLen {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -110,8 +112,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 // keyTouchInterval bounds how often one instance records a key's last use.
 const keyTouchInterval = time.Minute
 
-func (s *Service) touchKey(ctx context.Context, sc scope.Scope) {
-	now := s.now()
+func (s *Registry) touchKey(ctx context.Context, sc scope.Scope) {
+	now := time.Now()
 	if last, ok := s.touched.Load(sc.ActorID); ok && now.Sub(last.(time.Time)) < keyTouchInterval {
 		return
 	}
@@ -130,33 +132,30 @@ type CreateAPIKeyInput struct {
 	Role string `json:"role"`
 }
 
-// CreateAPIKeyCommand creates a key in the scope's organisation.
-type CreateAPIKeyCommand struct {
-	Meta `json:"-"`
-	Name string     `json:"name"`
-	Role scope.Role `json:"role"`
+// CreateAPIKey creates a key in the scope's organisation.
+type CreateAPIKey struct {
+	command.Meta `json:"-"`
+	Name         string     `json:"name"`
+	Role         scope.Role `json:"role"`
 }
 
 // NewCreateAPIKey validates in.
-func NewCreateAPIKey(meta Meta, in CreateAPIKeyInput) (CreateAPIKeyCommand, error) {
-	cmd := CreateAPIKeyCommand{Meta: meta, Name: strings.TrimSpace(in.Name), Role: scope.Role(in.Role)}
-	var p problems
-	checkText(&p, "name", cmd.Name, 1, 200)
+func NewCreateAPIKey(meta command.Meta, in CreateAPIKeyInput) (CreateAPIKey, error) {
+	cmd := CreateAPIKey{Meta: meta, Name: strings.TrimSpace(in.Name), Role: scope.Role(in.Role)}
+	var p domain.Problems
+	domain.CheckText(&p, "name", cmd.Name, 1, 200)
 	if !cmd.Role.Valid() {
-		p.add("role", "invalid", "role must be admin, write or read")
+		p.Add("role", "invalid", "role must be admin, write or read")
 	}
-	return cmd, p.err()
+	return cmd, p.Err()
 }
 
 // CreateAPIKey creates a key; the answer carries the secret, shown this once.
 // The stored command outcome keeps only the key's public fields, so a replay
 // of the request cannot reveal the secret again.
-func (s *Service) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAPIKeyCommand) (APIKey, Receipt, error) {
-	if !sc.Role.Allows(scope.RoleAdmin) {
-		return APIKey{}, Receipt{}, forbidden("only admin keys manage API keys")
-	}
+func (s *Registry) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAPIKey) (APIKey, command.Receipt, error) {
 	var secret string
-	key, rc, err := execute(ctx, s, sc, cmd.Meta, "api_key.create", cmd, func(q *db.Queries) (APIKey, []Event, error) {
+	key, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
 		k, err := createAPIKey(ctx, q, sc, cmd.Name, cmd.Role)
 		secret = k.Key
 		k.Key = ""
@@ -166,21 +165,18 @@ func (s *Service) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAP
 	return key, rc, err
 }
 
-// RevokeAPIKeyCommand revokes a key; requests with it fail at once.
-type RevokeAPIKeyCommand struct {
-	Meta  `json:"-"`
-	KeyID uuid.UUID `json:"key_id"`
+// RevokeAPIKey revokes a key; requests with it fail at once.
+type RevokeAPIKey struct {
+	command.Meta `json:"-"`
+	KeyID        uuid.UUID `json:"key_id"`
 }
 
 // RevokeAPIKey revokes a key of the scope's organisation.
-func (s *Service) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAPIKeyCommand) (APIKey, Receipt, error) {
-	if !sc.Role.Allows(scope.RoleAdmin) {
-		return APIKey{}, Receipt{}, forbidden("only admin keys manage API keys")
-	}
-	return execute(ctx, s, sc, cmd.Meta, "api_key.revoke", cmd, func(q *db.Queries) (APIKey, []Event, error) {
+func (s *Registry) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAPIKey) (APIKey, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpRevokeAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
 		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return APIKey{}, nil, notFound("api key")
+			return APIKey{}, nil, domain.NotFound("api key")
 		}
 		if err != nil {
 			return APIKey{}, nil, fmt.Errorf("revoke api key: %w", err)
@@ -190,17 +186,17 @@ func (s *Service) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAP
 }
 
 // ListAPIKeys lists the organisation's keys (never their secrets).
-func (s *Service) ListAPIKeys(ctx context.Context, sc scope.Scope, page Page) (List[APIKey], error) {
-	if !sc.Role.Allows(scope.RoleAdmin) {
-		return List[APIKey]{}, forbidden("only admin keys manage API keys")
+func (s *Registry) ListAPIKeys(ctx context.Context, sc scope.Scope, page domain.Page) (domain.List[APIKey], error) {
+	if err := domain.Authorize(sc, domain.OpListAPIKeys); err != nil {
+		return domain.List[APIKey]{}, err
 	}
-	var out List[APIKey]
+	var out domain.List[APIKey]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
 		rows, err := q.ListAPIKeys(ctx, db.ListAPIKeysParams{OrganisationID: sc.OrganisationID, After: page.After, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list api keys: %w", err)
 		}
-		out = paginate(rows, page, func(k db.ApiKey) (APIKey, uuid.UUID) { return apiKeyFromRow(k), k.ID })
+		out = domain.Paginate(rows, page, func(k db.ApiKey) (APIKey, uuid.UUID) { return apiKeyFromRow(k), k.ID })
 		return nil
 	})
 	return out, err

@@ -1,0 +1,112 @@
+package domain
+
+import (
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// Operation names something an actor may do. A command's operation is also its
+// type in the command log, so these strings are stored: do not rename them.
+type Operation string
+
+// Every operation of the API. The HTTP routes and the services both authorise
+// with these and the access table below, so they cannot disagree.
+const (
+	OpReadOrganisation Operation = "organisation.read"
+
+	OpCreateAPIKey Operation = "api_key.create"
+	OpRevokeAPIKey Operation = "api_key.revoke"
+	OpListAPIKeys  Operation = "api_key.list"
+
+	OpReadCatalogue Operation = "catalogue.read"
+	OpCreateItem    Operation = "item.create"
+	OpUpdateItem    Operation = "item.update"
+	OpArchiveItem   Operation = "item.archive"
+	OpCreateAddon   Operation = "addon.create"
+	OpArchiveAddon  Operation = "addon.archive"
+
+	OpSearchAvailability Operation = "availability.search"
+	OpQuote              Operation = "quote.create"
+	OpCreateBooking      Operation = "booking.create"
+	OpReadBookings       Operation = "booking.read"
+	OpUpdateBooking      Operation = "booking.update"
+	OpConfirmBooking     Operation = "booking.paid"
+	OpCancelBooking      Operation = "booking.cancelled"
+	OpCompleteBooking    Operation = "booking.complete"
+	OpExpireHold         Operation = "booking.expire"
+
+	OpReadEvents Operation = "event.read"
+
+	OpCreateWebhookEndpoint Operation = "webhook_endpoint.create"
+	OpUpdateWebhookEndpoint Operation = "webhook_endpoint.update"
+	OpDeleteWebhookEndpoint Operation = "webhook_endpoint.delete"
+	OpReadWebhooks          Operation = "webhook.read"
+	OpRetryWebhookDelivery  Operation = "webhook_delivery.retry"
+)
+
+// permission is the least role an operation needs, and what it is called in the
+// forbidden message.
+type permission struct {
+	role scope.Role
+	what string
+}
+
+var access = map[Operation]permission{
+	OpReadOrganisation: {scope.RoleRead, "read the organisation"},
+
+	OpCreateAPIKey: {scope.RoleAdmin, "manage API keys"},
+	OpRevokeAPIKey: {scope.RoleAdmin, "manage API keys"},
+	OpListAPIKeys:  {scope.RoleAdmin, "manage API keys"},
+
+	OpReadCatalogue: {scope.RoleRead, "read the catalogue"},
+	OpCreateItem:    {scope.RoleAdmin, "manage the catalogue"},
+	OpUpdateItem:    {scope.RoleAdmin, "manage the catalogue"},
+	OpArchiveItem:   {scope.RoleAdmin, "manage the catalogue"},
+	OpCreateAddon:   {scope.RoleAdmin, "manage the catalogue"},
+	OpArchiveAddon:  {scope.RoleAdmin, "manage the catalogue"},
+
+	OpSearchAvailability: {scope.RoleRead, "search availability"},
+	OpQuote:              {scope.RoleWrite, "request quotes"},
+	OpCreateBooking:      {scope.RoleWrite, "book"},
+	OpReadBookings:       {scope.RoleRead, "read bookings"},
+	OpUpdateBooking:      {scope.RoleWrite, "change bookings"},
+	OpConfirmBooking:     {scope.RoleWrite, "change bookings"},
+	OpCancelBooking:      {scope.RoleWrite, "change bookings"},
+	OpCompleteBooking:    {scope.RoleWrite, "change bookings"},
+	OpExpireHold:         {scope.RoleAdmin, "expire holds"},
+
+	OpReadEvents: {scope.RoleRead, "read events"},
+
+	OpCreateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
+	OpUpdateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
+	OpDeleteWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
+	OpReadWebhooks:          {scope.RoleAdmin, "manage webhooks"},
+	OpRetryWebhookDelivery:  {scope.RoleAdmin, "manage webhooks"},
+}
+
+// Operations lists every operation of the access table.
+func Operations() []Operation {
+	out := make([]Operation, 0, len(access))
+	for op := range access {
+		out = append(out, op)
+	}
+	return out
+}
+
+// RoleFor is the least role op needs; ok is false for an operation missing from
+// the table, which nobody may run.
+func RoleFor(op Operation) (role scope.Role, ok bool) {
+	p, ok := access[op]
+	return p.role, ok
+}
+
+// Authorize answers forbidden unless the scope's role may run op.
+func Authorize(sc scope.Scope, op Operation) error {
+	p, ok := access[op]
+	if !ok {
+		return Forbidden("no key may run %s", op)
+	}
+	if !sc.Role.Allows(p.role) {
+		return Forbidden("a %s key cannot %s", sc.Role, p.what)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package outbox owns what leaves Vacancy: the event log written in each
+// command's transaction, the feed that reads it in commit-safe order, webhook
+// endpoints, their deliveries and the delivery pipeline (prepare, sign, record
+// attempts). It must not hold catalogue or booking rules: events carry resources
+// as the other packages built them.
+package outbox
+
+import (
+	"log/slog"
+
+	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/webhook"
+)
+
+// Outbox handles events, webhook endpoints and deliveries.
+type Outbox struct {
+	db       *scope.DB
+	exec     *command.Executor
+	log      *slog.Logger
+	webhooks webhook.Policy // which webhook URLs may be registered
+}
+
+// NewOutbox returns an Outbox running its commands with exec; policy says which
+// webhook URLs may be registered.
+func NewOutbox(d *scope.DB, exec *command.Executor, policy webhook.Policy) *Outbox {
+	return &Outbox{db: d, exec: exec, log: exec.Logger(), webhooks: policy}
+}
