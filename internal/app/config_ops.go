@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
-	"github.com/vacancy-dev/vacancy/internal/scope"
-	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
 )
 
@@ -19,7 +16,7 @@ import (
 const defaultRateLimit = "20/s burst 40"
 
 // Operations is the part of Config that runs the service in production: limits,
-// proxies, CORS, telemetry and background work.
+// proxies, CORS and telemetry.
 type Operations struct {
 	RateLimit      httpapi.RateLimit
 	TrustedProxies []netip.Prefix
@@ -29,25 +26,7 @@ type Operations struct {
 	LogLevel       slog.Level
 	Tracing        bool // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
 
-	// Workers start background work beside the HTTP server (River). They are
-	// code, not environment: whoever builds the Config sets them.
-	Workers []Worker
 }
-
-// Runtime is what Serve hands background work: the pool, the service, the
-// logger, and the metrics registry (for telemetry.Metrics.RegisterJobCounts).
-type Runtime struct {
-	DB      *scope.DB
-	Service *service.Services
-	Logger  *slog.Logger
-	Metrics *telemetry.Metrics
-}
-
-// Worker starts background work once the pool is open and returns how to stop
-// it. On shutdown Serve calls stop after in-flight requests have finished and
-// before the pool closes; stop must return when ctx ends (the rest of the
-// VACANCY_SHUTDOWN_TIMEOUT).
-type Worker func(ctx context.Context, rt Runtime) (stop func(ctx context.Context) error, err error)
 
 func loadOperations(getenv func(string) string, c *Config) error {
 	rl := getenv("VACANCY_RATE_LIMIT")

@@ -11,13 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgerrcode"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
@@ -60,17 +56,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 		if tracing, err = telemetry.StartTracing(ctx); err != nil {
 			return err
 		}
-		defer func() {
-			// Export what is still buffered, but never hold up the exit for long.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := tracing.Shutdown(fctx); err != nil {
-				log.Warn("export traces", "err", err)
-			}
-		}()
+		defer flushTraces(ctx, tracing, log)
 	}
 	metrics := telemetry.NewMetrics()
-
 	d, err := scope.Open(ctx, cfg.DatabaseURL, scope.Config{MaxConns: cfg.MaxConns, Tracer: tracing.QueryTracer()})
 	if err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
@@ -84,93 +72,36 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	svc := bg.svc
 	if cfg.Events.Workers {
-		if err := metrics.RegisterJobCounts(jobCounts(d.Pool())); err != nil {
+		if err := metrics.RegisterJobCounts(jobs.Counter(d.Pool())); err != nil {
 			return err
 		}
 	}
 
 	var draining atomic.Bool
-	ready := func(ctx context.Context) error {
-		if draining.Load() {
-			return &httpapi.NotReady{Code: "shutting_down", Detail: "this instance is shutting down"}
-		}
-		return schemaReady(ctx, d.Pool())
-	}
-	handler := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, PlatformToken: cfg.PlatformToken,
+	handler := httpapi.NewServer(httpapi.Config{Service: bg.svc, Logger: log, PlatformToken: cfg.PlatformToken,
 		RequestTimeout: cfg.RequestTimeout, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins: cfg.CORSOrigins, Ready: ready, Metrics: metrics,
+		CORSOrigins: cfg.CORSOrigins, Ready: readiness(d, &draining), Metrics: metrics,
 		Tracer: tracing.Provider(), Propagator: tracing.Propagator(), Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat})
 
-	var stops []func(context.Context) error
-	stopAll := func(ctx context.Context) error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i](ctx))
-		}
-		stops = nil
-		return errors.Join(errs...)
-	}
 	// The event listener (waking streams) and the job runner run beside the
 	// server; they stop after in-flight requests have finished.
 	if err := bg.start(ctx); err != nil {
 		return err
 	}
-	stops = append(stops, bg.stop)
-	rt := Runtime{DB: d, Service: svc, Logger: log, Metrics: metrics}
-	for _, w := range cfg.Workers {
-		stop, err := w(ctx, rt)
-		if err != nil {
-			return errors.Join(fmt.Errorf("start worker: %w", err), stopAll(context.WithoutCancel(ctx)))
-		}
-		stops = append(stops, stop)
-	}
-	defer func() {
-		if stops != nil { // an early return: stop what started
-			err = errors.Join(err, stopAll(context.WithoutCancel(ctx)))
-		}
-	}()
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ls, err := listen(ctx, cfg, handler, metrics, log)
 	if err != nil {
-		return fmt.Errorf("VACANCY_ADDR %s: %w", cfg.Addr, err)
+		return errors.Join(err, bg.stop(context.WithoutCancel(ctx)))
 	}
-	// Requests run on a context that outlives the signal, so a graceful
-	// shutdown lets them finish; it is cancelled only when the grace is over.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
-	srv := newHTTPServer(handler, cfg, log)
+	srv := ls.api
 	srv.RegisterOnShutdown(bg.hub.Close) // open event streams end instead of holding the shutdown up
-	srv.BaseContext = func(net.Listener) context.Context { return base }
-
-	errc := make(chan error, 2)
-	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
-	var msrv *http.Server
-	attrs := []any{"addr", ln.Addr().String(), "rate_limit", cfg.RateLimit.String(), "tracing", tracing != nil}
-	if cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("VACANCY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: 30 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		go func() { errc <- fmt.Errorf("serve metrics: %w", msrv.Serve(mln)) }()
-		attrs = append(attrs, "metrics_addr", mln.Addr().String())
-	}
-	attrs = append(attrs, "workers", cfg.Events.Workers)
-	log.Info("serving", attrs...)
+	log.Info("serving", append(ls.attrs, "rate_limit", cfg.RateLimit.String(), "tracing", tracing != nil,
+		"workers", cfg.Events.Workers)...)
 
 	select {
-	case err := <-errc:
-		_ = srv.Close()
-		if msrv != nil {
-			_ = msrv.Close()
-		}
-		return err
+	case err := <-ls.errc:
+		ls.close()
+		return errors.Join(err, bg.stop(context.WithoutCancel(ctx)))
 	case <-ctx.Done():
 	}
 
@@ -182,16 +113,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	var errs []error
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests did not finish in time: cancelling them", "timeout", cfg.ShutdownTimeout.String())
-		cancelBase()
+		ls.cancelRequests()
 		_ = srv.Close()
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
-	if err := stopAll(sctx); err != nil {
+	if err := bg.stop(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop workers: %w", err))
 	}
-	if msrv != nil {
-		_ = msrv.Close()
-	}
+	ls.close()
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -199,42 +128,74 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	return nil
 }
 
-// schemaReady checks the database answers and its schema is the one this
-// binary was built for. A newer schema is accepted: during a rolling upgrade
-// the new release migrates first while the old one still serves, which works
-// because migrations only expand the schema a release uses (see README).
-func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
-	var version int64
-	var dirty bool
-	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
-	var pgErr *pgconn.PgError
-	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedTable) {
-		return &httpapi.NotReady{Code: "schema_outdated", Detail: "the database has no schema: run `api migrate up`"}
+// flushTraces exports what is still buffered, but never holds up the exit for long.
+func flushTraces(ctx context.Context, tracing *telemetry.Tracing, log *slog.Logger) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := tracing.Shutdown(fctx); err != nil {
+		log.Warn("export traces", "err", err)
 	}
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	want := int64(dbmigrate.Latest())
-	switch {
-	case dirty:
-		return &httpapi.NotReady{Code: "schema_dirty", Detail: fmt.Sprintf("migration %d stopped halfway: repair it, then run `api migrate up`", version)}
-	case version < want:
-		return &httpapi.NotReady{Code: "schema_outdated", Detail: fmt.Sprintf("the schema is at version %d, this binary needs %d: run `api migrate up`", version, want)}
-	}
-	return nil
 }
 
-// jobCounts reads the job queue's size by queue and state for /metrics.
-func jobCounts(pool *pgxpool.Pool) telemetry.JobCounter {
-	return func(ctx context.Context) ([]telemetry.JobCount, error) {
-		rows, err := pool.Query(ctx, "SELECT queue, state::text, count(*) FROM river_job GROUP BY queue, state")
-		if err != nil {
-			return nil, fmt.Errorf("count jobs: %w", err)
+// readiness is /readyz's check: 503 while draining, else the schema's state.
+func readiness(d *scope.DB, draining *atomic.Bool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if draining.Load() {
+			return &httpapi.NotReady{Code: "shutting_down", Detail: "this instance is shutting down"}
 		}
-		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (telemetry.JobCount, error) {
-			var c telemetry.JobCount
-			err := r.Scan(&c.Queue, &c.State, &c.Count)
-			return c, err
-		})
+		err := dbmigrate.CheckReady(ctx, d.Pool())
+		var nr *dbmigrate.NotReadyError
+		if errors.As(err, &nr) {
+			return &httpapi.NotReady{Code: nr.Code, Detail: nr.Detail}
+		}
+		return err
 	}
+}
+
+// listeners are the API's HTTP server and, when configured, the metrics server,
+// both serving; errc hears from either if it stops by itself.
+type listeners struct {
+	api            *http.Server
+	metrics        *http.Server // nil without VACANCY_METRICS_ADDR
+	errc           chan error
+	attrs          []any // the addresses, for the log
+	cancelRequests func()
+}
+
+func (l *listeners) close() {
+	_ = l.api.Close()
+	if l.metrics != nil {
+		_ = l.metrics.Close()
+	}
+	l.cancelRequests()
+}
+
+// listen opens the API's listener and the metrics listener and serves both.
+// Requests run on a context that outlives ctx, so a graceful shutdown lets them
+// finish; cancelRequests ends it when the grace is over.
+func listen(ctx context.Context, cfg Config, handler http.Handler, metrics *telemetry.Metrics, log *slog.Logger) (*listeners, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("VACANCY_ADDR %s: %w", cfg.Addr, err)
+	}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	l := &listeners{api: newHTTPServer(handler, cfg, log), errc: make(chan error, 2), cancelRequests: cancelBase,
+		attrs: []any{"addr", ln.Addr().String()}}
+	l.api.BaseContext = func(net.Listener) context.Context { return base }
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			cancelBase()
+			return nil, fmt.Errorf("VACANCY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		l.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { l.errc <- fmt.Errorf("serve metrics: %w", l.metrics.Serve(mln)) }()
+		l.attrs = append(l.attrs, "metrics_addr", mln.Addr().String())
+	}
+	go func() { l.errc <- fmt.Errorf("serve: %w", l.api.Serve(ln)) }()
+	return l, nil
 }

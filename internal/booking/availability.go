@@ -61,7 +61,7 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 		}
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
 		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
-			Nights: nights, After: aq.Page.After, CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
+			Nights: nights, After: aq.Page.Cursor, CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("search availability: %w", err)
 		}

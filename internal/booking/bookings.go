@@ -387,7 +387,7 @@ func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFi
 			return err
 		}
 		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Status: f.Status, ItemID: f.ItemID,
-			Before: page.After, RowLimit: page.Limit + 1}
+			Before: page.Cursor, RowLimit: page.Limit + 1}
 		if f.From != nil {
 			from, to := f.From.Time(), f.To.Time()
 			params.FromDate, params.ToDate = &from, &to

@@ -284,7 +284,7 @@ func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, status string
 		if err != nil {
 			return err
 		}
-		rows, err := q.ListItems(ctx, db.ListItemsParams{OrganisationID: sc.OrganisationID, Status: st, After: page.After, RowLimit: page.Limit + 1})
+		rows, err := q.ListItems(ctx, db.ListItemsParams{OrganisationID: sc.OrganisationID, Status: st, After: page.Cursor, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list items: %w", err)
 		}

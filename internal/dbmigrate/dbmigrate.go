@@ -5,6 +5,7 @@
 package dbmigrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,10 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vacancy-dev/vacancy/sql/migrations"
 )
@@ -110,4 +115,38 @@ func Latest() uint {
 		}
 	}
 	return latest
+}
+
+// NotReadyError says why the database's schema cannot serve this binary; Code is
+// stable for clients of /readyz (schema_outdated, schema_dirty).
+type NotReadyError struct {
+	Code   string
+	Detail string
+}
+
+func (e *NotReadyError) Error() string { return e.Code + ": " + e.Detail }
+
+// CheckReady checks the database answers and its schema is the one this binary
+// was built for. A newer schema is accepted: during a rolling upgrade the new
+// release migrates first while the old one still serves, which works because
+// migrations only expand the schema a release uses (docs/operations.md).
+func CheckReady(ctx context.Context, pool *pgxpool.Pool) error {
+	var version int64
+	var dirty bool
+	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedTable) {
+		return &NotReadyError{Code: "schema_outdated", Detail: "the database has no schema: run `api migrate up`"}
+	}
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	want := int64(Latest())
+	switch {
+	case dirty:
+		return &NotReadyError{Code: "schema_dirty", Detail: fmt.Sprintf("migration %d stopped halfway: repair it, then run `api migrate up`", version)}
+	case version < want:
+		return &NotReadyError{Code: "schema_outdated", Detail: fmt.Sprintf("the schema is at version %d, this binary needs %d: run `api migrate up`", version, want)}
+	}
+	return nil
 }

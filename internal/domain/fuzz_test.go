@@ -65,13 +65,13 @@ func FuzzPage(f *testing.F) {
 		if p.Limit < 1 || p.Limit > MaxLimit {
 			t.Fatalf("NewPage(%d, %q) accepted limit %d", limit, cursor, p.Limit)
 		}
-		if (cursor == "") != (p.After == nil) {
+		if (cursor == "") != (p.Cursor == nil) {
 			t.Fatalf("NewPage(%d, %q): a cursor must give a position, and only a cursor", limit, cursor)
 		}
-		if p.After != nil {
+		if p.Cursor != nil {
 			// Cursors are opaque, but they must name exactly the position they encode.
-			again, err := decodeCursor(encodeCursor(*p.After))
-			if err != nil || again != *p.After {
+			again, err := decodeCursor(encodeCursor(*p.Cursor))
+			if err != nil || again != *p.Cursor {
 				t.Fatalf("cursor %q does not round-trip: %v", cursor, err)
 			}
 		}

@@ -7,9 +7,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Page asks for one page of a list: at most Limit rows after the cursor.
+// Page asks for one page of a list: at most Limit rows that follow Cursor in the
+// list's order (ascending ids for most lists, descending for bookings and
+// deliveries, so a store passes Cursor as "after" or "before" accordingly).
 type Page struct {
-	After *uuid.UUID
+	// Cursor is the id of the last row of the previous page; nil for the first page.
+	Cursor *uuid.UUID
 	Limit int32
 }
 
@@ -41,7 +44,7 @@ func NewPage(limit int, cursor string) (Page, error) {
 		if err != nil {
 			p.Add("cursor", "invalid", "cursor is not one this server issued")
 		} else {
-			page.After = &id
+			page.Cursor = &id
 		}
 	}
 	return page, p.Err()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
@@ -63,26 +64,10 @@ const streamReadTimeout = 10 * time.Second
 // stream ends.
 func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	sc := scopeFrom(r)
-	after := r.URL.Query().Get("after")
-	if id := strings.TrimSpace(r.Header.Get("Last-Event-ID")); id != "" {
-		if _, err := outbox.ParseCursor(id); err != nil {
-			s.fail(w, r, domain.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent"))
-			return
-		}
-		after = id
-	}
-	fq, err := outbox.NewFeedQuery(after, eventTypes(r), domain.MaxLimit)
-	if err != nil {
-		s.fail(w, r, err)
+	fq, ok := s.streamStart(w, r)
+	if !ok {
 		return
 	}
-	if after == "" {
-		if fq.After, err = s.svc.FeedTail(r.Context(), sc); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-
 	// The stream outlives the per-request deadline and the server's read and
 	// write timeouts; it ends when the client leaves or the server shuts down.
 	ctx := r.Context()
@@ -112,25 +97,9 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	defer heartbeat.Stop()
 	poll := time.Duration(0) // > 0 while events wait behind an older open transaction
 	for {
-		rctx, cancel := context.WithTimeout(ctx, streamReadTimeout)
-		feed, err := s.svc.Events(rctx, sc, fq)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "event stream read failed; closing it", "err", err)
-			}
-			return // the client reconnects with Last-Event-ID
-		}
-		if len(feed.Data) > 0 {
-			for _, e := range feed.Data {
-				if err := writeSSE(w, e); err != nil {
-					return
-				}
-				fq.After = e.Cursor
-			}
-			if rc.Flush() != nil {
-				return
-			}
+		feed, ok := s.streamPage(ctx, w, rc, sc, &fq)
+		if !ok {
+			return
 		}
 		if feed.HasMore {
 			continue
@@ -154,16 +123,72 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-retry:
 		case <-heartbeat.C:
-			if !s.keyStillValid(ctx, r) {
-				_, _ = io.WriteString(w, ": the API key is no longer valid\n\n")
-				_ = rc.Flush()
-				return
-			}
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+			if !s.heartbeatStream(ctx, w, rc, r) {
 				return
 			}
 		}
 	}
+}
+
+// streamStart reads where a stream starts: after Last-Event-ID (or ?after=),
+// else at the feed's tail, so the stream shows what happens from now on.
+func (s *server) streamStart(w http.ResponseWriter, r *http.Request) (outbox.FeedQuery, bool) {
+	after := r.URL.Query().Get("after")
+	if id := strings.TrimSpace(r.Header.Get("Last-Event-ID")); id != "" {
+		if _, err := outbox.ParseCursor(id); err != nil {
+			s.fail(w, r, domain.Invalid("Last-Event-ID", "invalid", "Last-Event-ID must be the id of an event this stream sent"))
+			return outbox.FeedQuery{}, false
+		}
+		after = id
+	}
+	fq, err := outbox.NewFeedQuery(after, eventTypes(r), domain.MaxLimit)
+	if err != nil {
+		s.fail(w, r, err)
+		return outbox.FeedQuery{}, false
+	}
+	if after == "" {
+		if fq.After, err = s.svc.FeedTail(r.Context(), scopeFrom(r)); err != nil {
+			s.fail(w, r, err)
+			return outbox.FeedQuery{}, false
+		}
+	}
+	return fq, true
+}
+
+// streamPage sends the events after fq.After and moves fq past them; ok is false
+// when the stream must end (the client reconnects with Last-Event-ID).
+func (s *server) streamPage(ctx context.Context, w io.Writer, rc *http.ResponseController, sc scope.Scope, fq *outbox.FeedQuery) (outbox.Feed, bool) {
+	rctx, cancel := context.WithTimeout(ctx, streamReadTimeout)
+	feed, err := s.svc.Events(rctx, sc, *fq)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "event stream read failed; closing it", "err", err)
+		}
+		return feed, false
+	}
+	if len(feed.Data) == 0 {
+		return feed, true
+	}
+	for _, e := range feed.Data {
+		if err := writeSSE(w, e); err != nil {
+			return feed, false
+		}
+		fq.After = e.Cursor
+	}
+	return feed, rc.Flush() == nil
+}
+
+// heartbeatStream re-checks the stream's key and writes a heartbeat comment;
+// false ends the stream.
+func (s *server) heartbeatStream(ctx context.Context, w io.Writer, rc *http.ResponseController, r *http.Request) bool {
+	if !s.keyStillValid(ctx, r) {
+		_, _ = io.WriteString(w, ": the API key is no longer valid\n\n")
+		_ = rc.Flush()
+		return false
+	}
+	_, err := io.WriteString(w, ": heartbeat\n\n")
+	return err == nil && rc.Flush() == nil
 }
 
 func writeSSE(w io.Writer, e outbox.StoredEvent) error {

@@ -15,7 +15,7 @@ import (
 )
 
 // meta builds a command's metadata from the request: the Idempotency-Key, the
-// actor, and If-Match (required when ifMatch is true: 428 without it).
+// actor, and If-Match (required when ifMatchRequired is true: 428 without it).
 func (s *server) meta(w http.ResponseWriter, r *http.Request, ifMatchRequired bool) (command.Meta, bool) {
 	expected, present, err := parseIfMatch(r.Header.Get("If-Match"))
 	if err != nil {

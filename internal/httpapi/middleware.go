@@ -10,7 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
-	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
@@ -94,12 +94,14 @@ func (s *server) matchOrganisation(next http.Handler) http.Handler {
 	})
 }
 
-// needs answers 403 when the key's role is below role.
-func needs(role scope.Role) func(http.Handler) http.Handler {
+// allow answers 403 unless the key's role may run op. The role comes from the
+// domain's access table, the one the services check too, so a route and the
+// service behind it cannot disagree about who may call it.
+func (s *server) allow(op domain.Operation) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if sc := scopeFrom(r); !sc.Role.Allows(role) {
-				writeProblem(w, r, newProblem(http.StatusForbidden, "forbidden", "this API key's role ("+string(sc.Role)+") cannot do this; it needs "+string(role)))
+			if err := domain.Authorize(scopeFrom(r), op); err != nil {
+				s.fail(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -4,11 +4,11 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/domain"
 )
 
-// routes lists the whole API surface, top to bottom.
+// routes lists the whole API surface, top to bottom, each route with the operation
+// it runs: domain's access table says which role that needs.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.recoverer, securityHeaders, s.cors)
@@ -26,45 +26,43 @@ func (s *server) routes() http.Handler {
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
 			r.Use(s.authenticate, s.matchOrganisation)
-			read, write, admin := needs(scope.RoleRead), needs(scope.RoleWrite), needs(scope.RoleAdmin)
+			r.With(s.allow(domain.OpReadOrganisation)).Get("/", s.getOrganisation)
 
-			r.With(read).Get("/", s.getOrganisation)
+			r.With(s.allow(domain.OpCreateAPIKey)).Post("/api-keys", s.createAPIKey)
+			r.With(s.allow(domain.OpListAPIKeys)).Get("/api-keys", s.listAPIKeys)
+			r.With(s.allow(domain.OpRevokeAPIKey)).Delete("/api-keys/{keyID}", s.revokeAPIKey)
 
-			r.With(admin).Post("/api-keys", s.createAPIKey)
-			r.With(admin).Get("/api-keys", s.listAPIKeys)
-			r.With(admin).Delete("/api-keys/{keyID}", s.revokeAPIKey)
+			r.With(s.allow(domain.OpCreateItem)).Post("/items", s.createItem)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/items", s.listItems)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/items/{itemID}", s.getItem)
+			r.With(s.allow(domain.OpUpdateItem)).Patch("/items/{itemID}", s.updateItem)
+			r.With(s.allow(domain.OpArchiveItem)).Delete("/items/{itemID}", s.archiveItem)
+			r.With(s.allow(domain.OpSearchAvailability)).Get("/items/{itemID}/calendar", s.itemCalendar)
+			r.With(s.allow(domain.OpCreateAddon)).Post("/items/{itemID}/addons", s.createAddon)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/items/{itemID}/addons", s.listAddons)
+			r.With(s.allow(domain.OpArchiveAddon)).Delete("/items/{itemID}/addons/{addonID}", s.archiveAddon)
 
-			r.With(admin).Post("/items", s.createItem)
-			r.With(read).Get("/items", s.listItems)
-			r.With(read).Get("/items/{itemID}", s.getItem)
-			r.With(admin).Patch("/items/{itemID}", s.updateItem)
-			r.With(admin).Delete("/items/{itemID}", s.archiveItem)
-			r.With(read).Get("/items/{itemID}/calendar", s.itemCalendar)
-			r.With(admin).Post("/items/{itemID}/addons", s.createAddon)
-			r.With(read).Get("/items/{itemID}/addons", s.listAddons)
-			r.With(admin).Delete("/items/{itemID}/addons/{addonID}", s.archiveAddon)
+			r.With(s.allow(domain.OpSearchAvailability)).Get("/availability", s.availability)
+			r.With(s.allow(domain.OpQuote)).Post("/quotes", s.quote)
 
-			r.With(read).Get("/availability", s.availability)
-			r.With(write).Post("/quotes", s.quote)
+			r.With(s.allow(domain.OpCreateBooking)).Post("/bookings", s.createBooking)
+			r.With(s.allow(domain.OpReadBookings)).Get("/bookings", s.listBookings)
+			r.With(s.allow(domain.OpReadBookings)).Get("/bookings/{bookingID}", s.getBooking)
+			r.With(s.allow(domain.OpUpdateBooking)).Patch("/bookings/{bookingID}", s.updateBooking)
+			r.With(s.allow(domain.OpConfirmBooking)).Post("/bookings/{bookingID}/confirm", s.confirmBooking)
+			r.With(s.allow(domain.OpCancelBooking)).Post("/bookings/{bookingID}/cancel", s.cancelBooking)
+			r.With(s.allow(domain.OpCompleteBooking)).Post("/bookings/{bookingID}/complete", s.completeBooking)
 
-			r.With(write).Post("/bookings", s.createBooking)
-			r.With(read).Get("/bookings", s.listBookings)
-			r.With(read).Get("/bookings/{bookingID}", s.getBooking)
-			r.With(write).Patch("/bookings/{bookingID}", s.updateBooking)
-			r.With(write).Post("/bookings/{bookingID}/confirm", s.confirmBooking)
-			r.With(write).Post("/bookings/{bookingID}/cancel", s.cancelBooking)
-			r.With(write).Post("/bookings/{bookingID}/complete", s.completeBooking)
+			r.With(s.allow(domain.OpReadEvents)).Get("/events", s.listEvents)
+			r.With(s.allow(domain.OpReadEvents)).Get("/events/stream", s.streamEvents)
 
-			r.With(read).Get("/events", s.listEvents)
-			r.With(read).Get("/events/stream", s.streamEvents)
-
-			r.With(admin).Post("/webhook-endpoints", s.createWebhookEndpoint)
-			r.With(admin).Get("/webhook-endpoints", s.listWebhookEndpoints)
-			r.With(admin).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
-			r.With(admin).Patch("/webhook-endpoints/{endpointID}", s.updateWebhookEndpoint)
-			r.With(admin).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
-			r.With(admin).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
-			r.With(admin).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
+			r.With(s.allow(domain.OpCreateWebhookEndpoint)).Post("/webhook-endpoints", s.createWebhookEndpoint)
+			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints", s.listWebhookEndpoints)
+			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
+			r.With(s.allow(domain.OpUpdateWebhookEndpoint)).Patch("/webhook-endpoints/{endpointID}", s.updateWebhookEndpoint)
+			r.With(s.allow(domain.OpDeleteWebhookEndpoint)).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
+			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
+			r.With(s.allow(domain.OpRetryWebhookDelivery)).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
 		})
 	})
 	return r

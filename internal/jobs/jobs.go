@@ -1,8 +1,9 @@
 // Package jobs runs Vacancy's background work on River, the PostgreSQL job queue:
 // webhook deliveries (enqueued by commands in their own transaction) and the
 // periodic hold-expiry sweep. It owns the River clients and the workers; the work
-// itself is domain code (internal/booking) and wire code (internal/webhook). It
-// must not reach tenant data except through the booking Service.
+// itself is domain code (internal/outbox, internal/booking) and wire code
+// (internal/webhook). It must not reach tenant data except through the domain
+// services.
 package jobs
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/telemetry"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
@@ -259,4 +261,19 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[HoldSweep]) error {
 		w.log.InfoContext(ctx, "hold expiry sweep", "expired", total)
 	}
 	return nil
+}
+
+// Counter reads the job queue's size by queue and state, for /metrics.
+func Counter(pool *pgxpool.Pool) telemetry.JobCounter {
+	return func(ctx context.Context) ([]telemetry.JobCount, error) {
+		rows, err := pool.Query(ctx, "SELECT queue, state::text, count(*) FROM river_job GROUP BY queue, state")
+		if err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (telemetry.JobCount, error) {
+			var c telemetry.JobCount
+			err := r.Scan(&c.Queue, &c.State, &c.Count)
+			return c, err
+		})
+	}
 }

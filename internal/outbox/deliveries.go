@@ -92,7 +92,7 @@ func (s *Outbox) ListWebhookDeliveries(ctx context.Context, sc scope.Scope, endp
 			return err
 		}
 		rows, err := q.ListWebhookDeliveries(ctx, db.ListWebhookDeliveriesParams{OrganisationID: sc.OrganisationID,
-			EndpointID: endpointID, Status: status, Before: page.After, RowLimit: page.Limit + 1})
+			EndpointID: endpointID, Status: status, Before: page.Cursor, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list webhook deliveries: %w", err)
 		}

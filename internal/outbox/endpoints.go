@@ -290,7 +290,7 @@ func (s *Outbox) ListWebhookEndpoints(ctx context.Context, sc scope.Scope, page 
 	var out domain.List[WebhookEndpoint]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
 		rows, err := q.ListWebhookEndpoints(ctx, db.ListWebhookEndpointsParams{OrganisationID: sc.OrganisationID,
-			After: page.After, RowLimit: page.Limit + 1})
+			After: page.Cursor, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list webhook endpoints: %w", err)
 		}

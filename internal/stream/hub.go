@@ -30,9 +30,6 @@ type Hub struct {
 	mu     sync.Mutex
 	subs   map[uuid.UUID]map[chan struct{}]struct{}
 	closed bool
-
-	ready chan struct{} // closed once the first LISTEN is in place
-	once  sync.Once
 }
 
 // New returns a Hub that listens through a connection taken from pool.
@@ -40,7 +37,7 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{pool: pool, log: log, subs: map[uuid.UUID]map[chan struct{}]struct{}{}, ready: make(chan struct{})}
+	return &Hub{pool: pool, log: log, subs: map[uuid.UUID]map[chan struct{}]struct{}{}}
 }
 
 // Subscribe returns a channel that receives a value whenever events of the
@@ -92,9 +89,6 @@ func (h *Hub) Close() {
 	}
 	h.subs = nil
 }
-
-// Ready is closed once the hub listens; tests wait on it.
-func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
 func (h *Hub) wake(organisationID uuid.UUID) {
 	h.mu.Lock()
@@ -151,7 +145,6 @@ func (h *Hub) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen %s: %w", Channel, err)
 	}
-	h.once.Do(func() { close(h.ready) })
 	// Anything committed while no listener was in place is read now.
 	h.wakeAll()
 	for {

@@ -92,18 +92,17 @@ func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limi
 // IdempotentReplay implements httpapi.Metrics.
 func (m *Metrics) IdempotentReplay(route string) { m.replays.WithLabelValues(route).Inc() }
 
-// ObserveCommand is a booking.Observer: pass it with booking.WithObserver.
+// ObserveCommand is a command.Observer: pass it as service.Config's Observer.
+// outcome is "ok", "error", or the kind of a domain error (invalid, not_found,
+// conflict, forbidden).
 func (m *Metrics) ObserveCommand(_ context.Context, commandType, _, outcome string, d time.Duration) {
 	m.commands.WithLabelValues(commandType, outcome).Inc()
 	m.commandDuration.WithLabelValues(commandType).Observe(d.Seconds())
 }
 
-// WebhookDelivery records one webhook delivery attempt. It is the registration
-// point for the webhook dispatcher: call it once per attempt with a bounded
-// outcome such as "delivered", "failed" (non-2xx answer, will retry), "error"
-// (no answer) or "discarded" (gave up). Until a dispatcher calls it, the series
-// vacancy_webhook_deliveries_total and vacancy_webhook_delivery_duration_seconds
-// have no samples.
+// WebhookDelivery records one webhook delivery attempt; internal/jobs calls it
+// once per attempt with the outcome "delivered" (a 2xx answer), "failed" (any
+// other answer) or "unreachable" (no answer: refused, timed out, blocked address).
 func (m *Metrics) WebhookDelivery(outcome string, d time.Duration) {
 	m.webhookDeliveries.WithLabelValues(outcome).Inc()
 	m.webhookDuration.WithLabelValues(outcome).Observe(d.Seconds())

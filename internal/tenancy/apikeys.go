@@ -192,7 +192,7 @@ func (s *Registry) ListAPIKeys(ctx context.Context, sc scope.Scope, page domain.
 	}
 	var out domain.List[APIKey]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		rows, err := q.ListAPIKeys(ctx, db.ListAPIKeysParams{OrganisationID: sc.OrganisationID, After: page.After, RowLimit: page.Limit + 1})
+		rows, err := q.ListAPIKeys(ctx, db.ListAPIKeysParams{OrganisationID: sc.OrganisationID, After: page.Cursor, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list api keys: %w", err)
 		}
