@@ -209,6 +209,11 @@ func loadOrganisation(ctx context.Context, conn *pgx.Conn, o *organisation, item
 		pgx.CopyFromRows(itemRows)); err != nil {
 		return fmt.Errorf("copy items: %w", err)
 	}
+	// One unit per item, as the API creates them.
+	if _, err := tx.Exec(ctx, `INSERT INTO units (organisation_id, id, item_id, name)
+		SELECT organisation_id, gen_random_uuid(), id, '1' FROM items WHERE organisation_id = $1`, o.ID); err != nil {
+		return fmt.Errorf("insert units: %w", err)
+	}
 
 	start := today.AddDate(0, 0, -pastDays)
 	perItem := split(bookingItems, items)
@@ -248,6 +253,14 @@ func loadOrganisation(ctx context.Context, conn *pgx.Conn, o *organisation, item
 			"room_total", "addons_total", "total", "status", "hold_expires_at"},
 		pgx.CopyFromRows(lineRows)); err != nil {
 		return fmt.Errorf("copy booking items: %w", err)
+	}
+	// Each stay occupies its item's unit.
+	if _, err := tx.Exec(ctx, `INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id,
+			booking_item_id, status, hold_expires_at)
+		SELECT bi.organisation_id, gen_random_uuid(), u.id, bi.item_id, bi.date_range, bi.booking_id, bi.id, bi.status, bi.hold_expires_at
+		FROM booking_items bi JOIN units u ON u.organisation_id = bi.organisation_id AND u.item_id = bi.item_id
+		WHERE bi.organisation_id = $1`, o.ID); err != nil {
+		return fmt.Errorf("insert occupancies: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -289,7 +289,7 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, nam
 		rep.Scenarios = append(rep.Scenarios, s)
 	}
 
-	for _, q := range []string{"AvailableItems", "BlockedItems"} {
+	for _, q := range []string{"AvailableItems", "FreeUnits"} {
 		c, ok := tr.get(q)
 		if !ok || len(ds.Orgs) == 0 {
 			continue

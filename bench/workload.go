@@ -208,24 +208,30 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
 				return fmt.Errorf("expire: %w", err)
 			}
-			blocked, err := q.BlockedItems(ctx, db.BlockedItemsParams{OrganisationID: o.ID, ItemIds: ids, CheckIn: in, CheckOut: out})
+			free, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: o.ID, ItemID: item, CheckIn: in, CheckOut: out})
 			if err != nil {
-				return fmt.Errorf("blocked: %w", err)
+				return fmt.Errorf("free units: %w", err)
 			}
-			if len(blocked) > 0 {
+			if len(free) == 0 {
 				return errors.New("floor slot unexpectedly blocked")
 			}
-			price := items[0].NightlyPrice
+			price := items[0].Item.NightlyPrice
 			holdTill := clock.Now.Add(time.Duration(clock.HoldMinutes) * time.Minute)
 			id := uuid.Must(uuid.NewV7())
 			if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: o.ID, ID: id, GuestName: benchGuest.Name,
 				GuestEmail: benchGuest.Email, Currency: clock.Currency, Total: 2 * price, ExpiresAt: holdTill}); err != nil {
 				return fmt.Errorf("insert booking: %w", err)
 			}
-			if err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
-				BookingID: id, ItemID: item, CheckIn: in, CheckOut: out, Nights: 2, NightlyPrice: price,
+			lineID := uuid.Must(uuid.NewV7())
+			if err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: o.ID, ID: lineID,
+				BookingID: id, ItemID: item, CheckIn: in, CheckOut: out, Nights: 2, Quantity: 1, NightlyPrice: price,
 				RoomTotal: 2 * price, Total: 2 * price, Status: booking.StatusUnpaid, HoldExpiresAt: holdTill}); err != nil {
 				return fmt.Errorf("insert booking item: %w", err)
+			}
+			if err := q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
+				UnitID: free[0].ID, ItemID: item, CheckIn: in, CheckOut: out, BookingID: &id, BookingItemID: &lineID,
+				Status: booking.StatusUnpaid, HoldExpiresAt: &holdTill}); err != nil {
+				return fmt.Errorf("insert occupancy: %w", err)
 			}
 			row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: o.ID, ID: id})
 			if err != nil {
@@ -236,6 +242,9 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 				return fmt.Errorf("booking items: %w", err)
 			}
 			lineIDs := []uuid.UUID{lines[0].ID}
+			if _, err := q.BookingItemUnits(ctx, db.BookingItemUnitsParams{OrganisationID: o.ID, BookingItemIds: lineIDs}); err != nil {
+				return fmt.Errorf("booking item units: %w", err)
+			}
 			if _, err := q.BookingItemAddons(ctx, db.BookingItemAddonsParams{OrganisationID: o.ID, BookingItemIds: lineIDs}); err != nil {
 				return fmt.Errorf("booking item addons: %w", err)
 			}

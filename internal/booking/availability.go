@@ -2,7 +2,9 @@ package booking
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -14,19 +16,41 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
-// AvailabilityQuery asks which items are free for a stay.
+// AvailabilityQuery asks which items have Quantity units free for a stay.
 type AvailabilityQuery struct {
-	CheckIn  domain.Date
-	CheckOut domain.Date
-	Guests   int32
-	Page     domain.Page
+	CheckIn    domain.Date
+	CheckOut   domain.Date
+	Guests     int32
+	Quantity   int32
+	PropertyID *uuid.UUID
+	Page       domain.Page
 }
 
-// NewAvailabilityQuery validates the query parameters as strings, as they arrive.
-func NewAvailabilityQuery(checkIn, checkOut, guests string, page domain.Page) (AvailabilityQuery, error) {
+// AvailabilityParams are the availability search's query parameters as they arrive.
+type AvailabilityParams struct {
+	CheckIn, CheckOut, Guests, Quantity, PropertyID string
+}
+
+// NewAvailabilityQuery validates the query parameters.
+func NewAvailabilityQuery(in AvailabilityParams, page domain.Page) (AvailabilityQuery, error) {
 	var p domain.Problems
-	q := AvailabilityQuery{Guests: 1, Page: page}
-	q.CheckIn, q.CheckOut = parseStay(&p, "check_in", "check_out", checkIn, checkOut)
+	q := AvailabilityQuery{Guests: 1, Quantity: 1, Page: page}
+	q.CheckIn, q.CheckOut = parseStay(&p, "check_in", "check_out", in.CheckIn, in.CheckOut)
+	guests := in.Guests
+	if in.Quantity != "" {
+		n, err := strconv.ParseInt(in.Quantity, 10, 32)
+		if err != nil || n < 1 || n > maxQuantity {
+			p.Add("quantity", "out_of_range", "quantity must be a whole number between 1 and %d", maxQuantity)
+		}
+		q.Quantity = int32(n)
+	}
+	if in.PropertyID != "" {
+		id, err := uuid.Parse(in.PropertyID)
+		if err != nil {
+			p.Add("property_id", "invalid", "property_id must be a property id")
+		}
+		q.PropertyID = &id
+	}
 	if guests != "" {
 		n, err := strconv.ParseInt(guests, 10, 32)
 		if err != nil || n < 1 || n > 10000 {
@@ -37,11 +61,13 @@ func NewAvailabilityQuery(checkIn, checkOut, guests string, page domain.Page) (A
 	return q, p.Err()
 }
 
-// AvailableItem is an item free for the whole stay, with the stay's price.
+// AvailableItem is an item with enough units free for the whole stay: how many
+// are free, and the price of the requested quantity for the stay.
 type AvailableItem struct {
 	catalogue.Item
-	Nights int32 `json:"nights"`
-	Total  int64 `json:"total"`
+	AvailableUnits int32 `json:"available_units"`
+	Nights         int32 `json:"nights"`
+	Total          int64 `json:"total"`
 }
 
 // Availability searches the organisation's items free for the stay. It is one
@@ -61,22 +87,36 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 		}
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
 		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
-			Nights: nights, After: aq.Page.Cursor, CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
+			Nights: nights, Quantity: aq.Quantity, PropertyID: aq.PropertyID, After: aq.Page.Cursor,
+			CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("search availability: %w", err)
 		}
-		out = domain.Paginate(rows, aq.Page, func(r db.Item) (AvailableItem, uuid.UUID) {
-			return AvailableItem{Item: catalogue.ItemFromRow(r, c.Currency), Nights: nights, Total: r.NightlyPrice * int64(nights)}, r.ID
+		out = domain.Paginate(rows, aq.Page, func(r db.AvailableItemsRow) (AvailableItem, uuid.UUID) {
+			return AvailableItem{Item: catalogue.ItemFromRow(r.Item, c.Currency), AvailableUnits: r.AvailableUnits, Nights: nights,
+				Total: r.Item.NightlyPrice * int64(nights) * int64(aq.Quantity)}, r.Item.ID
 		})
 		return nil
 	})
 	return out, err
 }
 
-// CalendarDay says whether an item is free on a date.
+// CalendarDay is an item's units on a date: how many exist, how many are free
+// (available is true while at least one is), and the blocks on that day.
 type CalendarDay struct {
-	Date      domain.Date `json:"date"`
-	Available bool        `json:"available"`
+	Date           domain.Date     `json:"date"`
+	Available      bool            `json:"available"`
+	AvailableUnits int32           `json:"available_units"`
+	TotalUnits     int32           `json:"total_units"`
+	Blocks         []CalendarBlock `json:"blocks"`
+}
+
+// CalendarBlock is a block as the calendar shows it.
+type CalendarBlock struct {
+	ID     uuid.UUID `json:"id"`
+	UnitID uuid.UUID `json:"unit_id"`
+	Kind   string    `json:"kind"`
+	Reason string    `json:"reason"`
 }
 
 // Calendar is an item's availability per day of [From, To).
@@ -121,7 +161,13 @@ func (s *Bookings) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid
 			return fmt.Errorf("item calendar: %w", err)
 		}
 		for _, r := range rows {
-			out.Days = append(out.Days, CalendarDay{Date: domain.DateFromTime(r.Day), Available: r.Available})
+			d := CalendarDay{Date: domain.DateFromTime(r.Day), TotalUnits: r.TotalUnits,
+				AvailableUnits: max(r.TotalUnits-r.OccupiedUnits, 0), Blocks: []CalendarBlock{}}
+			d.Available = d.AvailableUnits > 0
+			if err := json.Unmarshal(r.Blocks, &d.Blocks); err != nil {
+				return fmt.Errorf("item calendar blocks: %w", err)
+			}
+			out.Days = append(out.Days, d)
 		}
 		return nil
 	})
@@ -146,10 +192,12 @@ func NewQuote(meta command.Meta, in QuoteInput) (Quote, error) {
 	return Quote{Meta: meta, Lines: lines}, p.Err()
 }
 
-// QuoteLine is a priced stay and whether it could be booked now.
+// QuoteLine is a priced stay, how many of the item's units are free for it, and
+// whether it could be booked now.
 type QuoteLine struct {
 	PricedLine
-	Available bool `json:"available"`
+	AvailableUnits int32 `json:"available_units"`
+	Available      bool  `json:"available"`
 }
 
 // QuoteResult is the answer to a quote.
@@ -174,12 +222,16 @@ func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteR
 		}
 		res := QuoteResult{Currency: c.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
 		for i, pl := range priced {
-			blocked, err := blockedItems(ctx, q, sc, priced[i:i+1], nil)
+			free, err := freeUnits(ctx, q, sc, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
 			if err != nil {
 				return QuoteResult{}, nil, err
 			}
-			res.Lines[i] = QuoteLine{PricedLine: pl, Available: len(blocked) == 0}
-			res.Available = res.Available && len(blocked) == 0
+			ok := int32(len(free)) >= pl.Quantity
+			if pl.UnitID != nil {
+				ok = slices.ContainsFunc(free, func(u UnitRef) bool { return u.ID == *pl.UnitID })
+			}
+			res.Lines[i] = QuoteLine{PricedLine: pl, AvailableUnits: int32(len(free)), Available: ok}
+			res.Available = res.Available && ok
 			res.Total += pl.Total
 		}
 		return res, nil, nil

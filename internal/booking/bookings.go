@@ -49,10 +49,11 @@ type Guest struct {
 	Phone *string `json:"phone"`
 }
 
-// BookingLine is a booked stay.
+// BookingLine is a booked stay and the units it occupies.
 type BookingLine struct {
 	ID uuid.UUID `json:"id"`
 	PricedLine
+	Units []UnitRef `json:"units"`
 }
 
 // Booking is a reservation of one or more stays.
@@ -156,10 +157,9 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		if blocked, err := blockedItems(ctx, q, sc, priced, nil); err != nil {
+		units, err := assignUnits(ctx, q, sc, priced, nil, nil)
+		if err != nil {
 			return Booking{}, nil, err
-		} else if len(blocked) > 0 {
-			return Booking{}, nil, overlapConflict(blocked)
 		}
 		var total int64
 		for _, l := range priced {
@@ -171,7 +171,7 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 			Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill}); err != nil {
 			return Booking{}, nil, fmt.Errorf("insert booking: %w", err)
 		}
-		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced); err != nil {
+		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced, units); err != nil {
 			return Booking{}, nil, err
 		}
 		b, err := loadBooking(ctx, q, sc, c, id)
@@ -200,14 +200,16 @@ func lockItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line,
 }
 
 func overlapConflict(items []uuid.UUID) *domain.Error {
-	e := domain.Conflict(domain.CodeBookingConflict, "the requested dates overlap an active booking")
+	e := domain.Conflict(domain.CodeBookingConflict, "the requested dates overlap active bookings or blocks")
 	e.ItemIDs = items
 	return e
 }
 
 // insertLines writes a booking's stays in item order (so two bookings of the same
-// items lock them in the same order), mapping an overlap to booking_conflict.
-func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time, lines []PricedLine) error {
+// items lock them in the same order) and the occupancy of each of their units,
+// mapping an overlap the exclusion constraint refuses to booking_conflict.
+func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time,
+	lines []PricedLine, units [][]UnitRef) error {
 	order := make([]int, len(lines))
 	for i := range order {
 		order[i] = i
@@ -218,13 +220,21 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 		lineID := uuid.Must(uuid.NewV7())
 		err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
 			BookingID: bookingID, Position: int32(i), ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(),
-			Nights: l.Nights, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal, AddonsTotal: l.AddonsTotal,
-			Total: l.Total, Status: status, HoldExpiresAt: holdTill})
-		if isOverlap(err) {
-			return overlapConflict([]uuid.UUID{l.ItemID})
-		}
+			Nights: l.Nights, Quantity: l.Quantity, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal,
+			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill})
 		if err != nil {
 			return fmt.Errorf("insert booking item: %w", err)
+		}
+		for _, u := range units[i] {
+			err := q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
+				UnitID: u.ID, ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(), BookingID: &bookingID,
+				BookingItemID: &lineID, Status: status, HoldExpiresAt: &holdTill})
+			if isOverlap(err) {
+				return overlapConflict([]uuid.UUID{l.ItemID})
+			}
+			if err != nil {
+				return fmt.Errorf("insert occupancy: %w", err)
+			}
 		}
 		for _, a := range l.Addons {
 			if err := q.InsertBookingItemAddon(ctx, db.InsertBookingItemAddonParams{OrganisationID: sc.OrganisationID,
@@ -284,6 +294,10 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock
 	if err != nil {
 		return nil, fmt.Errorf("load booking add-ons: %w", err)
 	}
+	unitsByLine, err := lineUnits(ctx, q, sc, lineIDs)
+	if err != nil {
+		return nil, err
+	}
 	addonsByLine := map[uuid.UUID][]AddonLine{}
 	for _, a := range addons {
 		addonsByLine[a.BookingItemID] = append(addonsByLine[a.BookingItemID], AddonLine{AddonID: a.AddonID, Name: a.Name,
@@ -295,9 +309,14 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock
 		if al == nil {
 			al = []AddonLine{}
 		}
-		linesByBooking[it.BookingID] = append(linesByBooking[it.BookingID], BookingLine{ID: it.ID, PricedLine: PricedLine{
+		units := unitsByLine[it.ID]
+		if units == nil {
+			units = []UnitRef{}
+		}
+		linesByBooking[it.BookingID] = append(linesByBooking[it.BookingID], BookingLine{ID: it.ID, Units: units, PricedLine: PricedLine{
 			ItemID: it.ItemID, CheckIn: domain.DateFromTime(it.CheckIn), CheckOut: domain.DateFromTime(it.CheckOut), Nights: it.Nights,
-			NightlyPrice: it.NightlyPrice, RoomTotal: it.RoomTotal, Addons: al, AddonsTotal: it.AddonsTotal, Total: it.Total}})
+			Quantity: it.Quantity, NightlyPrice: it.NightlyPrice, RoomTotal: it.RoomTotal, Addons: al, AddonsTotal: it.AddonsTotal,
+			Total: it.Total}})
 	}
 	out := make([]Booking, len(rows))
 	for i, r := range rows {
@@ -464,6 +483,13 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 		}
 		var events []domain.Event
 		if cmd.Lines != nil {
+			for _, l := range cmd.Lines {
+				if l.UnitID != nil {
+					if err := domain.Authorize(sc, domain.OpAssignUnit); err != nil {
+						return Booking{}, nil, err
+					}
+				}
+			}
 			if err := lockItems(ctx, q, sc, cmd.Lines, &cur.ID); err != nil {
 				return Booking{}, nil, err
 			}
@@ -474,15 +500,18 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			if events, err = s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil); err != nil {
 				return Booking{}, nil, err
 			}
-			if blocked, err := blockedItems(ctx, q, sc, priced, &cur.ID); err != nil {
+			held, err := heldUnits(ctx, q, sc, cur.ID)
+			if err != nil {
 				return Booking{}, nil, err
-			} else if len(blocked) > 0 {
-				return Booking{}, nil, overlapConflict(blocked)
+			}
+			units, err := assignUnits(ctx, q, sc, priced, &cur.ID, held)
+			if err != nil {
+				return Booking{}, nil, err
 			}
 			if err := q.DeleteBookingItems(ctx, db.DeleteBookingItemsParams{OrganisationID: sc.OrganisationID, BookingID: cur.ID}); err != nil {
 				return Booking{}, nil, fmt.Errorf("replace booking items: %w", err)
 			}
-			if err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced); err != nil {
+			if err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced, units); err != nil {
 				return Booking{}, nil, err
 			}
 			params.Total = 0

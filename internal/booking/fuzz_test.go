@@ -34,7 +34,9 @@ func FuzzAvailabilityQuery(f *testing.F) {
 	f.Add("2030-01-01", "2031-01-02", "-1")
 	f.Add("2030-01-01'; --", "2030-01-03", "1e3")
 	f.Fuzz(func(t *testing.T, checkIn, checkOut, guests string) {
-		q, err := NewAvailabilityQuery(checkIn, checkOut, guests, domain.Page{Limit: domain.DefaultLimit})
+		// The corpus has three strings: guests doubles as the quantity of units.
+		q, err := NewAvailabilityQuery(AvailabilityParams{CheckIn: checkIn, CheckOut: checkOut, Guests: guests, Quantity: guests},
+			domain.Page{Limit: domain.DefaultLimit})
 		if err != nil {
 			mustBeInvalid(t, err)
 			return
@@ -44,6 +46,9 @@ func FuzzAvailabilityQuery(f *testing.F) {
 		}
 		if q.Guests < 1 || q.Guests > 10000 {
 			t.Fatalf("accepted %d guests", q.Guests)
+		}
+		if q.Quantity < 1 || q.Quantity > maxQuantity {
+			t.Fatalf("accepted a quantity of %d units", q.Quantity)
 		}
 	})
 }

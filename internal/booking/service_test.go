@@ -198,7 +198,7 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	if err != nil || got.Status != booking.StatusExpired {
 		t.Fatalf("a hold past its deadline must read as expired, got %q, %v", got.Status, err)
 	}
-	aq, err := booking.NewAvailabilityQuery(future(5), future(7), "1", domain.Page{Limit: 10})
+	aq, err := booking.NewAvailabilityQuery(booking.AvailabilityParams{CheckIn: future(5), CheckOut: future(7), Guests: "1"}, domain.Page{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package booking
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/google/uuid"
 
@@ -13,11 +12,14 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
-// LineInput is one requested stay: an item, dates and add-ons, as clients send it.
+// LineInput is one requested stay: an item, dates, how many of its units (or
+// one given unit) and add-ons, as clients send it.
 type LineInput struct {
 	ItemID   string           `json:"item_id"`
 	CheckIn  string           `json:"check_in"`
 	CheckOut string           `json:"check_out"`
+	Quantity *int32           `json:"quantity"`
+	UnitID   *string          `json:"unit_id"`
 	Addons   []AddonLineInput `json:"addons"`
 }
 
@@ -27,13 +29,19 @@ type AddonLineInput struct {
 	Quantity *int32 `json:"quantity"`
 }
 
-// Line is a validated stay request.
+// Line is a validated stay request: Quantity units of the item for the same
+// nights, or (Quantity 1) the unit UnitID.
 type Line struct {
 	ItemID   uuid.UUID   `json:"item_id"`
 	CheckIn  domain.Date `json:"check_in"`
 	CheckOut domain.Date `json:"check_out"`
+	Quantity int32       `json:"quantity"`
+	UnitID   *uuid.UUID  `json:"unit_id,omitempty"`
 	Addons   []AddonQty  `json:"addons"`
 }
+
+// maxQuantity bounds a line's units: an item has at most this many.
+const maxQuantity = 1000
 
 // AddonQty is a validated add-on request.
 type AddonQty struct {
@@ -87,6 +95,23 @@ func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 			p.Add(f+".item_id", "invalid", "item_id must be an item id")
 		}
 		l.CheckIn, l.CheckOut = parseStay(p, f+".check_in", f+".check_out", li.CheckIn, li.CheckOut)
+		l.Quantity = 1
+		if li.Quantity != nil {
+			l.Quantity = *li.Quantity
+			if l.Quantity < 1 || l.Quantity > maxQuantity {
+				p.Add(f+".quantity", "out_of_range", "quantity must be between 1 and %d units", maxQuantity)
+			}
+		}
+		if li.UnitID != nil {
+			id, err := uuid.Parse(*li.UnitID)
+			if err != nil {
+				p.Add(f+".unit_id", "invalid", "unit_id must be a unit id")
+			}
+			l.UnitID = &id
+			if l.Quantity != 1 {
+				p.Add(f+".quantity", "with_unit_id", "a line with unit_id books that one unit: quantity must be 1")
+			}
+		}
 		if len(li.Addons) > 50 {
 			p.Add(f+".addons", "too_many", "at most 50 add-ons per item")
 		}
@@ -111,7 +136,8 @@ func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 		}
 		for j := range i {
 			o := lines[j]
-			if o.ItemID == l.ItemID && l.CheckIn.Before(o.CheckOut) && o.CheckIn.Before(l.CheckOut) {
+			differentUnits := o.UnitID != nil && l.UnitID != nil && *o.UnitID != *l.UnitID
+			if o.ItemID == l.ItemID && !differentUnits && l.CheckIn.Before(o.CheckOut) && o.CheckIn.Before(l.CheckOut) {
 				p.Add(f, "overlap", "overlaps %s[%d] for the same item", field, j)
 			}
 		}
@@ -120,12 +146,15 @@ func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 	return lines
 }
 
-// PricedLine is a stay with its price.
+// PricedLine is a stay with its price: RoomTotal is Quantity units at
+// NightlyPrice for Nights nights.
 type PricedLine struct {
 	ItemID       uuid.UUID   `json:"item_id"`
 	CheckIn      domain.Date `json:"check_in"`
 	CheckOut     domain.Date `json:"check_out"`
 	Nights       int32       `json:"nights"`
+	Quantity     int32       `json:"quantity"`
+	UnitID       *uuid.UUID  `json:"-"` // the unit asked for, if any
 	NightlyPrice int64       `json:"nightly_price"`
 	RoomTotal    int64       `json:"room_total"`
 	Addons       []AddonLine `json:"addons"`
@@ -154,8 +183,10 @@ func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
 
 // priceLines loads the catalogue for lines and prices them. Everything a client
 // can get wrong about the catalogue (unknown or archived item, a stay outside the
-// item's night limits, a foreign or archived add-on, too many of one) is a field
-// error under field; check_in must not be before the organisation's today.
+// item's night limits, more units than the item has, a unit of another item, a
+// foreign or archived add-on, too many of one) is a field error under field;
+// check_in must not be before today in the item's property's time zone (else the
+// organisation's).
 func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, field string, lines []Line) ([]PricedLine, error) {
 	ids := make([]uuid.UUID, len(lines))
 	for i, l := range lines {
@@ -165,9 +196,13 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 	if err != nil {
 		return nil, fmt.Errorf("load items: %w", err)
 	}
-	byID := make(map[uuid.UUID]db.Item, len(items))
+	byID := make(map[uuid.UUID]db.ItemsByIDsRow, len(items))
 	for _, it := range items {
-		byID[it.ID] = it
+		byID[it.Item.ID] = it
+	}
+	units, err := requestedUnits(ctx, q, sc, lines)
+	if err != nil {
+		return nil, err
 	}
 	addons, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: sc.OrganisationID, ItemIds: ids})
 	if err != nil {
@@ -181,13 +216,24 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 	out := make([]PricedLine, len(lines))
 	for i, l := range lines {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if l.CheckIn.Before(c.Today) {
-			p.Add(f+".check_in", "in_past", "check_in %s is before today (%s) in the organisation's time zone", l.CheckIn, c.Today)
-		}
-		it, ok := byID[l.ItemID]
+		row, ok := byID[l.ItemID]
 		if !ok {
 			p.Add(f+".item_id", "not_found", "no item %s in this organisation", l.ItemID)
 			continue
+		}
+		it := row.Item
+		if today, where := localToday(c, row.PropertyTimezone); l.CheckIn.Before(today) {
+			p.Add(f+".check_in", "in_past", "check_in %s is before today (%s) in the %s time zone", l.CheckIn, today, where)
+		}
+		if l.Quantity > it.UnitCount {
+			p.Add(f+".quantity", "out_of_range", "item %s has %d units, not %d", l.ItemID, it.UnitCount, l.Quantity)
+		}
+		if l.UnitID != nil {
+			if u, ok := units[*l.UnitID]; !ok || u.ItemID != l.ItemID {
+				p.Add(f+".unit_id", "not_found", "item %s has no unit %s", l.ItemID, *l.UnitID)
+			} else if u.Status != catalogue.ItemActive {
+				p.Add(f+".unit_id", "unit_archived", "unit %s is archived", *l.UnitID)
+			}
 		}
 		if it.Status != catalogue.ItemActive {
 			p.Add(f+".item_id", domain.CodeItemArchived, "item %s is archived", l.ItemID)
@@ -198,8 +244,9 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 			p.Add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights, not %d",
 				l.ItemID, it.MinNights, it.MaxNights, nights)
 		}
-		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: nights,
-			NightlyPrice: it.NightlyPrice, RoomTotal: it.NightlyPrice * int64(nights), Addons: []AddonLine{}}
+		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: nights, Quantity: l.Quantity,
+			UnitID: l.UnitID, NightlyPrice: it.NightlyPrice, RoomTotal: it.NightlyPrice * int64(nights) * int64(l.Quantity),
+			Addons: []AddonLine{}}
 		for j, aq := range l.Addons {
 			a, ok := addonByID[aq.AddonID]
 			if !ok || a.ItemID != l.ItemID {
@@ -220,24 +267,35 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 	return out, p.Err()
 }
 
-// blockedItems returns the items of lines that an active booking (other than
-// except) holds on overlapping dates, in a stable order.
-func blockedItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []PricedLine, except *uuid.UUID) ([]uuid.UUID, error) {
-	set := map[uuid.UUID]bool{}
+// localToday is today in the item's property's time zone, else the organisation's,
+// and which of the two it is.
+func localToday(c domain.Clock, propertyTimezone *string) (domain.Date, string) {
+	if propertyTimezone != nil {
+		if loc, err := domain.LoadLocation(*propertyTimezone); err == nil {
+			return domain.DateOf(c.Now, loc), "property's"
+		}
+	}
+	return c.Today, "organisation's"
+}
+
+// requestedUnits loads the units that lines ask for by id.
+func requestedUnits(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line) (map[uuid.UUID]db.Unit, error) {
+	var ids []uuid.UUID
 	for _, l := range lines {
-		ids, err := q.BlockedItems(ctx, db.BlockedItemsParams{OrganisationID: sc.OrganisationID, ItemIds: []uuid.UUID{l.ItemID},
-			CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(), ExceptBooking: except})
-		if err != nil {
-			return nil, fmt.Errorf("check availability: %w", err)
-		}
-		for _, id := range ids {
-			set[id] = true
+		if l.UnitID != nil {
+			ids = append(ids, *l.UnitID)
 		}
 	}
-	out := make([]uuid.UUID, 0, len(set))
-	for id := range set {
-		out = append(out, id)
+	out := map[uuid.UUID]db.Unit{}
+	if len(ids) == 0 {
+		return out, nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	rows, err := q.UnitsByIDs(ctx, db.UnitsByIDsParams{OrganisationID: sc.OrganisationID, Ids: ids})
+	if err != nil {
+		return nil, fmt.Errorf("load units: %w", err)
+	}
+	for _, u := range rows {
+		out[u.ID] = u
+	}
 	return out, nil
 }

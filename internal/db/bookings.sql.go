@@ -64,7 +64,7 @@ func (q *Queries) BookingItemAddons(ctx context.Context, arg BookingItemAddonsPa
 
 const bookingItems = `-- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
-       upper(bi.date_range)::date AS check_out, bi.nights, bi.nightly_price, bi.room_total,
+       upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
        bi.addons_total, bi.total
 FROM booking_items bi
 WHERE bi.organisation_id = $1 AND bi.booking_id = ANY($2::uuid[])
@@ -84,6 +84,7 @@ type BookingItemsRow struct {
 	CheckIn      time.Time
 	CheckOut     time.Time
 	Nights       int32
+	Quantity     int32
 	NightlyPrice int64
 	RoomTotal    int64
 	AddonsTotal  int64
@@ -107,6 +108,7 @@ func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]B
 			&i.CheckIn,
 			&i.CheckOut,
 			&i.Nights,
+			&i.Quantity,
 			&i.NightlyPrice,
 			&i.RoomTotal,
 			&i.AddonsTotal,
@@ -189,6 +191,10 @@ WITH stale AS (
     UPDATE booking_items bi SET status = 'expired'
     WHERE bi.organisation_id = $1 AND bi.booking_id IN (SELECT id FROM stale)
     RETURNING bi.booking_id
+), expired_units AS (
+    UPDATE occupancies o SET status = 'expired'
+    WHERE o.organisation_id = $1 AND o.booking_id IN (SELECT id FROM stale)
+    RETURNING o.booking_id
 )
 SELECT id FROM stale
 `
@@ -350,10 +356,10 @@ func (q *Queries) InsertBooking(ctx context.Context, arg InsertBookingParams) (B
 }
 
 const insertBookingItem = `-- name: InsertBookingItem :exec
-INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
+INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
                            nightly_price, room_total, addons_total, total, status, hold_expires_at)
 VALUES ($1, $2, $3, $4, $5, daterange($6::date, $7::date), $8,
-        $9, $10, $11, $12, $13, $14)
+        $9, $10, $11, $12, $13, $14, $15)
 `
 
 type InsertBookingItemParams struct {
@@ -365,6 +371,7 @@ type InsertBookingItemParams struct {
 	CheckIn        time.Time
 	CheckOut       time.Time
 	Nights         int32
+	Quantity       int32
 	NightlyPrice   int64
 	RoomTotal      int64
 	AddonsTotal    int64
@@ -383,6 +390,7 @@ func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemPa
 		arg.CheckIn,
 		arg.CheckOut,
 		arg.Nights,
+		arg.Quantity,
 		arg.NightlyPrice,
 		arg.RoomTotal,
 		arg.AddonsTotal,
@@ -438,8 +446,13 @@ WHERE b.organisation_id = $1
       WHERE bi.organisation_id = $1 AND bi.booking_id = b.id
         AND ($4::uuid IS NULL OR bi.item_id = $4::uuid)
         AND bi.date_range && daterange($5::date, $6::date)))
+  AND ($7::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM booking_items bi
+      JOIN items i ON i.organisation_id = bi.organisation_id AND i.id = bi.item_id
+      WHERE bi.organisation_id = $1 AND bi.booking_id = b.id
+        AND i.property_id = $7::uuid))
 ORDER BY b.id DESC
-LIMIT $7
+LIMIT $8
 `
 
 type ListBookingsParams struct {
@@ -449,6 +462,7 @@ type ListBookingsParams struct {
 	ItemID         *uuid.UUID
 	FromDate       *time.Time
 	ToDate         *time.Time
+	PropertyID     *uuid.UUID
 	RowLimit       int32
 }
 
@@ -460,6 +474,7 @@ func (q *Queries) ListBookings(ctx context.Context, arg ListBookingsParams) ([]B
 		arg.ItemID,
 		arg.FromDate,
 		arg.ToDate,
+		arg.PropertyID,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -501,8 +516,12 @@ func (q *Queries) ListBookings(ctx context.Context, arg ListBookingsParams) ([]B
 }
 
 const setBookingItemsStatus = `-- name: SetBookingItemsStatus :exec
-UPDATE booking_items SET status = $1
-WHERE organisation_id = $2 AND booking_id = $3
+WITH units_status AS (
+    UPDATE occupancies o SET status = $1
+    WHERE o.organisation_id = $2 AND o.booking_id = $3
+)
+UPDATE booking_items bi SET status = $1
+WHERE bi.organisation_id = $2 AND bi.booking_id = $3
 `
 
 type SetBookingItemsStatusParams struct {
@@ -511,6 +530,8 @@ type SetBookingItemsStatusParams struct {
 	BookingID      uuid.UUID
 }
 
+// A booking's status, mirrored onto its stays and the units they occupy (a
+// cancelled or expired booking frees every unit).
 func (q *Queries) SetBookingItemsStatus(ctx context.Context, arg SetBookingItemsStatusParams) error {
 	_, err := q.db.Exec(ctx, setBookingItemsStatus, arg.Status, arg.OrganisationID, arg.BookingID)
 	return err

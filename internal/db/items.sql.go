@@ -13,67 +13,87 @@ import (
 )
 
 const availableItems = `-- name: AvailableItems :many
-SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at FROM items i
+SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, f.free::integer AS available_units
+FROM items i
+CROSS JOIN LATERAL (
+    SELECT count(*) AS free FROM units u
+    WHERE u.organisation_id = $1 AND u.item_id = i.id AND u.status = 'active'
+      AND NOT EXISTS (
+          SELECT 1 FROM occupancies o
+          WHERE o.organisation_id = $1 AND o.unit_id = u.id
+            AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+            AND o.date_range && daterange($2::date, $3::date)
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
+) f
 WHERE i.organisation_id = $1
   AND i.status = 'active'
-  AND i.capacity >= $2::integer
-  AND i.min_nights <= $3::integer AND i.max_nights >= $3::integer
-  AND ($4::uuid IS NULL OR i.id > $4::uuid)
-  AND NOT EXISTS (
-      SELECT 1 FROM booking_items bi
-      WHERE bi.organisation_id = $1
-        AND bi.item_id = i.id
-        AND bi.status IN ('unpaid', 'paid', 'complete')
-        AND bi.date_range && daterange($5::date, $6::date)
-        AND (bi.status <> 'unpaid' OR bi.hold_expires_at > now())
-  )
+  AND i.capacity >= $4::integer
+  AND i.min_nights <= $5::integer AND i.max_nights >= $5::integer
+  AND i.unit_count >= $6::integer
+  AND ($7::uuid IS NULL OR i.property_id = $7::uuid)
+  AND ($8::uuid IS NULL OR i.id > $8::uuid)
+  AND f.free >= $6::integer
 ORDER BY i.id
-LIMIT $7
+LIMIT $9
 `
 
 type AvailableItemsParams struct {
 	OrganisationID uuid.UUID
-	Guests         int32
-	Nights         int32
-	After          *uuid.UUID
 	CheckIn        time.Time
 	CheckOut       time.Time
+	Guests         int32
+	Nights         int32
+	Quantity       int32
+	PropertyID     *uuid.UUID
+	After          *uuid.UUID
 	RowLimit       int32
 }
 
-// Active items that fit the party and the stay, with no active booking item
-// overlapping [check_in, check_out). An unpaid hold past its deadline does not block,
-// whether or not the expiry sweep has run yet.
-func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) ([]Item, error) {
+type AvailableItemsRow struct {
+	Item           Item
+	AvailableUnits int32
+}
+
+// Active items that fit the party and the stay and have at least @quantity units
+// free for every night of [check_in, check_out), with that number of free units.
+// A unit is free when no active occupancy (a booking's stay or a block) overlaps
+// the stay; an unpaid hold past its deadline does not occupy, whether or not the
+// expiry sweep has run yet.
+func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) ([]AvailableItemsRow, error) {
 	rows, err := q.db.Query(ctx, availableItems,
 		arg.OrganisationID,
-		arg.Guests,
-		arg.Nights,
-		arg.After,
 		arg.CheckIn,
 		arg.CheckOut,
+		arg.Guests,
+		arg.Nights,
+		arg.Quantity,
+		arg.PropertyID,
+		arg.After,
 		arg.RowLimit,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Item
+	var items []AvailableItemsRow
 	for rows.Next() {
-		var i Item
+		var i AvailableItemsRow
 		if err := rows.Scan(
-			&i.OrganisationID,
-			&i.ID,
-			&i.Name,
-			&i.Description,
-			&i.Capacity,
-			&i.NightlyPrice,
-			&i.MinNights,
-			&i.MaxNights,
-			&i.Status,
-			&i.Version,
-			&i.CreatedAt,
-			&i.UpdatedAt,
+			&i.Item.OrganisationID,
+			&i.Item.ID,
+			&i.Item.Name,
+			&i.Item.Description,
+			&i.Item.Capacity,
+			&i.Item.NightlyPrice,
+			&i.Item.MinNights,
+			&i.Item.MaxNights,
+			&i.Item.Status,
+			&i.Item.Version,
+			&i.Item.CreatedAt,
+			&i.Item.UpdatedAt,
+			&i.Item.PropertyID,
+			&i.Item.UnitCount,
+			&i.AvailableUnits,
 		); err != nil {
 			return nil, err
 		}
@@ -85,55 +105,12 @@ func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) 
 	return items, nil
 }
 
-const blockedItems = `-- name: BlockedItems :many
-SELECT DISTINCT bi.item_id FROM booking_items bi
-WHERE bi.organisation_id = $1
-  AND bi.item_id = ANY($2::uuid[])
-  AND bi.status IN ('unpaid', 'paid', 'complete')
-  AND bi.date_range && daterange($3::date, $4::date)
-  AND (bi.status <> 'unpaid' OR bi.hold_expires_at > now())
-  AND ($5::uuid IS NULL OR bi.booking_id <> $5::uuid)
-`
-
-type BlockedItemsParams struct {
-	OrganisationID uuid.UUID
-	ItemIds        []uuid.UUID
-	CheckIn        time.Time
-	CheckOut       time.Time
-	ExceptBooking  *uuid.UUID
-}
-
-// Which of the given items have an active booking item overlapping the range.
-func (q *Queries) BlockedItems(ctx context.Context, arg BlockedItemsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, blockedItems,
-		arg.OrganisationID,
-		arg.ItemIds,
-		arg.CheckIn,
-		arg.CheckOut,
-		arg.ExceptBooking,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []uuid.UUID
-	for rows.Next() {
-		var item_id uuid.UUID
-		if err := rows.Scan(&item_id); err != nil {
-			return nil, err
-		}
-		items = append(items, item_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const createItem = `-- name: CreateItem :one
-INSERT INTO items (organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at
+INSERT INTO items (organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights,
+                   property_id, unit_count)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10)
+RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count
 `
 
 type CreateItemParams struct {
@@ -145,6 +122,8 @@ type CreateItemParams struct {
 	NightlyPrice   int64
 	MinNights      int32
 	MaxNights      int32
+	PropertyID     *uuid.UUID
+	UnitCount      int32
 }
 
 func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, error) {
@@ -157,6 +136,8 @@ func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, e
 		arg.NightlyPrice,
 		arg.MinNights,
 		arg.MaxNights,
+		arg.PropertyID,
+		arg.UnitCount,
 	)
 	var i Item
 	err := row.Scan(
@@ -172,12 +153,14 @@ func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, e
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PropertyID,
+		&i.UnitCount,
 	)
 	return i, err
 }
 
 const getItem = `-- name: GetItem :one
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at FROM items WHERE organisation_id = $1 AND id = $2
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items WHERE organisation_id = $1 AND id = $2
 `
 
 type GetItemParams struct {
@@ -201,12 +184,14 @@ func (q *Queries) GetItem(ctx context.Context, arg GetItemParams) (Item, error) 
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PropertyID,
+		&i.UnitCount,
 	)
 	return i, err
 }
 
 const getItemForUpdate = `-- name: GetItemForUpdate :one
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at FROM items WHERE organisation_id = $1 AND id = $2 FOR UPDATE
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items WHERE organisation_id = $1 AND id = $2 FOR UPDATE
 `
 
 type GetItemForUpdateParams struct {
@@ -230,20 +215,28 @@ func (q *Queries) GetItemForUpdate(ctx context.Context, arg GetItemForUpdatePara
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PropertyID,
+		&i.UnitCount,
 	)
 	return i, err
 }
 
 const itemCalendar = `-- name: ItemCalendar :many
 SELECT day::date AS day,
-       NOT EXISTS (
-           SELECT 1 FROM booking_items bi
-           WHERE bi.organisation_id = $1
-             AND bi.item_id = $2
-             AND bi.status IN ('unpaid', 'paid', 'complete')
-             AND bi.date_range @> day::date
-             AND (bi.status <> 'unpaid' OR bi.hold_expires_at > now())
-       ) AS available
+       (SELECT count(*) FROM units u
+        WHERE u.organisation_id = $1 AND u.item_id = $2
+          AND u.status = 'active')::integer AS total_units,
+       (SELECT count(DISTINCT o.unit_id) FROM occupancies o
+        JOIN units u ON u.organisation_id = o.organisation_id AND u.id = o.unit_id AND u.status = 'active'
+        WHERE o.organisation_id = $1 AND o.item_id = $2
+          AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+          AND o.date_range @> day::date
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
+                                                     'reason', b.reason) ORDER BY b.id)
+                 FROM blocks b
+                 WHERE b.organisation_id = $1 AND b.item_id = $2
+                   AND b.date_range @> day::date), '[]'::jsonb)::jsonb AS blocks
 FROM generate_series($3::date, $4::date - 1, interval '1 day') AS day
 ORDER BY day
 `
@@ -256,11 +249,14 @@ type ItemCalendarParams struct {
 }
 
 type ItemCalendarRow struct {
-	Day       time.Time
-	Available bool
+	Day           time.Time
+	TotalUnits    int32
+	OccupiedUnits int32
+	Blocks        []byte
 }
 
-// One row per day of [from, to): whether an active booking item covers it.
+// One row per day of [from, to): the item's active units, how many of them an
+// active occupancy covers, and the blocks on that day.
 func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]ItemCalendarRow, error) {
 	rows, err := q.db.Query(ctx, itemCalendar,
 		arg.OrganisationID,
@@ -275,7 +271,12 @@ func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]I
 	var items []ItemCalendarRow
 	for rows.Next() {
 		var i ItemCalendarRow
-		if err := rows.Scan(&i.Day, &i.Available); err != nil {
+		if err := rows.Scan(
+			&i.Day,
+			&i.TotalUnits,
+			&i.OccupiedUnits,
+			&i.Blocks,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -287,7 +288,9 @@ func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]I
 }
 
 const itemsByIDs = `-- name: ItemsByIDs :many
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at FROM items WHERE organisation_id = $1 AND id = ANY($2::uuid[])
+SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, p.timezone AS property_timezone FROM items i
+LEFT JOIN properties p ON p.organisation_id = i.organisation_id AND p.id = i.property_id
+WHERE i.organisation_id = $1 AND i.id = ANY($2::uuid[])
 `
 
 type ItemsByIDsParams struct {
@@ -295,28 +298,37 @@ type ItemsByIDsParams struct {
 	Ids            []uuid.UUID
 }
 
-func (q *Queries) ItemsByIDs(ctx context.Context, arg ItemsByIDsParams) ([]Item, error) {
+type ItemsByIDsRow struct {
+	Item             Item
+	PropertyTimezone *string
+}
+
+// The items of a request with their property's time zone (NULL: the organisation's).
+func (q *Queries) ItemsByIDs(ctx context.Context, arg ItemsByIDsParams) ([]ItemsByIDsRow, error) {
 	rows, err := q.db.Query(ctx, itemsByIDs, arg.OrganisationID, arg.Ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Item
+	var items []ItemsByIDsRow
 	for rows.Next() {
-		var i Item
+		var i ItemsByIDsRow
 		if err := rows.Scan(
-			&i.OrganisationID,
-			&i.ID,
-			&i.Name,
-			&i.Description,
-			&i.Capacity,
-			&i.NightlyPrice,
-			&i.MinNights,
-			&i.MaxNights,
-			&i.Status,
-			&i.Version,
-			&i.CreatedAt,
-			&i.UpdatedAt,
+			&i.Item.OrganisationID,
+			&i.Item.ID,
+			&i.Item.Name,
+			&i.Item.Description,
+			&i.Item.Capacity,
+			&i.Item.NightlyPrice,
+			&i.Item.MinNights,
+			&i.Item.MaxNights,
+			&i.Item.Status,
+			&i.Item.Version,
+			&i.Item.CreatedAt,
+			&i.Item.UpdatedAt,
+			&i.Item.PropertyID,
+			&i.Item.UnitCount,
+			&i.PropertyTimezone,
 		); err != nil {
 			return nil, err
 		}
@@ -329,17 +341,19 @@ func (q *Queries) ItemsByIDs(ctx context.Context, arg ItemsByIDsParams) ([]Item,
 }
 
 const listItems = `-- name: ListItems :many
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at FROM items
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items
 WHERE organisation_id = $1
   AND ($2::text IS NULL OR status = $2::text)
-  AND ($3::uuid IS NULL OR id > $3::uuid)
+  AND ($3::uuid IS NULL OR property_id = $3::uuid)
+  AND ($4::uuid IS NULL OR id > $4::uuid)
 ORDER BY id
-LIMIT $4
+LIMIT $5
 `
 
 type ListItemsParams struct {
 	OrganisationID uuid.UUID
 	Status         *string
+	PropertyID     *uuid.UUID
 	After          *uuid.UUID
 	RowLimit       int32
 }
@@ -348,6 +362,7 @@ func (q *Queries) ListItems(ctx context.Context, arg ListItemsParams) ([]Item, e
 	rows, err := q.db.Query(ctx, listItems,
 		arg.OrganisationID,
 		arg.Status,
+		arg.PropertyID,
 		arg.After,
 		arg.RowLimit,
 	)
@@ -371,6 +386,8 @@ func (q *Queries) ListItems(ctx context.Context, arg ListItemsParams) ([]Item, e
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PropertyID,
+			&i.UnitCount,
 		); err != nil {
 			return nil, err
 		}
@@ -427,10 +444,10 @@ func (q *Queries) LockItemsForBooking(ctx context.Context, arg LockItemsForBooki
 const updateItem = `-- name: UpdateItem :one
 UPDATE items SET
     name = $1, description = $2, capacity = $3, nightly_price = $4,
-    min_nights = $5, max_nights = $6, status = $7,
+    min_nights = $5, max_nights = $6, status = $7, property_id = $8,
     version = version + 1, updated_at = now()
-WHERE organisation_id = $8 AND id = $9
-RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at
+WHERE organisation_id = $9 AND id = $10
+RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count
 `
 
 type UpdateItemParams struct {
@@ -441,6 +458,7 @@ type UpdateItemParams struct {
 	MinNights      int32
 	MaxNights      int32
 	Status         string
+	PropertyID     *uuid.UUID
 	OrganisationID uuid.UUID
 	ID             uuid.UUID
 }
@@ -454,6 +472,7 @@ func (q *Queries) UpdateItem(ctx context.Context, arg UpdateItemParams) (Item, e
 		arg.MinNights,
 		arg.MaxNights,
 		arg.Status,
+		arg.PropertyID,
 		arg.OrganisationID,
 		arg.ID,
 	)
@@ -471,6 +490,8 @@ func (q *Queries) UpdateItem(ctx context.Context, arg UpdateItemParams) (Item, e
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PropertyID,
+		&i.UnitCount,
 	)
 	return i, err
 }

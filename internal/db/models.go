@@ -45,6 +45,21 @@ type ApiKeyCredential struct {
 	OrganisationSlug string
 }
 
+type Block struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	ItemID         uuid.UUID
+	UnitID         uuid.UUID
+	DateRange      pgtype.Range[pgtype.Date]
+	Kind           string
+	Reason         string
+	SourceImportID *uuid.UUID
+	SourceUid      *string
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
 type Booking struct {
 	OrganisationID   uuid.UUID
 	ID               uuid.UUID
@@ -81,6 +96,7 @@ type BookingItem struct {
 	Total          int64
 	Status         string
 	HoldExpiresAt  time.Time
+	Quantity       int32
 }
 
 type BookingItemAddon struct {
@@ -140,6 +156,21 @@ type Item struct {
 	Version        int32
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	PropertyID     *uuid.UUID
+	UnitCount      int32
+}
+
+type Occupancy struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	UnitID         uuid.UUID
+	ItemID         uuid.UUID
+	DateRange      pgtype.Range[pgtype.Date]
+	BookingID      *uuid.UUID
+	BookingItemID  *uuid.UUID
+	BlockID        *uuid.UUID
+	Status         string
+	HoldExpiresAt  *time.Time
 }
 
 type Organisation struct {
@@ -160,6 +191,31 @@ type PlatformCommand struct {
 	OrganisationID uuid.UUID
 	Result         []byte
 	CreatedAt      time.Time
+}
+
+type Property struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	Name           string
+	AddressLines   []string
+	City           string
+	CountryCode    *string
+	Timezone       string
+	Status         string
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type Unit struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	ItemID         uuid.UUID
+	Name           string
+	Status         string
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 type WebhookAttempt struct {

@@ -23,6 +23,14 @@ const (
 	OpArchiveItem   Operation = "item.archive"
 	OpCreateAddon   Operation = "addon.create"
 	OpArchiveAddon  Operation = "addon.archive"
+	OpCreateUnit    Operation = "unit.create"
+	OpUpdateUnit    Operation = "unit.update"
+	OpArchiveUnit   Operation = "unit.archive"
+
+	OpReadProperties  Operation = "property.read"
+	OpCreateProperty  Operation = "property.create"
+	OpUpdateProperty  Operation = "property.update"
+	OpArchiveProperty Operation = "property.archive"
 
 	OpSearchAvailability Operation = "availability.search"
 	OpQuote              Operation = "quote.create"
@@ -33,6 +41,10 @@ const (
 	OpCancelBooking      Operation = "booking.cancelled"
 	OpCompleteBooking    Operation = "booking.complete"
 	OpExpireHold         Operation = "booking.expire"
+	OpAssignUnit         Operation = "booking.assign_unit"
+	OpCreateBlock        Operation = "block.create"
+	OpUpdateBlock        Operation = "block.update"
+	OpDeleteBlock        Operation = "block.delete"
 
 	OpReadEvents Operation = "event.read"
 
@@ -63,6 +75,14 @@ var access = map[Operation]permission{
 	OpArchiveItem:   {scope.RoleAdmin, "manage the catalogue"},
 	OpCreateAddon:   {scope.RoleAdmin, "manage the catalogue"},
 	OpArchiveAddon:  {scope.RoleAdmin, "manage the catalogue"},
+	OpCreateUnit:    {scope.RoleAdmin, "manage the catalogue"},
+	OpUpdateUnit:    {scope.RoleAdmin, "manage the catalogue"},
+	OpArchiveUnit:   {scope.RoleAdmin, "manage the catalogue"},
+
+	OpReadProperties:  {scope.RoleRead, "read properties"},
+	OpCreateProperty:  {scope.RoleAdmin, "manage properties"},
+	OpUpdateProperty:  {scope.RoleAdmin, "manage properties"},
+	OpArchiveProperty: {scope.RoleAdmin, "manage properties"},
 
 	OpSearchAvailability: {scope.RoleRead, "search availability"},
 	OpQuote:              {scope.RoleWrite, "request quotes"},
@@ -73,6 +93,10 @@ var access = map[Operation]permission{
 	OpCancelBooking:      {scope.RoleWrite, "change bookings"},
 	OpCompleteBooking:    {scope.RoleWrite, "change bookings"},
 	OpExpireHold:         {scope.RoleAdmin, "expire holds"},
+	OpAssignUnit:         {scope.RoleAdmin, "move a stay to a given unit"},
+	OpCreateBlock:        {scope.RoleAdmin, "manage blocks"},
+	OpUpdateBlock:        {scope.RoleAdmin, "manage blocks"},
+	OpDeleteBlock:        {scope.RoleAdmin, "manage blocks"},
 
 	OpReadEvents: {scope.RoleRead, "read events"},
 

@@ -35,6 +35,11 @@ const (
 	CodeNotFound          = "not_found"
 	CodeForbidden         = "forbidden"
 	CodeItemArchived      = "item_archived"
+	CodeBlockConflict     = "block_conflict"
+	CodeUnitNameTaken     = "unit_name_taken"
+	CodeUnitHasBookings   = "unit_has_bookings"
+	CodeUnitLimit         = "unit_limit_reached"
+	CodePropertyHasItems  = "property_has_items"
 )
 
 // FieldError is one wrong input field; Field is a path like items[0].check_out.
@@ -50,8 +55,11 @@ type Error struct {
 	Code    string       `json:"code"`
 	Message string       `json:"message"`
 	Fields  []FieldError `json:"fields,omitempty"`
-	// ItemIDs names the items in conflict for booking_conflict.
+	// ItemIDs names the items in conflict for booking_conflict, and a property's
+	// active items for property_has_items.
 	ItemIDs []uuid.UUID `json:"item_ids,omitempty"`
+	// BookingIDs names the bookings in the way, for unit_has_bookings.
+	BookingIDs []uuid.UUID `json:"booking_ids,omitempty"`
 }
 
 func (e *Error) Error() string {

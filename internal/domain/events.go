@@ -11,12 +11,16 @@ const (
 	EventItemCreated      = "item.created"
 	EventItemUpdated      = "item.updated"
 	EventItemArchived     = "item.archived"
+	EventBlockCreated     = "block.created"
+	EventBlockUpdated     = "block.updated"
+	EventBlockDeleted     = "block.deleted"
 )
 
 // EventTypes lists every event type, in the order the API documents them.
 var EventTypes = []string{
 	EventBookingCreated, EventBookingUpdated, EventBookingConfirmed, EventBookingCancelled,
 	EventBookingCompleted, EventBookingExpired, EventItemCreated, EventItemUpdated, EventItemArchived,
+	EventBlockCreated, EventBlockUpdated, EventBlockDeleted,
 }
 
 // Event is a domain event, written to the outbox in the transaction of the change.

@@ -176,7 +176,12 @@ func (s *server) listItems(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	items, err := s.svc.ListItems(r.Context(), scopeFrom(r), r.URL.Query().Get("status"), page)
+	f, err := catalogue.NewItemFilter(r.URL.Query().Get("status"), r.URL.Query().Get("property_id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items, err := s.svc.ListItems(r.Context(), scopeFrom(r), f, page)
 	query(s, w, r, items, err, nil)
 }
 
@@ -290,7 +295,8 @@ func (s *server) availability(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	aq, err := booking.NewAvailabilityQuery(q.Get("check_in"), q.Get("check_out"), q.Get("guests"), page)
+	aq, err := booking.NewAvailabilityQuery(booking.AvailabilityParams{CheckIn: q.Get("check_in"), CheckOut: q.Get("check_out"),
+		Guests: q.Get("guests"), Quantity: q.Get("quantity"), PropertyID: q.Get("property_id")}, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return

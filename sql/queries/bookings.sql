@@ -20,6 +20,10 @@ WITH stale AS (
     UPDATE booking_items bi SET status = 'expired'
     WHERE bi.organisation_id = @organisation_id AND bi.booking_id IN (SELECT id FROM stale)
     RETURNING bi.booking_id
+), expired_units AS (
+    UPDATE occupancies o SET status = 'expired'
+    WHERE o.organisation_id = @organisation_id AND o.booking_id IN (SELECT id FROM stale)
+    RETURNING o.booking_id
 )
 SELECT id FROM stale;
 
@@ -29,10 +33,10 @@ VALUES (@organisation_id, @id, 'unpaid', @guest_name, @guest_email, @guest_phone
 RETURNING *;
 
 -- name: InsertBookingItem :exec
-INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
+INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
                            nightly_price, room_total, addons_total, total, status, hold_expires_at)
 VALUES (@organisation_id, @id, @booking_id, @position, @item_id, daterange(@check_in::date, @check_out::date), @nights,
-        @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at);
+        @quantity, @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at);
 
 -- name: InsertBookingItemAddon :exec
 INSERT INTO booking_item_addons (organisation_id, booking_item_id, addon_id, name, per, unit_price, quantity, total)
@@ -46,7 +50,7 @@ SELECT * FROM bookings WHERE organisation_id = @organisation_id AND id = @id FOR
 
 -- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
-       upper(bi.date_range)::date AS check_out, bi.nights, bi.nightly_price, bi.room_total,
+       upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
        bi.addons_total, bi.total
 FROM booking_items bi
 WHERE bi.organisation_id = @organisation_id AND bi.booking_id = ANY(@booking_ids::uuid[])
@@ -73,6 +77,11 @@ WHERE b.organisation_id = @organisation_id
       WHERE bi.organisation_id = @organisation_id AND bi.booking_id = b.id
         AND (sqlc.narg(item_id)::uuid IS NULL OR bi.item_id = sqlc.narg(item_id)::uuid)
         AND bi.date_range && daterange(sqlc.narg(from_date)::date, sqlc.narg(to_date)::date)))
+  AND (sqlc.narg(property_id)::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM booking_items bi
+      JOIN items i ON i.organisation_id = bi.organisation_id AND i.id = bi.item_id
+      WHERE bi.organisation_id = @organisation_id AND bi.booking_id = b.id
+        AND i.property_id = sqlc.narg(property_id)::uuid))
 ORDER BY b.id DESC
 LIMIT @row_limit;
 
@@ -100,8 +109,14 @@ WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
 
 -- name: SetBookingItemsStatus :exec
-UPDATE booking_items SET status = @status
-WHERE organisation_id = @organisation_id AND booking_id = @booking_id;
+-- A booking's status, mirrored onto its stays and the units they occupy (a
+-- cancelled or expired booking frees every unit).
+WITH units_status AS (
+    UPDATE occupancies o SET status = @status
+    WHERE o.organisation_id = @organisation_id AND o.booking_id = @booking_id
+)
+UPDATE booking_items bi SET status = @status
+WHERE bi.organisation_id = @organisation_id AND bi.booking_id = @booking_id;
 
 -- name: DueHolds :many
 -- Pre-tenant (see sqlc.yaml): the hold-expiry sweep finds unpaid holds past their

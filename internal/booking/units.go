@@ -1,0 +1,127 @@
+package booking
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/vacancy-dev/vacancy/internal/db"
+	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/scope"
+)
+
+// UnitRef names a unit that a stay occupies.
+type UnitRef struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+}
+
+// freeUnits lists the item's units free for the whole stay, best first (see the
+// FreeUnits query: the unit whose neighbours leave the smallest gaps, then by
+// name). Occupancies of except (a booking moving its own stays) do not count.
+func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID) ([]UnitRef, error) {
+	rows, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: sc.OrganisationID, ItemID: itemID,
+		CheckIn: in.Time(), CheckOut: out.Time(), ExceptBooking: except})
+	if err != nil {
+		return nil, fmt.Errorf("find free units: %w", err)
+	}
+	refs := make([]UnitRef, len(rows))
+	for i, r := range rows {
+		refs[i] = UnitRef{ID: r.ID, Name: r.Name}
+	}
+	return refs, nil
+}
+
+// assignUnits chooses the units each line occupies, in line order. A line with
+// a unit_id takes that unit; any other takes its Quantity best free units,
+// preferring those in prefer[item] (the units a booking that changes its dates
+// holds now, so a stay stays where it is when it can). When any line cannot be
+// served, the answer is booking_conflict naming every such item and how many of
+// its units were free. The database has the last word: the exclusion constraint
+// refuses an occupancy that a concurrent transaction took meanwhile.
+func assignUnits(ctx context.Context, q *db.Queries, sc scope.Scope, lines []PricedLine, except *uuid.UUID,
+	prefer map[uuid.UUID][]uuid.UUID) ([][]UnitRef, error) {
+	out := make([][]UnitRef, len(lines))
+	var short []uuid.UUID
+	var why []string
+	for i, l := range lines {
+		free, err := freeUnits(ctx, q, sc, l.ItemID, l.CheckIn, l.CheckOut, except)
+		if err != nil {
+			return nil, err
+		}
+		if l.UnitID != nil {
+			j := slices.IndexFunc(free, func(u UnitRef) bool { return u.ID == *l.UnitID })
+			if j < 0 {
+				short = append(short, l.ItemID)
+				why = append(why, fmt.Sprintf("unit %s of item %s is taken on those nights", *l.UnitID, l.ItemID))
+				continue
+			}
+			out[i] = []UnitRef{free[j]}
+			continue
+		}
+		if p := prefer[l.ItemID]; len(p) > 0 {
+			slices.SortStableFunc(free, func(a, b UnitRef) int {
+				return boolRank(slices.Contains(p, a.ID)) - boolRank(slices.Contains(p, b.ID))
+			})
+		}
+		if int32(len(free)) < l.Quantity {
+			short = append(short, l.ItemID)
+			why = append(why, fmt.Sprintf("item %s has %d of the %d units asked for free on those nights", l.ItemID, len(free), l.Quantity))
+			continue
+		}
+		out[i] = free[:l.Quantity]
+	}
+	if len(short) > 0 {
+		e := overlapConflict(short)
+		e.Message = "the requested dates overlap active bookings or blocks: " + strings.Join(why, "; ")
+		return nil, e
+	}
+	return out, nil
+}
+
+func boolRank(preferred bool) int {
+	if preferred {
+		return 0
+	}
+	return 1
+}
+
+// lineUnits loads the units each of a booking's stays occupies.
+func lineUnits(ctx context.Context, q *db.Queries, sc scope.Scope, lineIDs []uuid.UUID) (map[uuid.UUID][]UnitRef, error) {
+	rows, err := q.BookingItemUnits(ctx, db.BookingItemUnitsParams{OrganisationID: sc.OrganisationID, BookingItemIds: lineIDs})
+	if err != nil {
+		return nil, fmt.Errorf("load booking units: %w", err)
+	}
+	out := make(map[uuid.UUID][]UnitRef, len(lineIDs))
+	for _, r := range rows {
+		out[r.BookingItemID] = append(out[r.BookingItemID], UnitRef{ID: r.ID, Name: r.Name})
+	}
+	return out, nil
+}
+
+// heldUnits is the units a booking's stays occupy now, by item.
+func heldUnits(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID) (map[uuid.UUID][]uuid.UUID, error) {
+	lines, err := q.BookingItems(ctx, db.BookingItemsParams{OrganisationID: sc.OrganisationID, BookingIds: []uuid.UUID{bookingID}})
+	if err != nil {
+		return nil, fmt.Errorf("load booking items: %w", err)
+	}
+	ids := make([]uuid.UUID, len(lines))
+	itemOf := make(map[uuid.UUID]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i], itemOf[l.ID] = l.ID, l.ItemID
+	}
+	units, err := lineUnits(ctx, q, sc, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uuid.UUID][]uuid.UUID{}
+	for line, us := range units {
+		for _, u := range us {
+			out[itemOf[line]] = append(out[itemOf[line]], u.ID)
+		}
+	}
+	return out, nil
+}
