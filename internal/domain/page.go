@@ -13,7 +13,7 @@ import (
 type Page struct {
 	// Cursor is the id of the last row of the previous page; nil for the first page.
 	Cursor *uuid.UUID
-	Limit int32
+	Limit  int32
 }
 
 // List is one page of results and the cursor of the next page, if any.
