@@ -175,14 +175,16 @@ func (r *Response) Replayed() bool { return r.Header.Get("Idempotent-Replayed") 
 
 // Problem is an RFC 9457 problem body as the API sends it.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail"`
-	Code     string       `json:"code"`
-	Errors   []FieldError `json:"errors"`
-	ItemIDs  []string     `json:"item_ids"`
-	Instance string       `json:"instance"`
+	Type    string       `json:"type"`
+	Title   string       `json:"title"`
+	Status  int          `json:"status"`
+	Detail  string       `json:"detail"`
+	Code    string       `json:"code"`
+	Errors  []FieldError `json:"errors"`
+	ItemIDs []string     `json:"item_ids"`
+	// BookingIDs names the bookings in the way (unit_has_bookings).
+	BookingIDs []string `json:"booking_ids"`
+	Instance   string   `json:"instance"`
 }
 
 // FieldError is one entry of a 422 problem's errors.

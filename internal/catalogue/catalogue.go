@@ -1,4 +1,5 @@
-// Package catalogue owns what an organisation sells: items and their add-ons.
+// Package catalogue owns what an organisation sells: properties, their items,
+// the items' units and add-ons.
 // It must not hold booking rules (availability, prices of stays, the lifecycle):
 // internal/booking reads the catalogue, never the other way round.
 package catalogue

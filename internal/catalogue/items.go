@@ -2,6 +2,7 @@ package catalogue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,16 +28,20 @@ type Item struct {
 	MinNights    int32     `json:"min_nights"`
 	MaxNights    int32     `json:"max_nights"`
 	Status       string    `json:"status"`
-	Version      int32     `json:"version"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// UnitCount is the number of active units: how many stays of the same nights
+	// the item can take.
+	UnitCount  int32      `json:"unit_count"`
+	PropertyID *uuid.UUID `json:"property_id"`
+	Version    int32      `json:"version"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // ItemFromRow is an item as the API shows it.
 func ItemFromRow(i db.Item, currency string) Item {
 	return Item{ID: i.ID, Name: i.Name, Description: i.Description, Capacity: i.Capacity, NightlyPrice: i.NightlyPrice,
-		Currency: currency, MinNights: i.MinNights, MaxNights: i.MaxNights, Status: i.Status, Version: i.Version,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
+		Currency: currency, MinNights: i.MinNights, MaxNights: i.MaxNights, Status: i.Status, UnitCount: i.UnitCount,
+		PropertyID: i.PropertyID, Version: i.Version, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
 }
 
 const (
@@ -46,32 +51,67 @@ const (
 	MaxNights    = 365              // the longest stay an item can take
 )
 
-// ItemInput is the body of item create (all required but description and the
-// night limits) and item PATCH (all optional).
+// ItemInput is the body of item create (all required but description, the
+// night limits, the units and the property) and item PATCH (all optional; units
+// change through the item's units resource, not here).
 type ItemInput struct {
-	Name         *string `json:"name"`
-	Description  *string `json:"description"`
-	Capacity     *int32  `json:"capacity"`
-	NightlyPrice *int64  `json:"nightly_price"`
-	MinNights    *int32  `json:"min_nights"`
-	MaxNights    *int32  `json:"max_nights"`
-	Status       *string `json:"status"`
+	Name         *string     `json:"name"`
+	Description  *string     `json:"description"`
+	Capacity     *int32      `json:"capacity"`
+	NightlyPrice *int64      `json:"nightly_price"`
+	MinNights    *int32      `json:"min_nights"`
+	MaxNights    *int32      `json:"max_nights"`
+	Status       *string     `json:"status"`
+	Units        *UnitsInput `json:"units,omitempty"`
+	PropertyID   NullableID  `json:"property_id,omitzero"`
 }
 
 // ItemFields are an item's editable fields after validation.
 type ItemFields struct {
-	Name         string `json:"name"`
-	Description  string `json:"description"`
-	Capacity     int32  `json:"capacity"`
-	NightlyPrice int64  `json:"nightly_price"`
-	MinNights    int32  `json:"min_nights"`
-	MaxNights    int32  `json:"max_nights"`
-	Status       string `json:"status"`
+	Name         string     `json:"name"`
+	Description  string     `json:"description"`
+	Capacity     int32      `json:"capacity"`
+	NightlyPrice int64      `json:"nightly_price"`
+	MinNights    int32      `json:"min_nights"`
+	MaxNights    int32      `json:"max_nights"`
+	Status       string     `json:"status"`
+	PropertyID   *uuid.UUID `json:"property_id"`
 }
+
+// NullableID is an id field that a PATCH can also clear: absent (Set is false),
+// null (Set, ID nil) or an id.
+type NullableID struct {
+	Set bool
+	ID  *uuid.UUID
+}
+
+func (n *NullableID) UnmarshalJSON(b []byte) error {
+	n.Set, n.ID = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var id uuid.UUID
+	if err := json.Unmarshal(b, &id); err != nil {
+		return err
+	}
+	n.ID = &id
+	return nil
+}
+
+func (n NullableID) MarshalJSON() ([]byte, error) { return json.Marshal(n.ID) }
+
+// IsZero reports an absent field, which omitzero leaves out of the command's record.
+func (n NullableID) IsZero() bool { return !n.Set }
 
 // apply overlays in on f and validates the result.
 func (f ItemFields) apply(in ItemInput, creating bool) (ItemFields, error) {
 	var p domain.Problems
+	f = f.check(&p, in, creating)
+	return f, p.Err()
+}
+
+// check overlays in on f, adding what is wrong to p.
+func (f ItemFields) check(p *domain.Problems, in ItemInput, creating bool) ItemFields {
 	if creating {
 		if in.Name == nil {
 			p.Add("name", "required", "name is required")
@@ -88,11 +128,11 @@ func (f ItemFields) apply(in ItemInput, creating bool) (ItemFields, error) {
 	}
 	if in.Name != nil {
 		f.Name = strings.TrimSpace(*in.Name)
-		domain.CheckText(&p, "name", f.Name, 1, 200)
+		domain.CheckText(p, "name", f.Name, 1, 200)
 	}
 	if in.Description != nil {
 		f.Description = *in.Description
-		domain.CheckText(&p, "description", f.Description, 0, 5000)
+		domain.CheckText(p, "description", f.Description, 0, 5000)
 	}
 	if in.Capacity != nil {
 		f.Capacity = *in.Capacity
@@ -123,19 +163,31 @@ func (f ItemFields) apply(in ItemInput, creating bool) (ItemFields, error) {
 			p.Add("status", "invalid", "status must be active or archived")
 		}
 	}
-	return f, p.Err()
+	if in.Units != nil && !creating {
+		p.Add("units", "read_only", "an item's units change through /items/{id}/units")
+	}
+	if in.PropertyID.Set {
+		f.PropertyID = in.PropertyID.ID
+	}
+	return f
 }
 
-// CreateItem adds an item to the catalogue.
+// CreateItem adds an item to the catalogue with its units.
 type CreateItem struct {
 	command.Meta `json:"-"`
 	ItemFields
+	UnitNames []string `json:"unit_names"`
 }
 
-// NewCreateItem validates in.
+// NewCreateItem validates in. Without units the item has one unit, named "1".
 func NewCreateItem(meta command.Meta, in ItemInput) (CreateItem, error) {
-	f, err := ItemFields{MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.apply(in, true)
-	return CreateItem{Meta: meta, ItemFields: f}, err
+	var p domain.Problems
+	f := ItemFields{MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.check(&p, in, true)
+	names := []string{"1"}
+	if in.Units != nil {
+		names = in.Units.names(&p)
+	}
+	return CreateItem{Meta: meta, ItemFields: f, UnitNames: names}, p.Err()
 }
 
 // CreateItem handles CreateItem.
@@ -146,11 +198,24 @@ func (s *Catalogue) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateIt
 			return Item{}, nil, err
 		}
 		f := cmd.ItemFields
+		if f.PropertyID != nil {
+			if err := requireProperty(ctx, q, sc, *f.PropertyID, true); err != nil {
+				return Item{}, nil, err
+			}
+		}
 		row, err := q.CreateItem(ctx, db.CreateItemParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 			Name: f.Name, Description: f.Description, Capacity: f.Capacity, NightlyPrice: f.NightlyPrice,
-			MinNights: f.MinNights, MaxNights: f.MaxNights})
+			MinNights: f.MinNights, MaxNights: f.MaxNights, PropertyID: f.PropertyID, UnitCount: int32(len(cmd.UnitNames))})
 		if err != nil {
 			return Item{}, nil, fmt.Errorf("insert item: %w", err)
+		}
+		ids := make([]uuid.UUID, len(cmd.UnitNames))
+		for i := range ids {
+			ids[i] = uuid.Must(uuid.NewV7())
+		}
+		if err := q.InsertUnits(ctx, db.InsertUnitsParams{OrganisationID: sc.OrganisationID, ItemID: row.ID,
+			Ids: ids, Names: cmd.UnitNames}); err != nil {
+			return Item{}, nil, fmt.Errorf("insert units of item %s: %w", row.ID, err)
 		}
 		item := ItemFromRow(row, c.Currency)
 		return item, []domain.Event{{Type: domain.EventItemCreated, Data: item}}, nil
@@ -212,13 +277,23 @@ func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scop
 		return Item{}, nil, err
 	}
 	f, err := change(ItemFields{Name: cur.Name, Description: cur.Description, Capacity: cur.Capacity,
-		NightlyPrice: cur.NightlyPrice, MinNights: cur.MinNights, MaxNights: cur.MaxNights, Status: cur.Status})
+		NightlyPrice: cur.NightlyPrice, MinNights: cur.MinNights, MaxNights: cur.MaxNights, Status: cur.Status,
+		PropertyID: cur.PropertyID})
 	if err != nil {
 		return Item{}, nil, err
 	}
+	// An active item belongs to an active property: moving it, or bringing it
+	// back from the archive, checks (and locks) the property it ends up in.
+	moved := !sameID(cur.PropertyID, f.PropertyID)
+	revived := cur.Status != ItemActive && f.Status == ItemActive
+	if f.PropertyID != nil && (moved || revived) {
+		if err := requireProperty(ctx, q, sc, *f.PropertyID, f.Status == ItemActive); err != nil {
+			return Item{}, nil, err
+		}
+	}
 	row, err := q.UpdateItem(ctx, db.UpdateItemParams{OrganisationID: sc.OrganisationID, ID: id, Name: f.Name,
 		Description: f.Description, Capacity: f.Capacity, NightlyPrice: f.NightlyPrice, MinNights: f.MinNights,
-		MaxNights: f.MaxNights, Status: f.Status})
+		MaxNights: f.MaxNights, Status: f.Status, PropertyID: f.PropertyID})
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("update item: %w", err)
 	}
@@ -228,6 +303,21 @@ func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scop
 		typ = domain.EventItemArchived
 	}
 	return item, []domain.Event{{Type: typ, Data: item}}, nil
+}
+
+func sameID(a, b *uuid.UUID) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// lockItem reads an item and takes its row lock, which every change of its
+// units holds (and bookings of it wait for).
+func lockItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) (db.Item, error) {
+	it, err := q.GetItemForUpdate(ctx, db.GetItemForUpdateParams{OrganisationID: sc.OrganisationID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.Item{}, domain.NotFound("item")
+	}
+	if err != nil {
+		return db.Item{}, fmt.Errorf("load item: %w", err)
+	}
+	return it, nil
 }
 
 // RequireItem answers not_found unless the item exists in the scope's organisation.
@@ -266,17 +356,36 @@ func (s *Catalogue) GetItem(ctx context.Context, sc scope.Scope, id uuid.UUID) (
 	return out, err
 }
 
-// ListItems lists the catalogue, optionally by status.
-func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, status string, page domain.Page) (domain.List[Item], error) {
-	if err := domain.Authorize(sc, domain.OpReadCatalogue); err != nil {
-		return domain.List[Item]{}, err
-	}
-	var st *string
+// ItemFilter narrows the item list; the zero value lists every item.
+type ItemFilter struct {
+	Status     *string
+	PropertyID *uuid.UUID
+}
+
+// NewItemFilter validates the list's query parameters (empty: no filter).
+func NewItemFilter(status, propertyID string) (ItemFilter, error) {
+	var p domain.Problems
+	var f ItemFilter
 	if status != "" {
 		if status != ItemActive && status != ItemArchived {
-			return domain.List[Item]{}, domain.Invalid("status", "invalid", "status must be active or archived")
+			p.Add("status", "invalid", "status must be active or archived")
 		}
-		st = &status
+		f.Status = &status
+	}
+	if propertyID != "" {
+		id, err := uuid.Parse(propertyID)
+		if err != nil {
+			p.Add("property_id", "invalid", "property_id must be a property id")
+		}
+		f.PropertyID = &id
+	}
+	return f, p.Err()
+}
+
+// ListItems lists the catalogue, optionally by status and property.
+func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, f ItemFilter, page domain.Page) (domain.List[Item], error) {
+	if err := domain.Authorize(sc, domain.OpReadCatalogue); err != nil {
+		return domain.List[Item]{}, err
 	}
 	var out domain.List[Item]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
@@ -284,7 +393,8 @@ func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, status string
 		if err != nil {
 			return err
 		}
-		rows, err := q.ListItems(ctx, db.ListItemsParams{OrganisationID: sc.OrganisationID, Status: st, After: page.Cursor, RowLimit: page.Limit + 1})
+		rows, err := q.ListItems(ctx, db.ListItemsParams{OrganisationID: sc.OrganisationID, Status: f.Status,
+			PropertyID: f.PropertyID, After: page.Cursor, RowLimit: page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("list items: %w", err)
 		}

@@ -71,6 +71,20 @@ func endpoints() []endpoint {
 			return string(o.as(t, "admin").Get(o.path("/bookings/%s", b.ID)).Expect(http.StatusOK).Body)
 		}}
 	}
+	withUnit := func(t *testing.T, o *org) (unit, call) {
+		it, p := withItem(t, o)
+		u := o.unitsOf(t, it.ID)[0]
+		p["unitID"] = u.ID
+		return u, call{params: p, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/items/%s/units/%s", it.ID, u.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
+	withProperty := func(t *testing.T, o *org) (property, call) {
+		pr := o.newProperty(t, "Hotel "+uniq())
+		return pr, call{params: map[string]string{"propertyID": pr.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/properties/%s", pr.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
 		return func(t *testing.T) string { return strconv.Itoa(count(t, o.srv, query, args...)) }
 	}
@@ -148,6 +162,53 @@ func endpoints() []endpoint {
 			a := o.newAddon(t, it.ID, "Breakfast", 1500, "night", 2)
 			p["addonID"] = a.ID
 			return call{params: p, observe: countRows(o, "SELECT count(*) FROM addons WHERE id = $1 AND archived_at IS NULL", a.ID)}
+		}},
+		{op: "POST " + orgs + "/items/{itemID}/units", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			return call{params: p, body: map[string]any{"name": "Room " + uniq()},
+				observe: countRows(o, "SELECT count(*) FROM units WHERE item_id = $1", it.ID)}
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/units", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, p := withItem(t, o)
+			return call{params: p}
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/units/{unitID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withUnit(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/items/{itemID}/units/{unitID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			u, c := withUnit(t, o)
+			c.body, c.opts = map[string]any{"name": "Renamed"}, []apitest.Option{apitest.IfMatch(etag(u.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/items/{itemID}/units/{unitID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withUnit(t, o)
+			return c
+		}},
+
+		{op: "POST " + orgs + "/properties", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			name := "Hotel " + uniq()
+			return call{body: map[string]any{"name": name, "address": map[string]any{"lines": []string{"1 Quay Street"}, "city": "Cork", "country_code": "IE"}},
+				observe: countRows(o, "SELECT count(*) FROM properties WHERE name = $1", name)}
+		}},
+		{op: "GET " + orgs + "/properties", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			withProperty(t, o)
+			return call{}
+		}},
+		{op: "GET " + orgs + "/properties/{propertyID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withProperty(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/properties/{propertyID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			pr, c := withProperty(t, o)
+			c.body, c.opts = map[string]any{"name": "Renamed"}, []apitest.Option{apitest.IfMatch(etag(pr.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/properties/{propertyID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withProperty(t, o)
+			return c
 		}},
 
 		{op: "GET " + orgs + "/availability", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {

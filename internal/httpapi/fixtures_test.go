@@ -45,15 +45,17 @@ type (
 		RevokedAt *time.Time `json:"revoked_at"`
 	}
 	item struct {
-		ID           string `json:"id"`
-		Name         string `json:"name"`
-		Capacity     int    `json:"capacity"`
-		NightlyPrice int64  `json:"nightly_price"`
-		MinNights    int    `json:"min_nights"`
-		MaxNights    int    `json:"max_nights"`
-		Status       string `json:"status"`
-		Version      int    `json:"version"`
-		Currency     string `json:"currency"`
+		ID           string  `json:"id"`
+		Name         string  `json:"name"`
+		Capacity     int     `json:"capacity"`
+		NightlyPrice int64   `json:"nightly_price"`
+		MinNights    int     `json:"min_nights"`
+		MaxNights    int     `json:"max_nights"`
+		Status       string  `json:"status"`
+		Version      int     `json:"version"`
+		Currency     string  `json:"currency"`
+		UnitCount    int     `json:"unit_count"`
+		PropertyID   *string `json:"property_id"`
 	}
 	addon struct {
 		ID          string `json:"id"`

@@ -16,14 +16,15 @@ import (
 
 // Problem is an RFC 9457 problem details body, with Vacancy's machine code.
 type Problem struct {
-	Type     string              `json:"type"`
-	Title    string              `json:"title"`
-	Status   int                 `json:"status"`
-	Detail   string              `json:"detail,omitempty"`
-	Code     string              `json:"code"`
-	Errors   []domain.FieldError `json:"errors,omitempty"`
-	ItemIDs  []uuid.UUID         `json:"item_ids,omitempty"`
-	Instance string              `json:"instance,omitempty"`
+	Type       string              `json:"type"`
+	Title      string              `json:"title"`
+	Status     int                 `json:"status"`
+	Detail     string              `json:"detail,omitempty"`
+	Code       string              `json:"code"`
+	Errors     []domain.FieldError `json:"errors,omitempty"`
+	ItemIDs    []uuid.UUID         `json:"item_ids,omitempty"`
+	BookingIDs []uuid.UUID         `json:"booking_ids,omitempty"`
+	Instance   string              `json:"instance,omitempty"`
 }
 
 const problemBase = "https://vacancy.dev/problems/"
@@ -66,6 +67,7 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
 		p := newProblem(status, de.Code, de.Message)
 		p.Errors = de.Fields
 		p.ItemIDs = de.ItemIDs
+		p.BookingIDs = de.BookingIDs
 		return p
 	}
 	// The client went away; whatever the database said after that is moot. Checked
