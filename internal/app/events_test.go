@@ -144,6 +144,7 @@ func TestHoldExpiryByJob(t *testing.T) {
 	due, live := org.book(item.ID, 3, 5), org.book(item.ID, 6, 8)
 	sqlExec(t, url, "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", due.ID)
 	sqlExec(t, url, "UPDATE booking_items SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
+	sqlExec(t, url, "UPDATE occupancies SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
 
 	eventually(t, 10*time.Second, "the sweep expires the due hold", func() bool {
 		return sqlScalar[int](t, url, `SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id

@@ -169,6 +169,7 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	}
 	f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", stale.ID)
 	f.exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
+	f.exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
 	blocker := fixture{env: f.env, sc: f.sc, item: other}
 	if _, _, err := blocker.book(t, "", future(3), future(5)); err != nil {
 		t.Fatal(err)

@@ -193,6 +193,7 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	}
 	f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", old.ID)
 	f.exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
+	f.exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
 
 	got, err := f.env.Service.GetBooking(context.Background(), f.sc, old.ID)
 	if err != nil || got.Status != booking.StatusExpired {

@@ -230,6 +230,7 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 
 	sql(t, srv, `UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1`, hold.ID)
 	sql(t, srv, `UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
+	sql(t, srv, `UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
 
 	var seen booking
 	write.Get(o.path("/bookings/%s", hold.ID)).Expect(http.StatusOK).JSON(&seen)

@@ -85,6 +85,15 @@ func endpoints() []endpoint {
 			return string(o.as(t, "admin").Get(o.path("/properties/%s", pr.ID)).Expect(http.StatusOK).Body)
 		}}
 	}
+	withBlock := func(t *testing.T, o *org) (block, call) {
+		it := o.newItem(t, "Room "+uniq(), 2, 10000)
+		var b block
+		o.as(t, "admin").Post(o.path("/items/%s/blocks", it.ID), map[string]any{"start": day(60), "end": day(61), "kind": "owner"}).
+			Expect(http.StatusCreated).JSON(&b)
+		return b, call{params: map[string]string{"blockID": b.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/blocks/%s", b.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
 		return func(t *testing.T) string { return strconv.Itoa(count(t, o.srv, query, args...)) }
 	}
@@ -184,6 +193,30 @@ func endpoints() []endpoint {
 		}},
 		{op: "DELETE " + orgs + "/items/{itemID}/units/{unitID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
 			_, c := withUnit(t, o)
+			return c
+		}},
+
+		{op: "POST " + orgs + "/items/{itemID}/blocks", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			return call{params: p, body: map[string]any{"start": day(50), "end": day(52), "kind": "maintenance"},
+				observe: countRows(o, "SELECT count(*) FROM blocks WHERE item_id = $1", it.ID)}
+		}},
+		{op: "GET " + orgs + "/blocks", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			withBlock(t, o)
+			return call{}
+		}},
+		{op: "GET " + orgs + "/blocks/{blockID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withBlock(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/blocks/{blockID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			b, c := withBlock(t, o)
+			c.body, c.opts = map[string]any{"reason": "repainting"}, []apitest.Option{apitest.IfMatch(etag(b.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/blocks/{blockID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withBlock(t, o)
 			return c
 		}},
 

@@ -25,6 +25,13 @@ func pooledBody(itemID, checkIn, checkOut string, quantity int) map[string]any {
 	return b
 }
 
+// block is a block as the API returns it.
+type block struct {
+	ID      string `json:"id"`
+	UnitID  string `json:"unit_id"`
+	Version int    `json:"version"`
+}
+
 type unitRef struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`

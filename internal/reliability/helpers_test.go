@@ -228,6 +228,14 @@ func checkIntegrity(t testing.TB, conn *pgx.Conn) {
 			AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.organisation_id = e.organisation_id AND b.id::text = e.data->>'id')`},
 		{"booking items whose status differs from their booking's", `SELECT count(*) FROM booking_items bi
 			JOIN bookings b ON b.organisation_id = bi.organisation_id AND b.id = bi.booking_id WHERE b.status <> bi.status`},
+		{"overlapping active occupancies of one unit (a double booking)", `SELECT count(*) FROM occupancies a
+			JOIN occupancies b ON a.organisation_id = b.organisation_id AND a.unit_id = b.unit_id
+			     AND a.id < b.id AND a.date_range && b.date_range
+			WHERE a.status IN ('unpaid', 'paid', 'complete', 'blocked') AND b.status IN ('unpaid', 'paid', 'complete', 'blocked')`},
+		{"booking items that occupy other than quantity units", `SELECT count(*) FROM booking_items bi WHERE bi.quantity <> (
+			SELECT count(*) FROM occupancies o WHERE o.organisation_id = bi.organisation_id AND o.booking_item_id = bi.id)`},
+		{"occupancies whose status differs from their booking's", `SELECT count(*) FROM occupancies o
+			JOIN bookings b ON b.organisation_id = o.organisation_id AND b.id = o.booking_id WHERE b.status <> o.status`},
 		{"booking.created events without a finished command", `SELECT count(*) FROM events e WHERE e.type = 'booking.created'
 			AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.organisation_id = e.organisation_id AND c.id = e.command_id
 			AND c.state = 'done' AND c.outcome = 'ok')`},
