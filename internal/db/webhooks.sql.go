@@ -46,6 +46,7 @@ const enabledWebhookEndpoints = `-- name: EnabledWebhookEndpoints :many
 SELECT id, event_types FROM webhook_endpoints
 WHERE organisation_id = $1 AND enabled
 ORDER BY id
+FOR KEY SHARE
 `
 
 type EnabledWebhookEndpointsRow struct {
@@ -53,7 +54,10 @@ type EnabledWebhookEndpointsRow struct {
 	EventTypes []string
 }
 
-// Where a command's events go: the organisation's enabled endpoints.
+// Where a command's events go: the organisation's enabled endpoints. FOR KEY
+// SHARE keeps them from being deleted until the command's deliveries to them are
+// written (a concurrent DELETE of an endpoint waits, then removes those too),
+// instead of failing the command on the deliveries' foreign key.
 func (q *Queries) EnabledWebhookEndpoints(ctx context.Context, organisationID uuid.UUID) ([]EnabledWebhookEndpointsRow, error) {
 	rows, err := q.db.Query(ctx, enabledWebhookEndpoints, organisationID)
 	if err != nil {

@@ -30,10 +30,14 @@ DELETE FROM webhook_endpoints WHERE organisation_id = @organisation_id AND id = 
 RETURNING *;
 
 -- name: EnabledWebhookEndpoints :many
--- Where a command's events go: the organisation's enabled endpoints.
+-- Where a command's events go: the organisation's enabled endpoints. FOR KEY
+-- SHARE keeps them from being deleted until the command's deliveries to them are
+-- written (a concurrent DELETE of an endpoint waits, then removes those too),
+-- instead of failing the command on the deliveries' foreign key.
 SELECT id, event_types FROM webhook_endpoints
 WHERE organisation_id = @organisation_id AND enabled
-ORDER BY id;
+ORDER BY id
+FOR KEY SHARE;
 
 -- name: InsertWebhookDeliveries :exec
 -- One row per (id, endpoint, event) triple of the parallel arrays (set-returning
