@@ -89,5 +89,15 @@ func newClient(t testing.TB, base string, contract *Contract, rt http.RoundTripp
 	}}
 }
 
+// URL is the server's root (scheme and host).
+func (s *Server) URL() string { return s.url }
+
+// HTTPClient is an *http.Client for test t whose every request, response and
+// streamed event is validated against the contract, for clients other than
+// Client (the typed Go client).
+func (s *Server) HTTPClient(t testing.TB) *http.Client {
+	return newClient(t, s.url, s.contract, s.transport).http
+}
+
 // Contract is the contract the server's clients validate against.
 func (s *Server) Contract() *Contract { return s.contract }

@@ -274,7 +274,11 @@ func replay[T any](prior *db.GetCommandRow, typ string, fp []byte, receipt Recei
 		return zero, receipt, ErrKeyReused()
 	}
 	if prior.State != "done" {
-		return zero, receipt, domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+		e := domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+		// The first request holds the key until it finishes, or until its claim
+		// lapses if it died (leaseFor): retry then at the latest.
+		e.RetryAfter = time.Until(prior.LockedUntil)
+		return zero, receipt, e
 	}
 	receipt.Replayed = true
 	if prior.Outcome != nil && *prior.Outcome != "ok" {
