@@ -135,7 +135,7 @@ const (
 	eventID = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a61"
 	orgID   = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a62"
 	event   = `{"id":"` + eventID + `","type":"item.created","occurred_at":"2026-01-02T03:04:05Z",` +
-		`"organisation_id":"` + orgID + `","data":` + item + `,"command_id":"k1"}`
+		`"organisation_id":"` + orgID + `","data":` + item + `,"command_id":"k1","livemode":true}`
 )
 
 // TestTransportChecksEveryEventOfAStream serves fixed event streams and checks

@@ -86,7 +86,7 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 			return domain.Invalid("check_in", "in_past", fmt.Sprintf("check_in %s is before today (%s) in the organisation's time zone", aq.CheckIn, c.Today))
 		}
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
-		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
+		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Guests: aq.Guests,
 			Nights: nights, Quantity: aq.Quantity, PropertyID: aq.PropertyID, After: aq.Page.Cursor,
 			CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
 		if err != nil {
@@ -153,10 +153,15 @@ func (s *Bookings) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid
 	}
 	out := Calendar{ItemID: itemID, From: f, To: t, Days: []CalendarDay{}}
 	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		c, err := domain.LoadClock(ctx, q, sc)
+		if err != nil {
+			return err
+		}
 		if err := catalogue.RequireItem(ctx, q, sc, itemID); err != nil {
 			return err
 		}
-		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, ItemID: itemID, FromDate: f.Time(), ToDate: t.Time()})
+		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemID: itemID,
+			FromDate: f.Time(), ToDate: t.Time()})
 		if err != nil {
 			return fmt.Errorf("item calendar: %w", err)
 		}
@@ -222,7 +227,7 @@ func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteR
 		}
 		res := QuoteResult{Currency: c.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
 		for i, pl := range priced {
-			free, err := freeUnits(ctx, q, sc, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
+			free, err := freeUnits(ctx, q, sc, c.Now, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
 			if err != nil {
 				return QuoteResult{}, nil, err
 			}

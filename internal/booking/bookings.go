@@ -157,7 +157,7 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		units, err := assignUnits(ctx, q, sc, priced, nil, nil)
+		units, err := assignUnits(ctx, q, sc, c.Now, priced, nil, nil)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -405,7 +405,7 @@ func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFi
 		if err != nil {
 			return err
 		}
-		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Status: f.Status, ItemID: f.ItemID,
+		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Status: f.Status, ItemID: f.ItemID,
 			Before: page.Cursor, RowLimit: page.Limit + 1}
 		if f.From != nil {
 			from, to := f.From.Time(), f.To.Time()
@@ -504,7 +504,7 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			if err != nil {
 				return Booking{}, nil, err
 			}
-			units, err := assignUnits(ctx, q, sc, priced, &cur.ID, held)
+			units, err := assignUnits(ctx, q, sc, c.Now, priced, &cur.ID, held)
 			if err != nil {
 				return Booking{}, nil, err
 			}

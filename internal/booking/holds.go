@@ -19,7 +19,8 @@ import (
 // their dates) or the given booking (the sweep). Both paths share this code, so a
 // hold expires the same way whoever notices first.
 func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]domain.Event, error) {
-	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: itemIDs, BookingID: bookingID})
+	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemIds: itemIDs,
+		BookingID: bookingID})
 	if err != nil {
 		return nil, fmt.Errorf("expire stale holds: %w", err)
 	}
@@ -32,6 +33,13 @@ func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope
 		events = append(events, domain.Event{Type: domain.EventBookingExpired, Data: b})
 	}
 	return events, nil
+}
+
+// ExpireHoldsNow expires, in q's transaction, every unpaid hold of the scope's
+// organisation past its deadline at c's time, with their booking.expired events
+// (a sandbox's test clock moving forward).
+func (s *Bookings) ExpireHoldsNow(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock) ([]domain.Event, error) {
+	return s.expireStaleHolds(ctx, q, sc, c, nil, nil)
 }
 
 func lineItemIDs(lines []PricedLine) []uuid.UUID {

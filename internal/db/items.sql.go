@@ -23,24 +23,25 @@ CROSS JOIN LATERAL (
           WHERE o.organisation_id = $1 AND o.unit_id = u.id
             AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
             AND o.date_range && daterange($2::date, $3::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > $4::timestamptz))
 ) f
 WHERE i.organisation_id = $1
   AND i.status = 'active'
-  AND i.capacity >= $4::integer
-  AND i.min_nights <= $5::integer AND i.max_nights >= $5::integer
-  AND i.unit_count >= $6::integer
-  AND ($7::uuid IS NULL OR i.property_id = $7::uuid)
-  AND ($8::uuid IS NULL OR i.id > $8::uuid)
-  AND f.free >= $6::integer
+  AND i.capacity >= $5::integer
+  AND i.min_nights <= $6::integer AND i.max_nights >= $6::integer
+  AND i.unit_count >= $7::integer
+  AND ($8::uuid IS NULL OR i.property_id = $8::uuid)
+  AND ($9::uuid IS NULL OR i.id > $9::uuid)
+  AND f.free >= $7::integer
 ORDER BY i.id
-LIMIT $9
+LIMIT $10
 `
 
 type AvailableItemsParams struct {
 	OrganisationID uuid.UUID
 	CheckIn        time.Time
 	CheckOut       time.Time
+	Now            time.Time
 	Guests         int32
 	Nights         int32
 	Quantity       int32
@@ -64,6 +65,7 @@ func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) 
 		arg.OrganisationID,
 		arg.CheckIn,
 		arg.CheckOut,
+		arg.Now,
 		arg.Guests,
 		arg.Nights,
 		arg.Quantity,
@@ -231,19 +233,20 @@ SELECT day::date AS day,
         WHERE o.organisation_id = $1 AND o.item_id = $2
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
           AND o.date_range @> day::date
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > $3::timestamptz))::integer AS occupied_units,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
                                                      'reason', b.reason) ORDER BY b.id)
                  FROM blocks b
                  WHERE b.organisation_id = $1 AND b.item_id = $2
                    AND b.date_range @> day::date), '[]'::jsonb)::jsonb AS blocks
-FROM generate_series($3::date, $4::date - 1, interval '1 day') AS day
+FROM generate_series($4::date, $5::date - 1, interval '1 day') AS day
 ORDER BY day
 `
 
 type ItemCalendarParams struct {
 	OrganisationID uuid.UUID
 	ItemID         uuid.UUID
+	Now            time.Time
 	FromDate       time.Time
 	ToDate         time.Time
 }
@@ -261,6 +264,7 @@ func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]I
 	rows, err := q.db.Query(ctx, itemCalendar,
 		arg.OrganisationID,
 		arg.ItemID,
+		arg.Now,
 		arg.FromDate,
 		arg.ToDate,
 	)

@@ -174,14 +174,17 @@ type Occupancy struct {
 }
 
 type Organisation struct {
-	ID          uuid.UUID
-	Slug        string
-	Name        string
-	Currency    string
-	Timezone    string
-	HoldMinutes int32
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID                 uuid.UUID
+	Slug               string
+	Name               string
+	Currency           string
+	Timezone           string
+	HoldMinutes        int32
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Livemode           bool
+	LiveOrganisationID *uuid.UUID
+	ClockOffset        pgtype.Interval
 }
 
 type PlatformCommand struct {

@@ -48,6 +48,10 @@ const (
 
 	OpReadEvents Operation = "event.read"
 
+	OpReadTestClock    Operation = "test_clock.read"
+	OpAdvanceTestClock Operation = "test_clock.advance"
+	OpResetTestData    Operation = "test_data.reset"
+
 	OpCreateWebhookEndpoint Operation = "webhook_endpoint.create"
 	OpUpdateWebhookEndpoint Operation = "webhook_endpoint.update"
 	OpDeleteWebhookEndpoint Operation = "webhook_endpoint.delete"
@@ -99,6 +103,10 @@ var access = map[Operation]permission{
 	OpDeleteBlock:        {scope.RoleAdmin, "manage blocks"},
 
 	OpReadEvents: {scope.RoleRead, "read events"},
+
+	OpReadTestClock:    {scope.RoleRead, "read the test clock"},
+	OpAdvanceTestClock: {scope.RoleAdmin, "move the test clock"},
+	OpResetTestData:    {scope.RoleAdmin, "reset test data"},
 
 	OpCreateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpUpdateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},

@@ -382,95 +382,128 @@ func TestTenantIsolation(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.op, func(t *testing.T) {
 			t.Parallel()
-			c := e.build(t, a)
-			var before string
-			if c.observe != nil {
-				before = c.observe(t)
-			}
-			asB := b.as(t, "admin")
-			send := func(org string, c call) *apitest.Response {
-				body := c.body
-				opts := c.opts
-				if body != nil {
-					raw, err := json.Marshal(body)
-					if err != nil {
-						t.Fatal(err)
-					}
-					opts = append(slices.Clone(opts), apitest.RawBody("application/json", raw))
-					body = nil
-				}
-				return asB.Do(e.method(), e.path(org, c), body, opts...)
-			}
-			// same compares B's request about A's resources with the same request
-			// about resources that do not exist.
-			same := func(what string, got, missing *apitest.Response, subs map[string]string) {
-				t.Helper()
-				if got.Status != http.StatusNotFound && got.Status != http.StatusUnprocessableEntity {
-					t.Errorf("%s: status %d, want 404 (or 422 for ids in the body); body: %s", what, got.Status, got.Body)
-				}
-				if got.Status != missing.Status {
-					t.Errorf("%s: status %d, but %d for resources that do not exist", what, got.Status, missing.Status)
-				}
-				g, m := string(got.Body), string(missing.Body)
-				for i, real := range slices.Sorted(maps.Keys(subs)) {
-					placeholder := "<" + strconv.Itoa(i) + ">"
-					g, m = strings.ReplaceAll(g, real, placeholder), strings.ReplaceAll(m, subs[real], placeholder)
-				}
-				if g != m {
-					t.Errorf("%s: the answer must not differ from the answer about resources that do not exist:\n A's: %s\n none: %s", what, g, m)
-				}
-				for _, secret := range []string{a.Name, a.ID, a.Slug} {
-					if strings.Contains(g, secret) {
-						t.Errorf("%s: the answer reveals %q: %s", what, secret, g)
-					}
-				}
-				if !slices.Equal(slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header))) {
-					t.Errorf("%s: headers %v differ from %v", what, slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header)))
-				}
-			}
+			isolated(t, e, a, b, false)
+		})
+	}
+}
 
-			nowhere := "no-such-org"
-			same("A's slug", send(a.Slug, c), send(nowhere, c), map[string]string{a.Slug: nowhere})
-			noID := randomID()
-			same("A's id", send(a.ID, c), send(noID, c), map[string]string{a.ID: noID})
+// TestLiveTestIsolation is the tenant matrix between an organisation's live and
+// test modes, both ways: a test key never reads or changes live data, and a live
+// key never test data, on every endpoint.
+func TestLiveTestIsolation(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	live := newOrg(t, srv, "modes")
+	test := testModeOf(t, live)
+	for _, e := range endpoints() {
+		t.Run("test key, live data/"+e.op, func(t *testing.T) {
+			t.Parallel()
+			isolated(t, e, live, test, true)
+		})
+		t.Run("live key, test data/"+e.op, func(t *testing.T) {
+			t.Parallel()
+			isolated(t, e, test, live, true)
+		})
+	}
+}
 
-			// B's own path, A's resource ids (in the path and in the body).
-			subs := map[string]string{}
-			for _, id := range c.params {
+// isolated checks that b's requests about a's resources answer as if they did
+// not exist and change nothing. twins are one organisation's live and test
+// modes, which share a slug and a name.
+func isolated(t *testing.T, e endpoint, a, b *org, twins bool) {
+	c := e.build(t, a)
+	var before string
+	if c.observe != nil {
+		before = c.observe(t)
+	}
+	asB := b.as(t, "admin")
+	send := func(org string, c call) *apitest.Response {
+		body := c.body
+		opts := c.opts
+		if body != nil {
+			raw, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts = append(slices.Clone(opts), apitest.RawBody("application/json", raw))
+			body = nil
+		}
+		return asB.Do(e.method(), e.path(org, c), body, opts...)
+	}
+	// same compares B's request about A's resources with the same request
+	// about resources that do not exist.
+	same := func(what string, got, missing *apitest.Response, subs map[string]string) {
+		t.Helper()
+		if got.Status != http.StatusNotFound && got.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: status %d, want 404 (or 422 for ids in the body); body: %s", what, got.Status, got.Body)
+		}
+		if got.Status != missing.Status {
+			t.Errorf("%s: status %d, but %d for resources that do not exist", what, got.Status, missing.Status)
+		}
+		g, m := string(got.Body), string(missing.Body)
+		for i, real := range slices.Sorted(maps.Keys(subs)) {
+			placeholder := "<" + strconv.Itoa(i) + ">"
+			g, m = strings.ReplaceAll(g, real, placeholder), strings.ReplaceAll(m, subs[real], placeholder)
+		}
+		if g != m {
+			t.Errorf("%s: the answer must not differ from the answer about resources that do not exist:\n A's: %s\n none: %s", what, g, m)
+		}
+		secrets := []string{a.Name, a.ID, a.Slug}
+		if twins {
+			secrets = []string{a.ID} // twins share the slug and the name
+		}
+		for _, secret := range secrets {
+			if strings.Contains(g, secret) {
+				t.Errorf("%s: the answer reveals %q: %s", what, secret, g)
+			}
+		}
+		if !slices.Equal(slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header))) {
+			t.Errorf("%s: headers %v differ from %v", what, slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header)))
+		}
+	}
+
+	if !twins { // twins share the slug: the slug is b's own
+		nowhere := "no-such-org"
+		same("A's slug", send(a.Slug, c), send(nowhere, c), map[string]string{a.Slug: nowhere})
+	}
+	noID := randomID()
+	same("A's id", send(a.ID, c), send(noID, c), map[string]string{a.ID: noID})
+
+	// B's own path, A's resource ids (in the path and in the body).
+	subs := map[string]string{}
+	for _, id := range c.params {
+		subs[id] = randomID()
+	}
+	if raw, err := json.Marshal(c.body); err == nil {
+		for _, id := range idsIn(string(raw)) {
+			if _, ok := subs[id]; !ok {
 				subs[id] = randomID()
 			}
-			if raw, err := json.Marshal(c.body); err == nil {
-				for _, id := range idsIn(string(raw)) {
-					if _, ok := subs[id]; !ok {
-						subs[id] = randomID()
-					}
-				}
+		}
+	}
+	if len(subs) > 0 {
+		missing := c
+		missing.params = map[string]string{}
+		for k, v := range c.params {
+			missing.params[k] = subs[v]
+		}
+		if c.body != nil {
+			raw, _ := json.Marshal(c.body)
+			s := string(raw)
+			for real, gone := range subs {
+				s = strings.ReplaceAll(s, real, gone)
 			}
-			if len(subs) > 0 {
-				missing := c
-				missing.params = map[string]string{}
-				for k, v := range c.params {
-					missing.params[k] = subs[v]
-				}
-				if c.body != nil {
-					raw, _ := json.Marshal(c.body)
-					s := string(raw)
-					for real, gone := range subs {
-						s = strings.ReplaceAll(s, real, gone)
-					}
-					var body any
-					_ = json.Unmarshal([]byte(s), &body)
-					missing.body = body
-				}
-				same("A's resource ids on B's path", send(b.Slug, c), send(b.Slug, missing), subs)
-			}
+			var body any
+			_ = json.Unmarshal([]byte(s), &body)
+			missing.body = body
+		}
+		same("A's resource ids on B's path", send(b.Slug, c), send(b.Slug, missing), subs)
+	}
 
-			if c.observe != nil {
-				if after := c.observe(t); after != before {
-					t.Errorf("B's requests must not change A's resources:\nbefore: %s\nafter:  %s", before, after)
-				}
-			}
-		})
+	if c.observe != nil {
+		if after := c.observe(t); after != before {
+			t.Errorf("B's requests must not change A's resources:\nbefore: %s\nafter:  %s", before, after)
+		}
 	}
 }
 

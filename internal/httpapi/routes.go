@@ -72,6 +72,11 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpReadEvents)).Get("/events", s.listEvents)
 			r.With(s.allow(domain.OpReadEvents)).Get("/events/stream", s.streamEvents)
 
+			// Test mode only (a vac_test_ key); live keys get 404.
+			r.With(testModeOnly, s.allow(domain.OpReadTestClock)).Get("/test-clock", s.getTestClock)
+			r.With(testModeOnly, s.allow(domain.OpAdvanceTestClock)).Post("/test-clock/advance", s.advanceTestClock)
+			r.With(testModeOnly, s.allow(domain.OpResetTestData)).Post("/test-data/reset", s.resetTestData)
+
 			r.With(s.allow(domain.OpCreateWebhookEndpoint)).Post("/webhook-endpoints", s.createWebhookEndpoint)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints", s.listWebhookEndpoints)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)

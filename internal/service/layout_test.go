@@ -17,12 +17,13 @@ import (
 func TestDomainPackagesDependOneWay(t *testing.T) {
 	const mod = "github.com/vacancy-dev/vacancy/internal/"
 	forbidden := map[string][]string{
-		"domain":    {"command", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"command":   {"tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"tenancy":   {"catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"catalogue": {"tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"booking":   {"tenancy", "outbox", "service", "httpapi", "app", "jobs"},
-		"outbox":    {"tenancy", "catalogue", "booking", "service", "httpapi", "app", "jobs"},
+		"domain":    {"testmode", "command", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
+		"command":   {"testmode", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
+		"tenancy":   {"testmode", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
+		"catalogue": {"testmode", "tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs"},
+		"booking":   {"testmode", "tenancy", "outbox", "service", "httpapi", "app", "jobs"},
+		"outbox":    {"testmode", "tenancy", "catalogue", "booking", "service", "httpapi", "app", "jobs"},
+		"testmode":  {"tenancy", "outbox", "service", "httpapi", "app", "jobs"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "../...").Output()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
+	"github.com/vacancy-dev/vacancy/internal/testmode"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
@@ -26,6 +27,7 @@ type Services struct {
 	*catalogue.Catalogue
 	*booking.Bookings
 	*outbox.Outbox
+	*testmode.Sandbox
 
 	db *scope.DB
 }
@@ -54,11 +56,13 @@ func New(d *scope.DB, cfg Config) *Services {
 		opts = append(opts, command.WithTracer(cfg.Tracer))
 	}
 	exec := command.NewExecutor(d, outbox.Publish, opts...)
+	bookings := booking.NewBookings(d, exec)
 	return &Services{
 		Registry:  tenancy.NewRegistry(d, exec),
 		Catalogue: catalogue.NewCatalogue(d, exec),
-		Bookings:  booking.NewBookings(d, exec),
+		Bookings:  bookings,
 		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
+		Sandbox:   testmode.NewSandbox(d, exec, bookings),
 		db:        d,
 	}
 }

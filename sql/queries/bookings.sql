@@ -4,17 +4,17 @@
 -- even before the sweep runs), or the given booking (the sweep).
 WITH stale AS (
     UPDATE bookings b
-    SET status = 'expired', expired_at = now(), version = b.version + 1, updated_at = now()
+    SET status = 'expired', expired_at = @now::timestamptz, version = b.version + 1, updated_at = now()
     WHERE b.organisation_id = @organisation_id
       AND b.status = 'unpaid'
-      AND b.expires_at <= now()
+      AND b.expires_at <= @now::timestamptz
       AND (sqlc.narg(booking_id)::uuid IS NULL OR b.id = sqlc.narg(booking_id)::uuid)
       AND (sqlc.narg(item_ids)::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
           WHERE bi.organisation_id = @organisation_id
             AND bi.item_id = ANY(sqlc.narg(item_ids)::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now()))
+            AND bi.hold_expires_at <= @now::timestamptz))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
@@ -67,7 +67,7 @@ SELECT b.* FROM bookings b
 WHERE b.organisation_id = @organisation_id
   -- An unpaid hold past its deadline counts as expired, as clients see it.
   AND (sqlc.narg(status)::text IS NULL OR sqlc.narg(status)::text =
-       CASE WHEN b.status = 'unpaid' AND b.expires_at <= now() THEN 'expired' ELSE b.status END)
+       CASE WHEN b.status = 'unpaid' AND b.expires_at <= @now::timestamptz THEN 'expired' ELSE b.status END)
   AND (sqlc.narg(before)::uuid IS NULL OR b.id < sqlc.narg(before)::uuid)
   AND (sqlc.narg(item_id)::uuid IS NULL OR sqlc.narg(from_date)::date IS NOT NULL OR EXISTS (
       SELECT 1 FROM booking_items bi

@@ -50,7 +50,7 @@ CROSS JOIN LATERAL (
           WHERE o.organisation_id = @organisation_id AND o.unit_id = u.id
             AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
             AND o.date_range && daterange(@check_in::date, @check_out::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz))
 ) f
 WHERE i.organisation_id = @organisation_id
   AND i.status = 'active'
@@ -75,7 +75,7 @@ SELECT day::date AS day,
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.item_id = sqlc.arg(item_id)
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
           AND o.date_range @> day::date
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz))::integer AS occupied_units,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
                                                      'reason', b.reason) ORDER BY b.id)
                  FROM blocks b
