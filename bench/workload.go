@@ -100,7 +100,7 @@ func (w *workload) availabilityFloor(d *scope.DB) func(context.Context, *rand.Ra
 			if _, err := q.OrganisationClock(ctx, o.ID); err != nil {
 				return fmt.Errorf("clock: %w", err)
 			}
-			_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Guests: guests, Nights: 2,
+			_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Now: time.Now(), Guests: guests, Nights: 2,
 				CheckIn: in, CheckOut: out, RowLimit: domain.DefaultLimit + 1})
 			if err != nil {
 				return fmt.Errorf("available items: %w", err)
@@ -205,10 +205,10 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			if _, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
 				return fmt.Errorf("addons: %w", err)
 			}
-			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, Now: clock.Now, ItemIds: ids}); err != nil {
 				return fmt.Errorf("expire: %w", err)
 			}
-			free, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: o.ID, ItemID: item, CheckIn: in, CheckOut: out})
+			free, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: o.ID, Now: clock.Now, ItemID: item, CheckIn: in, CheckOut: out})
 			if err != nil {
 				return fmt.Errorf("free units: %w", err)
 			}
