@@ -19,7 +19,7 @@ import (
 // streams poll).
 // Requests reach it only through Client, so each one is checked against the contract.
 type Server struct {
-	// Env is the server's database: its superuser URL lets a test arrange
+	// Env is the server's database: its Superuser lets a test arrange
 	// situations the API cannot create (a hold past its deadline) and check what
 	// was stored.
 	Env *testenv.Env
@@ -69,8 +69,8 @@ func (s *Server) Client(t testing.TB) *Client {
 
 // NewClient returns a client without an API key for the test t, for an API the
 // test serves itself at base (scheme and host, e.g. http://127.0.0.1:8080): the
-// whole `api serve` in internal/app's tests. It validates exactly as Server's
-// clients do.
+// whole `api serve` in internal/app's, internal/e2e's and internal/reliability's
+// tests. It validates exactly as Server's clients do, unless made Unchecked.
 func NewClient(t testing.TB, base string) *Client {
 	t.Helper()
 	contract, err := Load()
@@ -80,15 +80,6 @@ func NewClient(t testing.TB, base string) *Client {
 	return newClient(t, base, contract, http.DefaultTransport)
 }
 
-func newClient(t testing.TB, base string, contract *Contract, rt http.RoundTripper) *Client {
-	return &Client{t: t, base: base, http: &http.Client{
-		Transport: &Transport{Base: rt, Contract: contract, Report: t},
-		// Redirects are never part of this API; surface them instead of following.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       2 * time.Minute,
-	}}
-}
-
 // URL is the server's root (scheme and host).
 func (s *Server) URL() string { return s.url }
 
@@ -96,7 +87,7 @@ func (s *Server) URL() string { return s.url }
 // streamed event is validated against the contract, for clients other than
 // Client (the typed Go client).
 func (s *Server) HTTPClient(t testing.TB) *http.Client {
-	return newClient(t, s.url, s.contract, s.transport).http
+	return s.Client(t).httpClient()
 }
 
 // Contract is the contract the server's clients validate against.

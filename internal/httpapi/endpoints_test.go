@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 )
 
 // endpoint is one operation under /api/v3/organisations/{org}, with what it takes
@@ -95,7 +96,7 @@ func endpoints() []endpoint {
 		}}
 	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
-		return func(t *testing.T) string { return strconv.Itoa(count(t, o.srv, query, args...)) }
+		return func(t *testing.T) string { return strconv.Itoa(o.srv.Env.Superuser.Int(t, query, args...)) }
 	}
 	// withEndpoint registers a webhook endpoint for item.archived. (Other calls of the
 	// matrix archive items too, so its delivery log grows while the matrix runs.)
@@ -113,7 +114,7 @@ func endpoints() []endpoint {
 		d := o.failDeliveries(t, ep.ID)[0]
 		c.params["deliveryID"] = d
 		c.observe = func(t *testing.T) string { // the delivery's state and its jobs
-			return scalar[string](t, o.srv, `SELECT format('%s/%s/%s', status, attempts,
+			return pgtest.Scalar[string](t, o.srv.Env.Superuser, `SELECT format('%s/%s/%s', status, attempts,
 				(SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1)) FROM webhook_deliveries WHERE id::text = $1`, d)
 		}
 		return ep, d, c

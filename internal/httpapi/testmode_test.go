@@ -66,7 +66,7 @@ func TestTestClockExpiresHolds(t *testing.T) {
 	if b.Status != "expired" {
 		t.Errorf("advancing past expires_at must expire the hold at once, got %s", b.Status)
 	}
-	if n := count(t, srv, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired' AND expired_at IS NOT NULL`, hold.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired' AND expired_at IS NOT NULL`, hold.ID); n != 1 {
 		t.Errorf("the expiry must be recorded, not only displayed")
 	}
 	var feed struct {
@@ -91,7 +91,7 @@ func TestTestClockExpiresHolds(t *testing.T) {
 			Problem(http.StatusNotFound, "not_found")
 		live.as(t, role).Post(live.path("/test-data/reset"), nil).Problem(http.StatusNotFound, "not_found")
 	}
-	if n := count(t, srv, `SELECT count(*) FROM organisations WHERE id = $1 AND clock_offset = '0'`, live.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM organisations WHERE id = $1 AND clock_offset = '0'`, live.ID); n != 1 {
 		t.Errorf("the live clock must stay the database's")
 	}
 }
@@ -111,17 +111,17 @@ func TestTestDataReset(t *testing.T) {
 	test.as(t, "write").Post(test.path("/test-data/reset"), nil).Problem(http.StatusForbidden, "forbidden")
 	test.as(t, "admin").Post(test.path("/test-data/reset"), nil).Expect(http.StatusOK)
 
-	if n := count(t, srv, `SELECT count(*) FROM items WHERE organisation_id = $1`, test.ID); n != 0 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM items WHERE organisation_id = $1`, test.ID); n != 0 {
 		t.Errorf("reset must delete test items, %d left", n)
 	}
-	if n := count(t, srv, `SELECT count(*) FROM bookings WHERE organisation_id = $1`, test.ID); n != 0 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings WHERE organisation_id = $1`, test.ID); n != 0 {
 		t.Errorf("reset must delete test bookings, %d left", n)
 	}
-	if n := count(t, srv, `SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1`, test.ID); n != 0 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1`, test.ID); n != 0 {
 		t.Errorf("reset must delete test webhook endpoints, %d left", n)
 	}
 	live.as(t, "read").Get(live.path("/items/%s", liveRoom.ID)).Expect(http.StatusOK)
-	if n := count(t, srv, `SELECT count(*) FROM bookings WHERE organisation_id = $1`, live.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings WHERE organisation_id = $1`, live.ID); n != 1 {
 		t.Errorf("reset must not touch live data: %d live bookings, want 1", n)
 	}
 	test.newItem(t, "Again", 2, 10000) // test keys still work after a reset
@@ -139,11 +139,11 @@ func TestTestModeWebhooksStayInTestMode(t *testing.T) {
 	live.newBooking(t, liveRoom.ID, day(3), day(4))
 	test.newBooking(t, testRoom.ID, day(3), day(4))
 	for _, c := range []struct{ endpoint, org string }{{liveEP.ID, live.ID}, {testEP.ID, test.ID}} {
-		if n := count(t, srv, `SELECT count(*) FROM webhook_deliveries d JOIN events e ON e.organisation_id = d.organisation_id
+		if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM webhook_deliveries d JOIN events e ON e.organisation_id = d.organisation_id
 			AND e.seq = d.event_seq WHERE d.endpoint_id = $1 AND e.organisation_id <> $2`, c.endpoint, c.org); n != 0 {
 			t.Errorf("endpoint %s got %d deliveries of the other mode's events", c.endpoint, n)
 		}
-		if n := count(t, srv, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1`, c.endpoint); n == 0 {
+		if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1`, c.endpoint); n == 0 {
 			t.Errorf("endpoint %s must get its own mode's events", c.endpoint)
 		}
 	}

@@ -1,6 +1,11 @@
-// Package testenv gives integration tests a migrated Vacancy database: one
-// PostgreSQL server per test binary (internal/pgtest), a template database
-// migrated once, and a fresh clone of it per test. Test code only.
+// Package testenv is the environment of Vacancy's integration tests: a migrated
+// database (one PostgreSQL server per test binary from internal/pgtest, a
+// template database migrated once, a fresh clone of it per test) with the
+// service over it and its superuser's view (pgtest.DB); `api serve` as a child
+// process (BuildAPI, StartAPI) and its log (Log); and the one way tests wait for
+// something to happen (Eventually, Poll). With internal/apitest (the HTTP
+// client) and internal/pgtest it is the whole test-support kit. Test code only:
+// it holds no assertions about Vacancy's behaviour.
 package testenv
 
 import (
@@ -98,9 +103,13 @@ func DatabaseURL(t testing.TB) string {
 
 // Env is a fresh database with a pool and a service over it.
 type Env struct {
-	URL     string
-	DB      *scope.DB
-	Service *service.Services
+	// URL is the database's superuser URL.
+	URL string
+	// Superuser reaches the database past row level security: to arrange what
+	// the API cannot and to check what was stored.
+	Superuser *pgtest.DB
+	DB        *scope.DB
+	Service   *service.Services
 }
 
 // New opens a fresh database for one test; it is closed and dropped after it.
@@ -112,7 +121,7 @@ func New(t testing.TB, cfg ...service.Config) *Env {
 		t.Fatalf("testenv: open database: %v", err)
 	}
 	t.Cleanup(d.Close)
-	return &Env{URL: url, DB: d, Service: service.New(d, firstOr(cfg))}
+	return &Env{URL: url, Superuser: pgtest.Superuser(t, url), DB: d, Service: service.New(d, firstOr(cfg))}
 }
 
 // Organisation creates an organisation and returns its admin scope and key.
