@@ -285,6 +285,10 @@ const (
 	ProblemCodeMalformedJson        ProblemCode = "malformed_json"
 	ProblemCodeNotFound             ProblemCode = "not_found"
 	ProblemCodePropertyHasItems     ProblemCode = "property_has_items"
+	ProblemCodeRateLimited          ProblemCode = "rate_limited"
+	ProblemCodeSchemaDirty          ProblemCode = "schema_dirty"
+	ProblemCodeSchemaOutdated       ProblemCode = "schema_outdated"
+	ProblemCodeShuttingDown         ProblemCode = "shutting_down"
 	ProblemCodeSlugTaken            ProblemCode = "slug_taken"
 	ProblemCodeStaleVersion         ProblemCode = "stale_version"
 	ProblemCodeUnauthorized         ProblemCode = "unauthorized"
@@ -333,6 +337,14 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeNotFound:
 		return true
 	case ProblemCodePropertyHasItems:
+		return true
+	case ProblemCodeRateLimited:
+		return true
+	case ProblemCodeSchemaDirty:
+		return true
+	case ProblemCodeSchemaOutdated:
+		return true
+	case ProblemCodeShuttingDown:
 		return true
 	case ProblemCodeSlugTaken:
 		return true
