@@ -21,8 +21,8 @@ run: pg-image
 	go build -o $(BIN)/vacancy-dev ./cmd/vacancy-dev
 	$(BIN)/vacancy-dev
 
-## test: unit and integration tests (PostgreSQL in testcontainers, race detector on)
-test: pg-image
+## test: unit and integration tests (PostgreSQL in testcontainers, race detector on; vacancytest runs the API image)
+test: pg-image image
 	go test $(GO_TEST_FLAGS) ./...
 
 ## test-reliability: only the reliability suite (races, retries, faults, crashes, hostile input); make test runs it too
