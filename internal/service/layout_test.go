@@ -10,19 +10,20 @@ import (
 
 // The domain packages' dependencies point one way:
 //
-//	domain ← command ← {tenancy, catalogue, outbox} ; catalogue ← booking ; all ← service
+//	domain ← command ← {tenancy, catalogue, outbox} ; catalogue ← booking ← calendar ; all ← service
 //
 // and none of them speaks HTTP. This test reads the real import graph with
 // go list, so a new import that breaks the direction fails here.
 func TestDomainPackagesDependOneWay(t *testing.T) {
 	const mod = "github.com/vacancy-dev/vacancy/internal/"
 	forbidden := map[string][]string{
-		"domain":    {"command", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"command":   {"tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"tenancy":   {"catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"catalogue": {"tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"booking":   {"tenancy", "outbox", "service", "httpapi", "app", "jobs"},
-		"outbox":    {"tenancy", "catalogue", "booking", "service", "httpapi", "app", "jobs"},
+		"domain":    {"command", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"command":   {"tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"tenancy":   {"catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"catalogue": {"tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"booking":   {"tenancy", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"outbox":    {"tenancy", "catalogue", "booking", "service", "httpapi", "app", "jobs", "calendar"},
+		"calendar":  {"tenancy", "outbox", "service", "httpapi", "app", "jobs"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "../...").Output()
 	if err != nil {
