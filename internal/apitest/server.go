@@ -95,5 +95,9 @@ func newClient(t testing.TB, base string, contract *Contract, rt http.RoundTripp
 	}}
 }
 
+// URL is the server's base URL (http://127.0.0.1:port), for tests whose own
+// code must reach the server without a client (calendar sync fetching a feed).
+func (s *Server) URL() string { return s.url }
+
 // Contract is the contract the server's clients validate against.
 func (s *Server) Contract() *Contract { return s.contract }

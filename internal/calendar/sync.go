@@ -340,7 +340,7 @@ func (r *reconciler) deleteBlock(b db.ImportBlocksRow) error {
 // booking would get. A refusal because bookings hold those nights is a
 // conflict; one because other blocks do leaves the nights blocked already.
 func (r *reconciler) insert(o Occurrence) error {
-	unit, ok, err := r.unitFor(o, nil)
+	unit, ok, err := r.unitFor(o)
 	if err != nil {
 		return err
 	}
@@ -368,9 +368,8 @@ func (r *reconciler) insert(o Occurrence) error {
 }
 
 // unitFor is the unit an event's block takes: the import's, or the best free
-// unit of the item (keep, when free, the block's current one). ok is false when
-// no unit is free.
-func (r *reconciler) unitFor(o Occurrence, keep *uuid.UUID) (unit uuid.UUID, ok bool, err error) {
+// unit of the item. ok is false when no unit is free.
+func (r *reconciler) unitFor(o Occurrence) (unit uuid.UUID, ok bool, err error) {
 	if r.imp.UnitID != nil {
 		return *r.imp.UnitID, true, nil
 	}
@@ -380,13 +379,6 @@ func (r *reconciler) unitFor(o Occurrence, keep *uuid.UUID) (unit uuid.UUID, ok 
 	}
 	if len(free) == 0 {
 		return uuid.Nil, false, nil
-	}
-	if keep != nil {
-		for _, u := range free {
-			if u.ID == *keep {
-				return u.ID, true, nil
-			}
-		}
 	}
 	return free[0].ID, true, nil
 }
@@ -480,20 +472,39 @@ func (r *reconciler) moveAll(moves []move) error {
 	return nil
 }
 
-// move tries one move; done is false when other blocks hold the nights (for now).
+// move tries one move: onto the import's unit, else the block's own unit, else
+// another free unit of the item. done is false when other blocks hold the nights
+// (for now).
 func (r *reconciler) move(m move) (done bool, err error) {
-	unit, ok, err := r.unitFor(m.to, &m.block.UnitID)
-	if err != nil {
-		return false, err
+	unit := m.block.UnitID
+	if r.imp.UnitID != nil {
+		unit = *r.imp.UnitID
 	}
-	if !ok { // no unit is free
-		booked, err := r.refused(m.to, nil)
-		if err != nil || !booked {
+	refused, err := r.moveTo(m, unit)
+	if err != nil || !refused {
+		return !refused, err
+	}
+	if r.imp.UnitID == nil {
+		free, err := booking.FreeUnits(r.ctx, r.q, r.sc, r.item.ID, m.to.Start, m.to.End)
+		if err != nil {
 			return false, err
 		}
-		return true, r.deleteBlock(m.block)
+		if i := slices.IndexFunc(free, func(u booking.UnitRef) bool { return u.ID != m.block.UnitID }); i >= 0 {
+			if refused, err = r.moveTo(m, free[i].ID); err != nil || !refused {
+				return !refused, err
+			}
+		}
 	}
-	refused, err := r.write(func(q *db.Queries) (db.ImportBlocksRow, error) {
+	booked, err := r.refused(m.to, &unit)
+	if err != nil || !booked {
+		return false, err
+	}
+	return true, r.deleteBlock(m.block) // bookings hold the new nights: the event loses its block
+}
+
+// moveTo moves a block onto unit and the event's nights, in a savepoint.
+func (r *reconciler) moveTo(m move, unit uuid.UUID) (refused bool, err error) {
+	return r.write(func(q *db.Queries) (db.ImportBlocksRow, error) {
 		if err := q.MoveBlockOccupancy(r.ctx, db.MoveBlockOccupancyParams{OrganisationID: r.sc.OrganisationID, BlockID: &m.block.ID,
 			UnitID: unit, StartDate: m.to.Start.Time(), EndDate: m.to.End.Time()}); err != nil {
 			return db.ImportBlocksRow{}, err
@@ -505,15 +516,4 @@ func (r *reconciler) move(m move) (done bool, err error) {
 		}
 		return db.ImportBlocksRow(row), nil
 	}, domain.EventBlockUpdated)
-	if err != nil {
-		return false, err
-	}
-	if !refused {
-		return true, nil
-	}
-	booked, err := r.refused(m.to, &unit)
-	if err != nil || !booked {
-		return false, err
-	}
-	return true, r.deleteBlock(m.block) // bookings hold the new nights: the event loses its block
 }
