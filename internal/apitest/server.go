@@ -32,8 +32,10 @@ type Server struct {
 }
 
 // Start serves the API over a fresh database for the test t (which needs
-// testenv.Main as its package's TestMain); everything stops when t ends.
-func Start(t testing.TB) *Server {
+// testenv.Main as its package's TestMain); everything stops when t ends. configure,
+// if given, adjusts the services' configuration (calendar sync tests let import
+// URLs reach the test's own feed server on 127.0.0.1).
+func Start(t testing.TB, configure ...func(*service.Config)) *Server {
 	t.Helper()
 	contract, err := Load()
 	if err != nil {
@@ -46,7 +48,11 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	env.Service = service.New(env.DB, service.Config{Jobs: queue})
+	cfg := service.Config{Jobs: queue}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	env.Service = service.New(env.DB, cfg)
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	token := "vac_platform_test_" + hex.EncodeToString(b)

@@ -104,3 +104,11 @@ func (s *Bookings) expireHold(ctx context.Context, sc scope.Scope, cmd ExpireHol
 		return HoldExpiry{Expired: len(events) > 0}, events, nil
 	})
 }
+
+// ExpireItemHolds records the expiry of the item's unpaid holds past their
+// deadline, in q's transaction, and returns their booking.expired events: a
+// command that adds blocks (calendar sync) calls it first, as block creation
+// does, so a stale hold never makes the database refuse a block.
+func (s *Bookings) ExpireItemHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemID uuid.UUID) ([]domain.Event, error) {
+	return s.expireStaleHolds(ctx, q, sc, c, []uuid.UUID{itemID}, nil)
+}

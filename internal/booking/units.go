@@ -126,3 +126,10 @@ func heldUnits(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uui
 	}
 	return out, nil
 }
+
+// FreeUnits is the units of the item free for all of [in, out), best first, as a
+// booking or a block without unit_id would take them (calendar sync places the
+// blocks of an import without a unit with it); now is the organisation's clock.
+func FreeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date) ([]UnitRef, error) {
+	return freeUnits(ctx, q, sc, now, itemID, in, out, nil)
+}

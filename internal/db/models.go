@@ -110,6 +110,41 @@ type BookingItemAddon struct {
 	Total          int64
 }
 
+type CalendarConflict struct {
+	OrganisationID uuid.UUID
+	ImportID       uuid.UUID
+	Uid            string
+	StartDate      time.Time
+	EndDate        time.Time
+	BookingIds     []uuid.UUID
+	ReportedAt     time.Time
+}
+
+type CalendarImport struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	ItemID         uuid.UUID
+	UnitID         *uuid.UUID
+	Name           string
+	Url            string
+	Etag           *string
+	LastModified   *string
+	LastSyncedAt   *time.Time
+	LastStatus     *string
+	LastError      *string
+	EventsImported int32
+	Conflicts      int32
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type CalendarImportsDue struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	LastSyncedAt   *time.Time
+}
+
 type Command struct {
 	OrganisationID uuid.UUID
 	ActorID        uuid.UUID
@@ -141,6 +176,24 @@ type Event struct {
 	OccurredAt     time.Time
 	CommandID      *string
 	Data           []byte
+}
+
+type IcalFeed struct {
+	OrganisationID    uuid.UUID
+	ID                uuid.UUID
+	ItemID            uuid.UUID
+	UnitID            *uuid.UUID
+	Name              string
+	IncludeGuestNames bool
+	TokenHash         []byte
+	CreatedAt         time.Time
+	RevokedAt         *time.Time
+}
+
+type IcalFeedToken struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	TokenHash      []byte
 }
 
 type Item struct {

@@ -56,6 +56,27 @@ func (q *Queries) ResetBookings(ctx context.Context, organisationID uuid.UUID) e
 	return err
 }
 
+const resetCalendarConflicts = `-- name: ResetCalendarConflicts :exec
+
+DELETE FROM calendar_conflicts WHERE organisation_id = $1
+`
+
+// Test data reset: everything of a sandbox organisation but the organisation
+// itself and its API keys, children before parents.
+func (q *Queries) ResetCalendarConflicts(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, resetCalendarConflicts, organisationID)
+	return err
+}
+
+const resetCalendarImports = `-- name: ResetCalendarImports :exec
+DELETE FROM calendar_imports WHERE organisation_id = $1
+`
+
+func (q *Queries) ResetCalendarImports(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, resetCalendarImports, organisationID)
+	return err
+}
+
 const resetClock = `-- name: ResetClock :exec
 UPDATE organisations SET clock_offset = '0', updated_at = now()
 WHERE organisations.id = $1 AND NOT livemode
@@ -91,6 +112,15 @@ func (q *Queries) ResetEvents(ctx context.Context, organisationID uuid.UUID) err
 	return err
 }
 
+const resetICalFeeds = `-- name: ResetICalFeeds :exec
+DELETE FROM ical_feeds WHERE organisation_id = $1
+`
+
+func (q *Queries) ResetICalFeeds(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, resetICalFeeds, organisationID)
+	return err
+}
+
 const resetItems = `-- name: ResetItems :exec
 DELETE FROM items WHERE organisation_id = $1
 `
@@ -101,12 +131,9 @@ func (q *Queries) ResetItems(ctx context.Context, organisationID uuid.UUID) erro
 }
 
 const resetOccupancies = `-- name: ResetOccupancies :exec
-
 DELETE FROM occupancies WHERE organisation_id = $1
 `
 
-// Test data reset: everything of a sandbox organisation but the organisation
-// itself and its API keys, children before parents.
 func (q *Queries) ResetOccupancies(ctx context.Context, organisationID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, resetOccupancies, organisationID)
 	return err

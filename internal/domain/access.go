@@ -57,6 +57,15 @@ const (
 	OpDeleteWebhookEndpoint Operation = "webhook_endpoint.delete"
 	OpReadWebhooks          Operation = "webhook.read"
 	OpRetryWebhookDelivery  Operation = "webhook_delivery.retry"
+
+	OpCreateICalFeed       Operation = "ical_feed.create"
+	OpReadICalFeeds        Operation = "ical_feed.read"
+	OpRevokeICalFeed       Operation = "ical_feed.revoke"
+	OpCreateCalendarImport Operation = "calendar_import.create"
+	OpReadCalendarImports  Operation = "calendar_import.read"
+	OpUpdateCalendarImport Operation = "calendar_import.update"
+	OpDeleteCalendarImport Operation = "calendar_import.delete"
+	OpSyncCalendarImport   Operation = "calendar_import.sync"
 )
 
 // permission is the least role an operation needs, and what it is called in the
@@ -113,6 +122,16 @@ var access = map[Operation]permission{
 	OpDeleteWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpReadWebhooks:          {scope.RoleAdmin, "manage webhooks"},
 	OpRetryWebhookDelivery:  {scope.RoleAdmin, "manage webhooks"},
+
+	// Feed tokens and import URLs are secrets (whoever has one reads a calendar).
+	OpCreateICalFeed:       {scope.RoleAdmin, "manage calendar feeds"},
+	OpReadICalFeeds:        {scope.RoleAdmin, "manage calendar feeds"},
+	OpRevokeICalFeed:       {scope.RoleAdmin, "manage calendar feeds"},
+	OpCreateCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpReadCalendarImports:  {scope.RoleAdmin, "manage calendar imports"},
+	OpUpdateCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpDeleteCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpSyncCalendarImport:   {scope.RoleAdmin, "manage calendar imports"},
 }
 
 // Operations lists every operation of the access table.

@@ -20,6 +20,8 @@ func (s *server) routes() http.Handler {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	// Calendar feeds: no API key (the secret token in the path is the credential).
+	r.With(s.rateLimit).Get("/ical/{token}.ics", s.icalFeed)
 
 	r.Route("/api/v3", func(r chi.Router) {
 		r.Use(s.rateLimit)
@@ -84,6 +86,16 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpDeleteWebhookEndpoint)).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
 			r.With(s.allow(domain.OpRetryWebhookDelivery)).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
+
+			r.With(s.allow(domain.OpCreateICalFeed)).Post("/items/{itemID}/ical-feeds", s.createICalFeed)
+			r.With(s.allow(domain.OpReadICalFeeds)).Get("/items/{itemID}/ical-feeds", s.listICalFeeds)
+			r.With(s.allow(domain.OpRevokeICalFeed)).Delete("/items/{itemID}/ical-feeds/{feedID}", s.revokeICalFeed)
+			r.With(s.allow(domain.OpCreateCalendarImport)).Post("/items/{itemID}/calendar-imports", s.createCalendarImport)
+			r.With(s.allow(domain.OpReadCalendarImports)).Get("/items/{itemID}/calendar-imports", s.listCalendarImports)
+			r.With(s.allow(domain.OpReadCalendarImports)).Get("/items/{itemID}/calendar-imports/{importID}", s.getCalendarImport)
+			r.With(s.allow(domain.OpUpdateCalendarImport)).Patch("/items/{itemID}/calendar-imports/{importID}", s.updateCalendarImport)
+			r.With(s.allow(domain.OpDeleteCalendarImport)).Delete("/items/{itemID}/calendar-imports/{importID}", s.deleteCalendarImport)
+			r.With(s.allow(domain.OpSyncCalendarImport)).Post("/items/{itemID}/calendar-imports/{importID}/sync", s.syncCalendarImport)
 		})
 	})
 	return r

@@ -1,6 +1,6 @@
 // Package service assembles Vacancy's domain services over one database: one
 // command executor, publishing through the outbox, shared by the tenancy,
-// catalogue, booking and outbox services. Callers (the HTTP API, the job
+// catalogue, booking, outbox and calendar services. Callers (the HTTP API, the job
 // workers, the CLI, tests) hold one *Services and call the domain methods on it.
 package service
 
@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/calendar"
+	"github.com/vacancy-dev/vacancy/internal/calendar/fetch"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
@@ -28,6 +30,7 @@ type Services struct {
 	*booking.Bookings
 	*outbox.Outbox
 	*testmode.Sandbox
+	*calendar.Calendar
 
 	db *scope.DB
 }
@@ -42,7 +45,8 @@ type Config struct {
 	Tracer trace.Tracer
 	// Jobs is the queue commands enqueue background jobs on (webhook deliveries).
 	Jobs scope.JobQueue
-	// WebhookPolicy says which webhook URLs may be registered.
+	// WebhookPolicy says which webhook URLs may be registered, and which calendar
+	// feed URLs may be imported.
 	WebhookPolicy webhook.Policy
 }
 
@@ -63,7 +67,9 @@ func New(d *scope.DB, cfg Config) *Services {
 		Bookings:  bookings,
 		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
 		Sandbox:   testmode.NewSandbox(d, exec, bookings),
-		db:        d,
+		Calendar: calendar.NewCalendar(d, exec, bookings, cfg.WebhookPolicy,
+			fetch.New(cfg.WebhookPolicy, calendar.FetchTimeout)),
+		db: d,
 	}
 }
 

@@ -142,8 +142,10 @@ func (s *Sandbox) ResetTestData(ctx context.Context, sc scope.Scope, cmd ResetTe
 			what string
 			run  func(context.Context, uuid.UUID) error
 		}{
+			{"calendar conflicts", q.ResetCalendarConflicts}, {"ical feeds", q.ResetICalFeeds},
 			{"occupancies", q.ResetOccupancies}, {"blocks", q.ResetBlocks}, {"booking add-ons", q.ResetBookingItemAddons},
-			{"booking items", q.ResetBookingItems}, {"bookings", q.ResetBookings}, {"units", q.ResetUnits},
+			{"booking items", q.ResetBookingItems}, {"bookings", q.ResetBookings}, {"calendar imports", q.ResetCalendarImports},
+			{"units", q.ResetUnits},
 			{"add-ons", q.ResetAddons}, {"items", q.ResetItems}, {"properties", q.ResetProperties},
 			{"webhook attempts", q.ResetWebhookAttempts}, {"webhook deliveries", q.ResetWebhookDeliveries},
 			{"webhook endpoints", q.ResetWebhookEndpoints}, {"events", q.ResetEvents}, {"clock", q.ResetClock},

@@ -1,6 +1,12 @@
 -- Test data reset: everything of a sandbox organisation but the organisation
 -- itself and its API keys, children before parents.
 
+-- name: ResetCalendarConflicts :exec
+DELETE FROM calendar_conflicts WHERE organisation_id = @organisation_id;
+
+-- name: ResetICalFeeds :exec
+DELETE FROM ical_feeds WHERE organisation_id = @organisation_id;
+
 -- name: ResetOccupancies :exec
 DELETE FROM occupancies WHERE organisation_id = @organisation_id;
 
@@ -15,6 +21,9 @@ DELETE FROM booking_items WHERE organisation_id = @organisation_id;
 
 -- name: ResetBookings :exec
 DELETE FROM bookings WHERE organisation_id = @organisation_id;
+
+-- name: ResetCalendarImports :exec
+DELETE FROM calendar_imports WHERE organisation_id = @organisation_id;
 
 -- name: ResetUnits :exec
 DELETE FROM units WHERE organisation_id = @organisation_id;
