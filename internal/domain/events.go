@@ -14,6 +14,8 @@ const (
 	EventBlockCreated     = "block.created"
 	EventBlockUpdated     = "block.updated"
 	EventBlockDeleted     = "block.deleted"
+	EventRatesChanged     = "rates.changed"
+	EventChargesChanged   = "charges.changed"
 )
 
 // EventTypes lists every event type, in the order the API documents them.
@@ -21,6 +23,7 @@ var EventTypes = []string{
 	EventBookingCreated, EventBookingUpdated, EventBookingConfirmed, EventBookingCancelled,
 	EventBookingCompleted, EventBookingExpired, EventItemCreated, EventItemUpdated, EventItemArchived,
 	EventBlockCreated, EventBlockUpdated, EventBlockDeleted,
+	EventRatesChanged, EventChargesChanged,
 }
 
 // Event is a domain event, written to the outbox in the transaction of the change.

@@ -14,6 +14,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
@@ -26,6 +27,7 @@ type Services struct {
 	*catalogue.Catalogue
 	*booking.Bookings
 	*outbox.Outbox
+	*rates.Rates
 
 	db *scope.DB
 }
@@ -59,6 +61,7 @@ func New(d *scope.DB, cfg Config) *Services {
 		Catalogue: catalogue.NewCatalogue(d, exec),
 		Bookings:  booking.NewBookings(d, exec),
 		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
+		Rates:     rates.NewRates(d, exec),
 		db:        d,
 	}
 }
