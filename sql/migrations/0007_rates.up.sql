@@ -82,7 +82,7 @@ CREATE TABLE charges (
     CONSTRAINT charges_kind_valid CHECK (kind IN ('tax', 'fee')),
     CONSTRAINT charges_per_valid CHECK (per IN ('stay', 'night', 'guest_night')),
     CONSTRAINT charges_one_amount CHECK ((percent_bp IS NULL) <> (amount IS NULL)),
-    CONSTRAINT charges_percent_range CHECK (percent_bp BETWEEN 1 AND 10000 AND per = 'stay'),
+    CONSTRAINT charges_percent_range CHECK (percent_bp IS NULL OR (percent_bp BETWEEN 1 AND 10000 AND per = 'stay')),
     CONSTRAINT charges_amount_range CHECK (amount >= 0),
     CONSTRAINT charges_taxable_fee CHECK (NOT taxable OR kind = 'fee'),
     CONSTRAINT charges_name_length CHECK (length(name) BETWEEN 1 AND 200)
