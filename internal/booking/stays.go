@@ -316,10 +316,13 @@ func (pl *PricedLine) withPrice(p rates.Price) {
 // stayNights loads the effective price and rules of every date of each line,
 // check_out included, in one statement: by line number (from 1), then date.
 func stayNights(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line) (map[int][]db.StayNightsRow, error) {
-	params := db.StayNightsParams{OrganisationID: sc.OrganisationID, ItemIds: make([]uuid.UUID, len(lines)),
-		CheckIns: make([]time.Time, len(lines)), CheckOuts: make([]time.Time, len(lines))}
+	params := db.StayNightsParams{OrganisationID: sc.OrganisationID}
 	for i, l := range lines {
-		params.ItemIds[i], params.CheckIns[i], params.CheckOuts[i] = l.ItemID, l.CheckIn.Time(), l.CheckOut.Time()
+		for d := l.CheckIn; !l.CheckOut.Before(d); d = d.AddDays(1) {
+			params.Lines = append(params.Lines, int32(i+1))
+			params.ItemIds = append(params.ItemIds, l.ItemID)
+			params.Days = append(params.Days, d.Time())
+		}
 	}
 	rows, err := q.StayNights(ctx, params)
 	if err != nil {

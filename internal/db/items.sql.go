@@ -13,74 +13,83 @@ import (
 )
 
 const availableItems = `-- name: AvailableItems :many
-SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, i.base_guests, i.extra_guest_price, i.min_lead_hours, i.max_advance_days, i.discounts, i.rates_version, f.free::integer AS available_units,
-       sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE d.day < $1::date)::bigint AS room_price,
-       (CASE WHEN $2::boolean THEN
-            jsonb_agg(jsonb_build_object('date', d.day::date, 'price', coalesce(e.nightly_price, i.nightly_price),
-                                         'rule_id', e.price_rule_id) ORDER BY d.day)
-                FILTER (WHERE d.day < $1::date)
-        END)::jsonb AS nightly_prices
+SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, i.base_guests, i.extra_guest_price, i.min_lead_hours, i.max_advance_days, i.discounts, i.rates_version, f.free::integer AS available_units, st.room_price::bigint AS room_price,
+       st.nightly_prices::jsonb AS nightly_prices
 FROM items i
 CROSS JOIN LATERAL (
     SELECT count(*) AS free FROM units u
-    WHERE u.organisation_id = $3 AND u.item_id = i.id AND u.status = 'active'
+    WHERE u.organisation_id = $1 AND u.item_id = i.id AND u.status = 'active'
       AND NOT EXISTS (
           SELECT 1 FROM occupancies o
-          WHERE o.organisation_id = $3 AND o.unit_id = u.id
+          WHERE o.organisation_id = $1 AND o.unit_id = u.id
             AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-            AND o.date_range && daterange($4::date, $1::date)
+            AND o.date_range && daterange($2::date, $3::date)
             AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
 ) f
-CROSS JOIN generate_series($4::date, $1::date, interval '1 day') AS d(day)
-LEFT JOIN LATERAL (
-    SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
-           (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
-           (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
-           (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
-           (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
-           (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
-           (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
-    FROM rate_rules r
-    WHERE r.organisation_id = $3 AND r.item_id = i.id
-      AND r.start_date <= d.day::date AND d.day::date < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM d.day)::smallint = ANY (r.days))
-) e ON true
-WHERE i.organisation_id = $3
+CROSS JOIN LATERAL (
+    -- Date k of the stay is check_in + k, k = 0 .. nights (nights = check_out -
+    -- check_in: the last is the departure date). Integers, not dates: the planner
+    -- sizes an integer series from its bounds, where a date series always looks
+    -- like 1000 rows and the inflated cost buys a JIT compilation that takes
+    -- longer than the query.
+    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < $4::integer) AS room_price,
+           CASE WHEN $5::boolean THEN
+               jsonb_agg(jsonb_build_object('date', $2::date + k,
+                                            'price', coalesce(e.nightly_price, i.nightly_price),
+                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < $4::integer)
+           END AS nightly_prices,
+           coalesce(bool_or(e.closed) FILTER (WHERE k < $4::integer), false) AS closed,
+           coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE k = 0), false) AS closed_to_arrival,
+           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = $4::integer), false) AS closed_to_departure,
+           min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE k = 0) AS min_nights,
+           min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE k = 0) AS max_nights
+    FROM generate_series(0, $4::integer) AS k
+    LEFT JOIN LATERAL (
+        SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+               (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
+               (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
+               (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
+               (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
+               (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
+               (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
+        FROM rate_rules r
+        WHERE r.organisation_id = $1 AND r.item_id = i.id
+          AND r.start_date <= ($2::date + k) AND ($2::date + k) < r.end_date
+          AND (r.days IS NULL OR extract(isodow FROM ($2::date + k))::smallint = ANY (r.days))
+    ) e ON true
+) st
+WHERE i.organisation_id = $1
   AND i.status = 'active'
-  AND i.capacity >= $5::integer
-  AND i.unit_count >= $6::integer
-  AND ($7::uuid IS NULL OR i.property_id = $7::uuid)
-  AND ($8::uuid IS NULL OR i.id > $8::uuid)
+  AND i.capacity >= $6::integer
+  AND i.unit_count >= $7::integer
+  AND ($8::uuid IS NULL OR i.property_id = $8::uuid)
+  AND ($9::uuid IS NULL OR i.id > $9::uuid)
   AND (i.min_lead_hours = 0 OR
-       ($4::date)::timestamp AT TIME ZONE coalesce(
-           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $3 AND p.id = i.property_id),
-           $9::text) >= now() + i.min_lead_hours * interval '1 hour')
+       ($2::date)::timestamp AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
+           $10::text) >= now() + i.min_lead_hours * interval '1 hour')
   AND (i.max_advance_days IS NULL OR
-       $4::date <= (now() AT TIME ZONE coalesce(
-           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $3 AND p.id = i.property_id),
-           $9::text))::date + i.max_advance_days)
-  AND f.free >= $6::integer
-GROUP BY i.organisation_id, i.id, f.free
-HAVING NOT coalesce(bool_or(e.closed) FILTER (WHERE d.day < $1::date), false)
-   AND NOT coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE d.day = $4::date), false)
-   AND NOT coalesce(bool_or(e.closed_to_departure) FILTER (WHERE d.day = $1::date), false)
-   AND min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE d.day = $4::date) <= $10::integer
-   AND min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE d.day = $4::date) >= $10::integer
+       $2::date <= (now() AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
+           $10::text))::date + i.max_advance_days)
+  AND f.free >= $7::integer
+  AND NOT st.closed AND NOT st.closed_to_arrival AND NOT st.closed_to_departure
+  AND st.min_nights <= $4::integer AND st.max_nights >= $4::integer
 ORDER BY i.id
 LIMIT $11
 `
 
 type AvailableItemsParams struct {
-	CheckOut       time.Time
-	Breakdown      bool
 	OrganisationID uuid.UUID
 	CheckIn        time.Time
+	CheckOut       time.Time
+	Nights         int32
+	Breakdown      bool
 	Guests         int32
 	Quantity       int32
 	PropertyID     *uuid.UUID
 	After          *uuid.UUID
 	Timezone       string
-	Nights         int32
 	RowLimit       int32
 }
 
@@ -94,26 +103,28 @@ type AvailableItemsRow struct {
 // Active items that fit the party and the stay, whose rates sell the stay, and
 // that have at least @quantity units free for every night of [check_in,
 // check_out), with that number of free units and the stay's room price per unit
-// (the nights' prices as a JSON list too when breakdown is true). A unit is free when
-// no active occupancy (a booking's stay or a block) overlaps the stay; an unpaid
-// hold past its deadline does not occupy, whether or not the expiry sweep has
-// run yet. The rates (each date's effective values as in StayNights): no night
-// is closed; the arrival date is not closed to arrival and its min/max nights
-// allow the stay's nights; the departure date is not closed to departure; and the arrival
-// (00:00 of check_in in the item's property's time zone, else timezone) is at
-// least min_lead_hours from now and at most max_advance_days after today.
+// (the nights' prices as a JSON list too when breakdown is true). A unit is free
+// when no active occupancy (a booking's stay or a block) overlaps the stay; an
+// unpaid hold past its deadline does not occupy, whether or not the expiry sweep
+// has run yet. The rates (each date's effective values as in StayNights): no
+// night is closed; the arrival date is not closed to arrival and its min/max
+// nights allow the stay's nights; the departure date is not closed to
+// departure; and the arrival (00:00 of check_in in the item's property's time
+// zone, else timezone) is at least min_lead_hours from now and at most
+// max_advance_days after today. Items are visited in id order, each with its own
+// laterals, so the scan stops at the page's last item.
 func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) ([]AvailableItemsRow, error) {
 	rows, err := q.db.Query(ctx, availableItems,
-		arg.CheckOut,
-		arg.Breakdown,
 		arg.OrganisationID,
 		arg.CheckIn,
+		arg.CheckOut,
+		arg.Nights,
+		arg.Breakdown,
 		arg.Guests,
 		arg.Quantity,
 		arg.PropertyID,
 		arg.After,
 		arg.Timezone,
-		arg.Nights,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -304,21 +315,21 @@ func (q *Queries) GetItemForUpdate(ctx context.Context, arg GetItemForUpdatePara
 }
 
 const itemCalendar = `-- name: ItemCalendar :many
-SELECT d.day::date AS day,
+SELECT ($1::date + k)::date AS day,
        (SELECT count(*) FROM units u
-        WHERE u.organisation_id = $1 AND u.item_id = $2
+        WHERE u.organisation_id = $2 AND u.item_id = $3
           AND u.status = 'active')::integer AS total_units,
        (SELECT count(DISTINCT o.unit_id) FROM occupancies o
         JOIN units u ON u.organisation_id = o.organisation_id AND u.id = o.unit_id AND u.status = 'active'
-        WHERE o.organisation_id = $1 AND o.item_id = $2
+        WHERE o.organisation_id = $2 AND o.item_id = $3
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND o.date_range @> d.day::date
+          AND o.date_range @> ($1::date + k)
           AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
                                                      'reason', b.reason) ORDER BY b.id)
                  FROM blocks b
-                 WHERE b.organisation_id = $1 AND b.item_id = $2
-                   AND b.date_range @> d.day::date), '[]'::jsonb)::jsonb AS blocks,
+                 WHERE b.organisation_id = $2 AND b.item_id = $3
+                   AND b.date_range @> ($1::date + k)), '[]'::jsonb)::jsonb AS blocks,
        coalesce(e.nightly_price, i.nightly_price)::bigint AS price,
        -- uuid.Nil when no rule sets the price (the item's own).
        coalesce(e.price_rule_id, '00000000-0000-0000-0000-000000000000')::uuid AS price_rule_id,
@@ -328,7 +339,7 @@ SELECT d.day::date AS day,
        coalesce(e.closed_to_departure, false)::boolean AS closed_to_departure,
        coalesce(e.closed, false)::boolean AS closed
 FROM items i
-CROSS JOIN generate_series($3::date, $4::date - 1, interval '1 day') AS d(day)
+CROSS JOIN generate_series(0, $4::date - $1::date - 1) AS k
 LEFT JOIN LATERAL (
     SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
            (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
@@ -338,18 +349,18 @@ LEFT JOIN LATERAL (
            (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
            (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
     FROM rate_rules r
-    WHERE r.organisation_id = $1 AND r.item_id = i.id
-      AND r.start_date <= d.day::date AND d.day::date < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM d.day)::smallint = ANY (r.days))
+    WHERE r.organisation_id = $2 AND r.item_id = i.id
+      AND r.start_date <= ($1::date + k) AND ($1::date + k) < r.end_date
+      AND (r.days IS NULL OR extract(isodow FROM ($1::date + k))::smallint = ANY (r.days))
 ) e ON true
-WHERE i.organisation_id = $1 AND i.id = $2
-ORDER BY d.day
+WHERE i.organisation_id = $2 AND i.id = $3
+ORDER BY k
 `
 
 type ItemCalendarParams struct {
+	FromDate       time.Time
 	OrganisationID uuid.UUID
 	ItemID         uuid.UUID
-	FromDate       time.Time
 	ToDate         time.Time
 }
 
@@ -371,11 +382,12 @@ type ItemCalendarRow struct {
 // active occupancy covers, the blocks on that day, and the day's effective rates
 // (as in StayNights): the price of the night that starts on it and the rule that
 // set it, closed, closed to arrival or departure, min and max nights.
+// Day k is from + k (an integer series: see AvailableItems).
 func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]ItemCalendarRow, error) {
 	rows, err := q.db.Query(ctx, itemCalendar,
+		arg.FromDate,
 		arg.OrganisationID,
 		arg.ItemID,
-		arg.FromDate,
 		arg.ToDate,
 	)
 	if err != nil {

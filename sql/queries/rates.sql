@@ -58,12 +58,14 @@ WHERE organisation_id = @organisation_id AND id = @id
 RETURNING rates_version;
 
 -- name: StayNights :many
--- The effective price and rules of every date of each stay, check_out included
--- (its row only carries closed_to_departure's meaning): stay i is items[i] from
--- check_ins[i] to check_outs[i] (line i, from 1). For each field, the newest rule that covers the
--- date (and its day of the week) and sets the field wins; the item's own field
--- is the default. One statement for all the stays of a request.
-SELECT s.line::integer AS line, d.day::date AS day,
+-- The effective price and rules of dates of stays: row n is date days[n] of the
+-- stay numbered lines[n] (of items[n]); the caller lists every date of each
+-- stay, check_out included (its row only serves closed_to_departure). For each
+-- field, the newest rule that covers the date (and its day of the week) and
+-- sets the field wins; the item's own field is the default. One statement for
+-- all the stays of a request, over one flat series (nested series would make
+-- the planner expect a million rows and JIT-compile the query).
+SELECT ((@lines::integer[])[s.n])::integer AS line, ((@days::date[])[s.n])::date AS day,
        coalesce(e.nightly_price, i.nightly_price)::bigint AS price,
        -- uuid.Nil when no rule sets the price (the item's own).
        coalesce(e.price_rule_id, '00000000-0000-0000-0000-000000000000')::uuid AS price_rule_id,
@@ -72,9 +74,8 @@ SELECT s.line::integer AS line, d.day::date AS day,
        coalesce(e.closed_to_arrival, false)::boolean AS closed_to_arrival,
        coalesce(e.closed_to_departure, false)::boolean AS closed_to_departure,
        coalesce(e.closed, false)::boolean AS closed
-FROM generate_subscripts(@item_ids::uuid[], 1) AS s(line)
-JOIN items i ON i.organisation_id = @organisation_id AND i.id = (@item_ids::uuid[])[s.line]
-CROSS JOIN LATERAL generate_series((@check_ins::date[])[s.line], (@check_outs::date[])[s.line], interval '1 day') AS d(day)
+FROM generate_subscripts(@days::date[], 1) AS s(n)
+JOIN items i ON i.organisation_id = @organisation_id AND i.id = (@item_ids::uuid[])[s.n]
 LEFT JOIN LATERAL (
     SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
            (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
@@ -85,7 +86,7 @@ LEFT JOIN LATERAL (
            (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
     FROM rate_rules r
     WHERE r.organisation_id = @organisation_id AND r.item_id = i.id
-      AND r.start_date <= d.day::date AND d.day::date < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM d.day)::smallint = ANY (r.days))
+      AND r.start_date <= (@days::date[])[s.n] AND (@days::date[])[s.n] < r.end_date
+      AND (r.days IS NULL OR extract(isodow FROM (@days::date[])[s.n])::smallint = ANY (r.days))
 ) e ON true
-ORDER BY s.line, d.day;
+ORDER BY s.n;
