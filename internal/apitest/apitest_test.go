@@ -41,7 +41,7 @@ const (
 	orgPath = "/api/v3/organisations/acme"
 	itemID  = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a60"
 	item    = `{"id":"` + itemID + `","name":"Room","description":"","capacity":2,"nightly_price":100,` +
-		`"currency":"EUR","min_nights":1,"max_nights":365,"unit_count":1,"property_id":null,"status":"active","version":1,` +
+		`"currency":"EUR","min_nights":1,"max_nights":365,"unit_count":1,"property_id":null,"base_guests":1,"extra_guest_price":0,"min_lead_hours":0,"max_advance_days":null,"discounts":[],"status":"active","version":1,` +
 		`"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
 	key = "vac_live_abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnop"
 )

@@ -412,10 +412,10 @@ func (r *reconciler) refused(o Occurrence, unit *uuid.UUID) (bool, error) {
 	var ids []uuid.UUID
 	var err error
 	if unit != nil && r.imp.UnitID != nil {
-		ids, err = r.q.OverlappingBookings(r.ctx, db.OverlappingBookingsParams{OrganisationID: r.sc.OrganisationID, UnitID: *unit,
+		ids, err = r.q.OverlappingBookings(r.ctx, db.OverlappingBookingsParams{OrganisationID: r.sc.OrganisationID, Now: r.now, UnitID: *unit,
 			CheckIn: o.Start.Time(), CheckOut: o.End.Time()})
 	} else {
-		ids, err = r.q.OverlappingItemBookings(r.ctx, db.OverlappingItemBookingsParams{OrganisationID: r.sc.OrganisationID,
+		ids, err = r.q.OverlappingItemBookings(r.ctx, db.OverlappingItemBookingsParams{OrganisationID: r.sc.OrganisationID, Now: r.now,
 			ItemID: r.item.ID, CheckIn: o.Start.Time(), CheckOut: o.End.Time()})
 	}
 	if err != nil {

@@ -65,7 +65,7 @@ func (q *Queries) BookingItemAddons(ctx context.Context, arg BookingItemAddonsPa
 const bookingItems = `-- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
        upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
-       bi.addons_total, bi.total
+       bi.addons_total, bi.total, bi.guests, bi.extra_guests_total, bi.discount, bi.breakdown
 FROM booking_items bi
 WHERE bi.organisation_id = $1 AND bi.booking_id = ANY($2::uuid[])
 ORDER BY bi.booking_id, bi.position
@@ -77,18 +77,22 @@ type BookingItemsParams struct {
 }
 
 type BookingItemsRow struct {
-	ID           uuid.UUID
-	BookingID    uuid.UUID
-	Position     int32
-	ItemID       uuid.UUID
-	CheckIn      time.Time
-	CheckOut     time.Time
-	Nights       int32
-	Quantity     int32
-	NightlyPrice int64
-	RoomTotal    int64
-	AddonsTotal  int64
-	Total        int64
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Guests           int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]BookingItemsRow, error) {
@@ -113,6 +117,10 @@ func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]B
 			&i.RoomTotal,
 			&i.AddonsTotal,
 			&i.Total,
+			&i.Guests,
+			&i.ExtraGuestsTotal,
+			&i.Discount,
+			&i.Breakdown,
 		); err != nil {
 			return nil, err
 		}
@@ -363,27 +371,33 @@ func (q *Queries) InsertBooking(ctx context.Context, arg InsertBookingParams) (B
 
 const insertBookingItem = `-- name: InsertBookingItem :exec
 INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
-                           nightly_price, room_total, addons_total, total, status, hold_expires_at)
+                           nightly_price, room_total, addons_total, total, status, hold_expires_at,
+                           guests, extra_guests_total, discount, breakdown)
 VALUES ($1, $2, $3, $4, $5, daterange($6::date, $7::date), $8,
-        $9, $10, $11, $12, $13, $14, $15)
+        $9, $10, $11, $12, $13, $14, $15,
+        coalesce($16::integer, 1), $17, $18, $19::jsonb)
 `
 
 type InsertBookingItemParams struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	BookingID      uuid.UUID
-	Position       int32
-	ItemID         uuid.UUID
-	CheckIn        time.Time
-	CheckOut       time.Time
-	Nights         int32
-	Quantity       int32
-	NightlyPrice   int64
-	RoomTotal      int64
-	AddonsTotal    int64
-	Total          int64
-	Status         string
-	HoldExpiresAt  time.Time
+	OrganisationID   uuid.UUID
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Status           string
+	HoldExpiresAt    time.Time
+	Guests           *int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemParams) error {
@@ -403,6 +417,10 @@ func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemPa
 		arg.Total,
 		arg.Status,
 		arg.HoldExpiresAt,
+		arg.Guests,
+		arg.ExtraGuestsTotal,
+		arg.Discount,
+		arg.Breakdown,
 	)
 	return err
 }

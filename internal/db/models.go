@@ -83,20 +83,24 @@ type Booking struct {
 }
 
 type BookingItem struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	BookingID      uuid.UUID
-	Position       int32
-	ItemID         uuid.UUID
-	DateRange      pgtype.Range[pgtype.Date]
-	Nights         int32
-	NightlyPrice   int64
-	RoomTotal      int64
-	AddonsTotal    int64
-	Total          int64
-	Status         string
-	HoldExpiresAt  time.Time
-	Quantity       int32
+	OrganisationID   uuid.UUID
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	DateRange        pgtype.Range[pgtype.Date]
+	Nights           int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Status           string
+	HoldExpiresAt    time.Time
+	Quantity         int32
+	Guests           int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 type BookingItemAddon struct {
@@ -143,6 +147,22 @@ type CalendarImportsDue struct {
 	OrganisationID uuid.UUID
 	ID             uuid.UUID
 	LastSyncedAt   *time.Time
+}
+
+type Charge struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	Name           string
+	Kind           string
+	PercentBp      *int32
+	Amount         *int64
+	Per            string
+	Inclusive      bool
+	Taxable        bool
+	ItemIds        []uuid.UUID
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 type Command struct {
@@ -197,20 +217,26 @@ type IcalFeedToken struct {
 }
 
 type Item struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	Name           string
-	Description    string
-	Capacity       int32
-	NightlyPrice   int64
-	MinNights      int32
-	MaxNights      int32
-	Status         string
-	Version        int32
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	PropertyID     *uuid.UUID
-	UnitCount      int32
+	OrganisationID  uuid.UUID
+	ID              uuid.UUID
+	Name            string
+	Description     string
+	Capacity        int32
+	NightlyPrice    int64
+	MinNights       int32
+	MaxNights       int32
+	Status          string
+	Version         int32
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	PropertyID      *uuid.UUID
+	UnitCount       int32
+	BaseGuests      int32
+	ExtraGuestPrice int64
+	MinLeadHours    int32
+	MaxAdvanceDays  *int32
+	Discounts       []byte
+	RatesVersion    int32
 }
 
 type Occupancy struct {
@@ -261,6 +287,24 @@ type Property struct {
 	Version        int32
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+type RateRule struct {
+	OrganisationID    uuid.UUID
+	ID                uuid.UUID
+	ItemID            uuid.UUID
+	StartDate         time.Time
+	EndDate           time.Time
+	Days              []int16
+	NightlyPrice      *int64
+	MinNights         *int32
+	MaxNights         *int32
+	ClosedToArrival   *bool
+	ClosedToDeparture *bool
+	Closed            *bool
+	Version           int32
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 type Unit struct {

@@ -77,6 +77,15 @@ func (q *Queries) ResetCalendarImports(ctx context.Context, organisationID uuid.
 	return err
 }
 
+const resetCharges = `-- name: ResetCharges :exec
+DELETE FROM charges WHERE organisation_id = $1
+`
+
+func (q *Queries) ResetCharges(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, resetCharges, organisationID)
+	return err
+}
+
 const resetClock = `-- name: ResetClock :exec
 UPDATE organisations SET clock_offset = '0', updated_at = now()
 WHERE organisations.id = $1 AND NOT livemode
@@ -145,6 +154,15 @@ DELETE FROM properties WHERE organisation_id = $1
 
 func (q *Queries) ResetProperties(ctx context.Context, organisationID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, resetProperties, organisationID)
+	return err
+}
+
+const resetRateRules = `-- name: ResetRateRules :exec
+DELETE FROM rate_rules WHERE organisation_id = $1
+`
+
+func (q *Queries) ResetRateRules(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, resetRateRules, organisationID)
 	return err
 }
 

@@ -46,6 +46,14 @@ const (
 	OpUpdateBlock        Operation = "block.update"
 	OpDeleteBlock        Operation = "block.delete"
 
+	OpCreateRateRule Operation = "rate_rule.create"
+	OpUpdateRateRule Operation = "rate_rule.update"
+	OpDeleteRateRule Operation = "rate_rule.delete"
+	OpReplaceRates   Operation = "rates.replace"
+	OpCreateCharge   Operation = "charge.create"
+	OpUpdateCharge   Operation = "charge.update"
+	OpDeleteCharge   Operation = "charge.delete"
+
 	OpReadEvents Operation = "event.read"
 
 	OpReadTestClock    Operation = "test_clock.read"
@@ -110,6 +118,14 @@ var access = map[Operation]permission{
 	OpCreateBlock:        {scope.RoleAdmin, "manage blocks"},
 	OpUpdateBlock:        {scope.RoleAdmin, "manage blocks"},
 	OpDeleteBlock:        {scope.RoleAdmin, "manage blocks"},
+
+	OpCreateRateRule: {scope.RoleAdmin, "manage rates"},
+	OpUpdateRateRule: {scope.RoleAdmin, "manage rates"},
+	OpDeleteRateRule: {scope.RoleAdmin, "manage rates"},
+	OpReplaceRates:   {scope.RoleAdmin, "manage rates"},
+	OpCreateCharge:   {scope.RoleAdmin, "manage taxes and fees"},
+	OpUpdateCharge:   {scope.RoleAdmin, "manage taxes and fees"},
+	OpDeleteCharge:   {scope.RoleAdmin, "manage taxes and fees"},
 
 	OpReadEvents: {scope.RoleRead, "read events"},
 

@@ -41,6 +41,8 @@ const (
 	CodeUnitHasBookings   = "unit_has_bookings"
 	CodeUnitLimit         = "unit_limit_reached"
 	CodePropertyHasItems  = "property_has_items"
+	CodeRateRuleLimit     = "rate_rule_limit_reached"
+	CodeChargeLimit       = "charge_limit_reached"
 )
 
 // FieldError is one wrong input field; Field is a path like items[0].check_out.

@@ -15,6 +15,8 @@ const (
 	EventBlockUpdated     = "block.updated"
 	EventBlockDeleted     = "block.deleted"
 	EventCalendarConflict = "calendar.conflict"
+	EventRatesChanged     = "rates.changed"
+	EventChargesChanged   = "charges.changed"
 )
 
 // EventTypes lists every event type, in the order the API documents them.
@@ -23,6 +25,7 @@ var EventTypes = []string{
 	EventBookingCompleted, EventBookingExpired, EventItemCreated, EventItemUpdated, EventItemArchived,
 	EventBlockCreated, EventBlockUpdated, EventBlockDeleted,
 	EventCalendarConflict,
+	EventRatesChanged, EventChargesChanged,
 }
 
 // Event is a domain event, written to the outbox in the transaction of the change.

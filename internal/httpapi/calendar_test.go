@@ -100,7 +100,7 @@ func prop(e *ics.VEvent, name ics.ComponentProperty) string {
 	return ""
 }
 
-func ymd(d string) string { return strings.ReplaceAll(d, "-", "") }
+func icalDate(d string) string { return strings.ReplaceAll(d, "-", "") }
 
 func TestICalFeedExport(t *testing.T) {
 	t.Parallel()
@@ -137,8 +137,8 @@ func TestICalFeedExport(t *testing.T) {
 		t.Fatalf("the feed must list the booking and the block, got %d events:\n%s", len(events), res.Body)
 	}
 	e := events[0]
-	if prop(e, ics.ComponentPropertyUniqueId) != b.ID+"@vacancy" || prop(e, ics.ComponentPropertyDtStart) != ymd(day(5)) ||
-		prop(e, ics.ComponentPropertyDtEnd) != ymd(day(8)) || prop(e, ics.ComponentPropertySummary) != "Reserved" ||
+	if prop(e, ics.ComponentPropertyUniqueId) != b.ID+"@vacancy" || prop(e, ics.ComponentPropertyDtStart) != icalDate(day(5)) ||
+		prop(e, ics.ComponentPropertyDtEnd) != icalDate(day(8)) || prop(e, ics.ComponentPropertySummary) != "Reserved" ||
 		prop(e, ics.ComponentPropertySequence) != "0" || prop(e, ics.ComponentPropertyDtstamp) == "" {
 		t.Errorf("the booking must be an all-day event from check-in to check-out:\n%s", res.Body)
 	}
@@ -173,7 +173,7 @@ func TestICalFeedExport(t *testing.T) {
 	res2 := anon.Get(plain.Path, apitest.Header("If-None-Match", tag)).Expect(http.StatusOK)
 	e2 := checkICS(t, res2.Body).Events()[0]
 	if prop(e2, ics.ComponentPropertyUniqueId) != b.ID+"@vacancy" || prop(e2, ics.ComponentPropertySequence) != "1" ||
-		prop(e2, ics.ComponentPropertyDtStart) != ymd(day(6)) || res2.ETag() == tag {
+		prop(e2, ics.ComponentPropertyDtStart) != icalDate(day(6)) || res2.ETag() == tag {
 		t.Errorf("a moved booking must keep its UID with a higher SEQUENCE and a new ETag:\n%s", res2.Body)
 	}
 

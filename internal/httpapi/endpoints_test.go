@@ -95,6 +95,20 @@ func endpoints() []endpoint {
 			return string(o.as(t, "admin").Get(o.path("/blocks/%s", b.ID)).Expect(http.StatusOK).Body)
 		}}
 	}
+	// withRule adds a rate rule to a fresh item; observe reads the item's whole rule set.
+	withRule := func(t *testing.T, o *org) (rateRule, call) {
+		it := o.newItem(t, "Room "+uniq(), 2, 10000)
+		r := o.newRule(t, it.ID, map[string]any{"start": day(20), "end": day(30), "nightly_price": 12000})
+		return r, call{params: map[string]string{"itemID": it.ID, "ruleID": r.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/items/%s/rates", it.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
+	withCharge := func(t *testing.T, o *org) (charge, call) {
+		c := o.newCharge(t, map[string]any{"name": "City tax " + uniq(), "kind": "tax", "amount": 250, "per": "guest_night"})
+		return c, call{params: map[string]string{"chargeID": c.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/charges/%s", c.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
 		return func(t *testing.T) string { return strconv.Itoa(o.srv.Env.Superuser.Int(t, query, args...)) }
 	}
@@ -194,6 +208,64 @@ func endpoints() []endpoint {
 		}},
 		{op: "DELETE " + orgs + "/items/{itemID}/units/{unitID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
 			_, c := withUnit(t, o)
+			return c
+		}},
+
+		{op: "GET " + orgs + "/items/{itemID}/rates", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.observe = nil
+			return c
+		}},
+		{op: "PUT " + orgs + "/items/{itemID}/rates", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.body = map[string]any{"rules": []any{map[string]any{"start": day(5), "end": day(12), "days": []string{"fri", "sat"}, "nightly_price": 15000}}}
+			c.opts = []apitest.Option{apitest.IfMatch(etag(2))} // the set's version after one rule
+			return c
+		}},
+		{op: "POST " + orgs + "/items/{itemID}/rates", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.body = map[string]any{"start": day(40), "end": day(45), "min_nights": 2}
+			return c
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/rates/{ruleID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/items/{itemID}/rates/{ruleID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			r, c := withRule(t, o)
+			c.body, c.opts = map[string]any{"closed_to_arrival": true}, []apitest.Option{apitest.IfMatch(etag(r.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/items/{itemID}/rates/{ruleID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			return c
+		}},
+		{op: "POST " + orgs + "/charges", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, _ := withItem(t, o)
+			name := "Cleaning " + uniq()
+			return call{body: map[string]any{"name": name, "kind": "fee", "amount": 4000, "taxable": true, "item_ids": []string{it.ID}},
+				observe: countRows(o, "SELECT count(*) FROM charges WHERE name = $1", name)}
+		}},
+		{op: "GET " + orgs + "/charges", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			withCharge(t, o)
+			return call{}
+		}},
+		{op: "GET " + orgs + "/charges/{chargeID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withCharge(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/charges/{chargeID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			ch, c := withCharge(t, o)
+			c.body, c.opts = map[string]any{"amount": 300}, []apitest.Option{apitest.IfMatch(etag(ch.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/charges/{chargeID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withCharge(t, o)
 			return c
 		}},
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"github.com/vacancy-dev/vacancy/internal/testmode"
@@ -31,6 +32,7 @@ type Services struct {
 	*outbox.Outbox
 	*testmode.Sandbox
 	*calendar.Calendar
+	*rates.Rates
 
 	db *scope.DB
 }
@@ -69,7 +71,8 @@ func New(d *scope.DB, cfg Config) *Services {
 		Sandbox:   testmode.NewSandbox(d, exec, bookings),
 		Calendar: calendar.NewCalendar(d, exec, bookings, cfg.WebhookPolicy,
 			fetch.New(cfg.WebhookPolicy, calendar.FetchTimeout)),
-		db: d,
+		Rates: rates.NewRates(d, exec),
+		db:    d,
 	}
 }
 

@@ -119,9 +119,10 @@ func (s *Sandbox) AdvanceTestClock(ctx context.Context, sc scope.Scope, cmd Adva
 	})
 }
 
-// ResetTestData deletes a sandbox's data: catalogue, bookings, blocks, events,
-// webhook endpoints and deliveries, command records; its keys stay, and its
-// clock reads the real time again.
+// ResetTestData deletes a sandbox's data: catalogue, rates and charges,
+// bookings, blocks, calendar feeds and imports, events, webhook endpoints and
+// deliveries, command records; its keys stay, and its clock reads the real time
+// again.
 type ResetTestData struct {
 	command.Meta `json:"-"`
 }
@@ -145,7 +146,7 @@ func (s *Sandbox) ResetTestData(ctx context.Context, sc scope.Scope, cmd ResetTe
 			{"calendar conflicts", q.ResetCalendarConflicts}, {"ical feeds", q.ResetICalFeeds},
 			{"occupancies", q.ResetOccupancies}, {"blocks", q.ResetBlocks}, {"booking add-ons", q.ResetBookingItemAddons},
 			{"booking items", q.ResetBookingItems}, {"bookings", q.ResetBookings}, {"calendar imports", q.ResetCalendarImports},
-			{"units", q.ResetUnits},
+			{"rate rules", q.ResetRateRules}, {"charges", q.ResetCharges}, {"units", q.ResetUnits},
 			{"add-ons", q.ResetAddons}, {"items", q.ResetItems}, {"properties", q.ResetProperties},
 			{"webhook attempts", q.ResetWebhookAttempts}, {"webhook deliveries", q.ResetWebhookDeliveries},
 			{"webhook endpoints", q.ResetWebhookEndpoints}, {"events", q.ResetEvents}, {"clock", q.ResetClock},

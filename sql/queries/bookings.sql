@@ -34,9 +34,11 @@ RETURNING *;
 
 -- name: InsertBookingItem :exec
 INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
-                           nightly_price, room_total, addons_total, total, status, hold_expires_at)
+                           nightly_price, room_total, addons_total, total, status, hold_expires_at,
+                           guests, extra_guests_total, discount, breakdown)
 VALUES (@organisation_id, @id, @booking_id, @position, @item_id, daterange(@check_in::date, @check_out::date), @nights,
-        @quantity, @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at);
+        @quantity, @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at,
+        coalesce(sqlc.narg(guests)::integer, 1), @extra_guests_total, @discount, sqlc.narg(breakdown)::jsonb);
 
 -- name: InsertBookingItemAddon :exec
 INSERT INTO booking_item_addons (organisation_id, booking_item_id, addon_id, name, per, unit_price, quantity, total)
@@ -51,7 +53,7 @@ SELECT * FROM bookings WHERE organisation_id = @organisation_id AND id = @id FOR
 -- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
        upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
-       bi.addons_total, bi.total
+       bi.addons_total, bi.total, bi.guests, bi.extra_guests_total, bi.discount, bi.breakdown
 FROM booking_items bi
 WHERE bi.organisation_id = @organisation_id AND bi.booking_id = ANY(@booking_ids::uuid[])
 ORDER BY bi.booking_id, bi.position;

@@ -25,6 +25,12 @@ DELETE FROM bookings WHERE organisation_id = @organisation_id;
 -- name: ResetCalendarImports :exec
 DELETE FROM calendar_imports WHERE organisation_id = @organisation_id;
 
+-- name: ResetRateRules :exec
+DELETE FROM rate_rules WHERE organisation_id = @organisation_id;
+
+-- name: ResetCharges :exec
+DELETE FROM charges WHERE organisation_id = @organisation_id;
+
 -- name: ResetUnits :exec
 DELETE FROM units WHERE organisation_id = @organisation_id;
 
