@@ -11,8 +11,10 @@ package testenv
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -116,7 +118,10 @@ type Env struct {
 func New(t testing.TB, cfg ...service.Config) *Env {
 	t.Helper()
 	url := DatabaseURL(t)
-	d, err := scope.Open(context.Background(), url, scope.Config{MaxConns: 30})
+	// A generous connect timeout: the race tests open the whole pool at once on
+	// a 2-core machine under -race, where a new connection (TLS-less, but with its
+	// SET ROLE and checks) can take longer than the server's default of 5 s.
+	d, err := scope.Open(context.Background(), withConnectTimeout(url, 30*time.Second), scope.Config{MaxConns: 30})
 	if err != nil {
 		t.Fatalf("testenv: open database: %v", err)
 	}
@@ -147,4 +152,16 @@ func firstOr(cfg []service.Config) service.Config {
 		return cfg[0]
 	}
 	return service.Config{}
+}
+
+// withConnectTimeout sets connect_timeout on a PostgreSQL URL.
+func withConnectTimeout(raw string, d time.Duration) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set("connect_timeout", strconv.Itoa(int(d.Seconds())))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
