@@ -107,7 +107,9 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz: %d %s", res.StatusCode, body)
 	}
 
-	if err := dbmigrate.Down(env.URL, int(dbmigrate.Latest())); err != nil {
+	// One step down is a schema behind the binary (migration numbers may have
+	// gaps, so Latest is not a count of steps).
+	if err := dbmigrate.Down(env.URL, 1); err != nil {
 		t.Fatal(err)
 	}
 	res, body = call(t, "GET", srv.base+"/readyz", "", nil)
