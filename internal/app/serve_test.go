@@ -107,8 +107,13 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz: %d %s", res.StatusCode, body)
 	}
 
-	if err := dbmigrate.Down(env.URL, int(dbmigrate.Latest())); err != nil {
-		t.Fatal(err)
+	for v, _, err := dbmigrate.Version(env.URL); v > 0; v, _, err = dbmigrate.Version(env.URL) {
+		if err == nil {
+			err = dbmigrate.Down(env.URL, 1) // one at a time: the versions need not be contiguous
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, body = call(t, "GET", srv.base+"/readyz", "", nil)
 	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "schema_outdated" ||

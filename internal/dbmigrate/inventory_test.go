@@ -18,12 +18,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // that unit with the same nights and status: no booking lost or changed.
 func TestInventoryMigrationKeepsEveryBooking(t *testing.T) {
 	url := testenv.DatabaseURL(t)
-	if err := dbmigrate.Down(url, 1); err != nil {
-		t.Fatalf("down to the schema before inventory: %v", err)
-	}
-	if v, _, err := dbmigrate.Version(url); err != nil || v != 4 {
-		t.Fatalf("want version 4 before the migration, got %d (%v)", v, err)
-	}
+	downTo(t, url, 4)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -111,5 +106,25 @@ func TestInventoryMigrationKeepsEveryBooking(t *testing.T) {
 	}
 	if after != len(before) {
 		t.Errorf("%d of %d stays occupy a unit after the migration", after, len(before))
+	}
+}
+
+// downTo migrates down one step at a time until the schema is at version v.
+func downTo(t *testing.T, url string, v uint) {
+	t.Helper()
+	for {
+		cur, _, err := dbmigrate.Version(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur == v {
+			return
+		}
+		if cur < v {
+			t.Fatalf("the schema is at version %d, below %d", cur, v)
+		}
+		if err := dbmigrate.Down(url, 1); err != nil {
+			t.Fatalf("down from version %d: %v", cur, err)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.En
 	if len(endpoints) == 0 {
 		return nil
 	}
-	var p db.InsertWebhookDeliveriesParams
+	var deliveries []db.InsertWebhookDeliveriesParams
 	var jobs []scope.Job
 	for _, e := range events {
 		for _, ep := range endpoints {
@@ -42,20 +42,22 @@ func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.En
 				continue
 			}
 			id := uuid.Must(uuid.NewV7())
-			p.Ids = append(p.Ids, id)
-			p.EndpointIds = append(p.EndpointIds, ep.ID)
-			p.EventSeqs = append(p.EventSeqs, e.seq)
-			p.EventIds = append(p.EventIds, e.id)
-			p.EventTypes = append(p.EventTypes, e.typ)
+			deliveries = append(deliveries, db.InsertWebhookDeliveriesParams{OrganisationID: sc.OrganisationID, ID: id,
+				EndpointID: ep.ID, EventSeq: e.seq, EventID: e.id, EventType: e.typ})
 			jobs = append(jobs, DeliveryJob{OrganisationID: sc.OrganisationID, DeliveryID: id})
 		}
 	}
 	if len(jobs) == 0 {
 		return nil
 	}
-	p.OrganisationID = sc.OrganisationID
-	if err := q.InsertWebhookDeliveries(ctx, p); err != nil {
-		return fmt.Errorf("insert webhook deliveries: %w", err)
+	var insertErr error
+	q.InsertWebhookDeliveries(ctx, deliveries).Exec(func(_ int, err error) {
+		if err != nil && insertErr == nil {
+			insertErr = fmt.Errorf("insert webhook deliveries: %w", err)
+		}
+	})
+	if insertErr != nil {
+		return insertErr
 	}
 	return enqueue(ctx, jobs...)
 }
@@ -164,7 +166,7 @@ func (s *Outbox) RecordDeliveryAttempt(ctx context.Context, organisationID, deli
 		a.Attempt = d.Attempts + 1
 		ok := a.Result.OK()
 		health := db.SetWebhookEndpointHealthParams{OrganisationID: sc.OrganisationID, ID: ep.ID,
-			FailingSince: ep.FailingSince, Enabled: ep.Enabled, DisabledReason: ep.DisabledReason}
+			FailingSince: ep.FailingSince, Enabled: ep.Enabled, DisabledReason: ep.DisabledReason, Now: a.At}
 		if ok {
 			health.FailingSince = nil
 		} else {
