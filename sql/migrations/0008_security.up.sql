@@ -162,26 +162,29 @@ REVOKE ALL ON FUNCTION api_key_credential(text), due_holds(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api_key_credential(text), due_holds(integer) TO vacancy_app;
 
 -- Hand the functions to vacancy_pretenant. A role that is not a superuser may
--- do so only as a member of the new owner, which must be allowed to create in
--- the schema: both are granted for this step and taken back, so the migrating
--- role (the tables' owner) does not keep vacancy_pretenant's reads, even if it
--- was a member before.
+-- do so only if it may SET ROLE to the new owner, which must be allowed to
+-- create in the schema: both are granted for this step and taken back, so the
+-- migrating role (the tables' owner) never reads with vacancy_pretenant's
+-- rights. PostgreSQL 16 and later grant the SET option alone (the role that
+-- created vacancy_pretenant already holds ADMIN, without SET or INHERIT); 15
+-- has no options, and CREATEROLE lets the migrating role grant any role.
 DO $$
 DECLARE
     super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
-    member boolean := pg_has_role(current_user, 'vacancy_pretenant', 'MEMBER');
 BEGIN
     IF NOT super THEN
         EXECUTE format('GRANT CREATE ON SCHEMA %I TO vacancy_pretenant', current_schema());
-        IF NOT member THEN
+        IF current_setting('server_version_num')::int >= 160000 THEN
+            EXECUTE format('GRANT vacancy_pretenant TO %I WITH SET TRUE, INHERIT FALSE', current_user);
+        ELSE
             EXECUTE format('GRANT vacancy_pretenant TO %I', current_user);
         END IF;
     END IF;
     ALTER FUNCTION api_key_credential(text) OWNER TO vacancy_pretenant;
     ALTER FUNCTION due_holds(integer) OWNER TO vacancy_pretenant;
     IF NOT super THEN
-        EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM vacancy_pretenant', current_schema());
         EXECUTE format('REVOKE vacancy_pretenant FROM %I', current_user);
+        EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM vacancy_pretenant', current_schema());
     END IF;
 END
 $$;
