@@ -122,8 +122,9 @@ func TestUnscopedConnectionSeesNothing(t *testing.T) {
 }
 
 // TestExclusionConstraintRejectsConcurrentOverlap: two transactions insert
-// overlapping booking items for one item at once; the second waits for the
-// first, and fails with 23P01 once it commits.
+// overlapping stays on one unit at once; the second waits for the first, and
+// fails with 23P01 once it commits (the constraint is on occupancies since the
+// inventory migration, 0005).
 func TestExclusionConstraintRejectsConcurrentOverlap(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
@@ -137,10 +138,21 @@ func TestExclusionConstraintRejectsConcurrentOverlap(t *testing.T) {
 			VALUES ($1, $2, 'paid', 'g', 'g@example.com', 'EUR', 0, now() + interval '1 hour')`, a.OrganisationID, bid); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
+		line := uuid.Must(uuid.NewV7())
+		if _, err := tx.Exec(ctx, `INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
 			nightly_price, room_total, addons_total, total, status, hold_expires_at)
 			VALUES ($1, $2, $3, 0, $4, daterange($5::date, $6::date), $6::date - $5::date, 0, 0, 0, 0, 'paid', now())`,
-			a.OrganisationID, uuid.Must(uuid.NewV7()), bid, item.ID, from, to)
+			a.OrganisationID, line, bid, item.ID, from, to); err != nil {
+			return err
+		}
+		var unit uuid.UUID
+		if err := tx.QueryRow(ctx, "SELECT id FROM units WHERE organisation_id = $1 AND item_id = $2",
+			a.OrganisationID, item.ID).Scan(&unit); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id, booking_item_id, status)
+			VALUES ($1, $2, $3, $4, daterange($5::date, $6::date), $7, $8, 'paid')`,
+			a.OrganisationID, uuid.Must(uuid.NewV7()), unit, item.ID, from, to, bid, line)
 		return err
 	}
 	tx1, err := env.DB.BeginRaw(ctx, a)
