@@ -32,16 +32,19 @@ func hasCitus(ctx context.Context, conn *pgx.Conn) (bool, error) {
 type table struct {
 	name        string
 	tenant      bool // has organisation_id
-	distributed bool // already in Citus's metadata
+	distributed bool // already a distributed or reference table (not a Citus local table)
 }
 
 // vacancyTables lists the tables of the schema that Vacancy's migrations made:
 // all but golang-migrate's bookkeeping and River's job queue, which stay local
-// to the coordinator.
+// to the coordinator. A table a migration creates on a distributed schema with a
+// foreign key to a reference table is already in Citus's metadata, as a Citus
+// local table (partition method n, replication model s): it still counts as not
+// distributed.
 func vacancyTables(ctx context.Context, conn *pgx.Conn) ([]table, error) {
 	rows, err := conn.Query(ctx, `SELECT c.relname,
 		       EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'organisation_id' AND NOT a.attisdropped),
-		       EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)
+		       EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid AND (p.partmethod = 'h' OR p.repmodel = 't'))
 		FROM pg_class c
 		WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('r', 'p')
 		  AND c.relname <> 'schema_migrations' AND c.relname NOT LIKE 'river\_%'
