@@ -77,20 +77,29 @@ func TestFeedWhileTheTenantsShardMoves(t *testing.T) {
 			shard, from.Port, to.Port, mode, time.Since(started).Round(time.Millisecond)))
 		return nil
 	}
+	// force sets FORCE ROW LEVEL SECURITY on or off, one table per transaction:
+	// altering them all in one would hold every table's lock while waiting for
+	// the next, which the running writers can deadlock with.
 	force := func(ctx context.Context, on bool) error {
 		verb := "NO FORCE"
 		if on {
 			verb = "FORCE"
 		}
-		_, err := admin.Exec(ctx, `DO $$
-			DECLARE r record;
-			BEGIN
-				FOR r IN SELECT logicalrelid::text AS t FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
-				         WHERE c.relrowsecurity LOOP
-					EXECUTE format('ALTER TABLE %I `+verb+` ROW LEVEL SECURITY', r.t);
-				END LOOP;
-			END $$`)
-		return err
+		rows, err := admin.Query(ctx, `SELECT p.logicalrelid::text FROM pg_dist_partition p
+			JOIN pg_class c ON c.oid = p.logicalrelid WHERE c.relrowsecurity ORDER BY 1`)
+		if err != nil {
+			return err
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, table := range tables {
+			if _, err := admin.Exec(ctx, "ALTER TABLE "+pgx.Identifier{table}.Sanitize()+" "+verb+" ROW LEVEL SECURITY"); err != nil {
+				return fmt.Errorf("%s on %s: %w", verb, table, err)
+			}
+		}
+		return nil
 	}
 	followFeed(t, env, sc, 4, 25, func(ctx context.Context) error {
 		// Let the writers get going first.

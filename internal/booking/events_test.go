@@ -291,6 +291,11 @@ func TestFeedDeliversEveryEventOnceInOrder(t *testing.T) {
 // (and the writers keep writing until it returns). It checks that the consumer
 // read exactly the committed events, in position order, with positions 1..n, and
 // each writer's items in the order it created them.
+//
+// Writers and the consumer behave as API clients should: a write that fails
+// with something other than a domain error is retried with its idempotency
+// key, a failed read is retried from the same cursor. Without during, nothing
+// may fail; with it, the failures retried are logged.
 func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWriter int, during func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -303,6 +308,15 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 			duringErr = during(ctx)
 		}
 	}()
+	const attempts = 5
+	var retriedMu sync.Mutex
+	var retried []string
+	retry := func(what string, err error) {
+		retriedMu.Lock()
+		retried = append(retried, fmt.Sprintf("%s: %v", what, err))
+		retriedMu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
 	var wg sync.WaitGroup
 	writeErrs := make(chan error, writers)
 	for w := range writers {
@@ -318,14 +332,21 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 					}
 				}
 				name, price, capacity := fmt.Sprintf("w%d-%04d", w, i), int64(100), int32(2)
-				m, err := command.NewMeta("", sc.ActorID, nil, time.Now())
+				m, err := command.NewMeta(name, sc.ActorID, nil, time.Now())
 				if err != nil {
 					writeErrs <- err
 					return
 				}
 				cmd, err := catalogue.NewCreateItem(m, catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
-				if err == nil {
-					_, _, err = env.Service.CreateItem(ctx, sc, cmd)
+				for attempt := 1; err == nil; attempt++ {
+					if _, _, err = env.Service.CreateItem(ctx, sc, cmd); err == nil || attempt == attempts {
+						break
+					}
+					if _, isDomain := domain.AsError(err); isDomain && !domain.IsKind(err, domain.KindConflict) {
+						break
+					}
+					retry(fmt.Sprintf("writer %d, item %d", w, i), err)
+					err = nil
 				}
 				if err != nil {
 					writeErrs <- fmt.Errorf("writer %d, item %d: %w", w, i, err)
@@ -338,7 +359,7 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 	go func() { wg.Wait(); close(writersDone) }()
 
 	var read []outbox.StoredEvent
-	after := ""
+	after, failedReads := "", 0
 	for done := false; ; {
 		select {
 		case <-writersDone:
@@ -351,8 +372,13 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 		}
 		p, err := env.Service.Events(context.Background(), sc, fq)
 		if err != nil {
-			t.Fatalf("read feed: %v", err)
+			if failedReads++; failedReads == attempts {
+				t.Fatalf("read feed: %v", err)
+			}
+			retry("read", err)
+			continue
 		}
+		failedReads = 0
 		read = append(read, p.Data...)
 		after = p.NextCursor
 		if done && !p.HasMore {
@@ -421,6 +447,12 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 		t.Fatalf("want at least %d events, read %d", want, len(read))
 	}
 	t.Logf("%d events from %d writers read once each, in order", len(read), writers)
+	for _, r := range retried {
+		t.Logf("retried after %s", r)
+	}
+	if during == nil && len(retried) > 0 {
+		t.Errorf("with nothing alongside, no request may fail: %d did", len(retried))
+	}
 }
 
 func TestFeedPagesAndFilters(t *testing.T) {
