@@ -197,16 +197,19 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 		if err != nil {
 			return err
 		}
-		if len(events) > 0 {
-			if err := s.publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
-				return err
-			}
-		}
 		body, err := json.Marshal(result)
 		if err != nil {
 			return fmt.Errorf("encode %s result: %w", typ, err)
 		}
-		return finish(ctx, q, key, claim, "ok", body, time.Since(started))
+		if err := finish(ctx, q, key, claim, "ok", body, time.Since(started)); err != nil {
+			return err
+		}
+		// Publishing last: it takes the organisation's event-position lock, which
+		// the transaction holds until it commits (see outbox.Publish).
+		if len(events) > 0 {
+			return s.publish(ctx, q, sc, enqueue, meta.ID, events)
+		}
+		return nil
 	})
 	outcome := "ok"
 	if err != nil {

@@ -46,12 +46,22 @@ type writtenEvent struct {
 // The events take the organisation's next feed positions, whose row stays locked
 // until the transaction ends: the organisation's next writer waits for this one
 // to commit or roll back, so positions are gap-free and commit in order
-// (docs/scaling.md explains the cost). Live streams are woken at commit by a
-// notification sent here, on the session's own server (on Citus, the
-// coordinator that every instance listens to).
+// (docs/scaling.md explains the cost). Everything that does not need the
+// positions is done before taking them, and the caller should have nothing left
+// to do after Publish but commit, so that the lock is held for three round trips
+// (positions, events, commit), or five with webhook deliveries. Live streams
+// are woken at commit by a notification queued here, on the session's own
+// server (on Citus, the coordinator that every instance listens to).
 func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if err := q.NotifyEvents(ctx, sc.OrganisationID); err != nil {
+		return fmt.Errorf("notify event listeners: %w", err)
+	}
+	endpoints, err := q.EnabledWebhookEndpoints(ctx, sc.OrganisationID)
+	if err != nil {
+		return fmt.Errorf("load webhook endpoints: %w", err)
 	}
 	var cmd *string
 	if commandID != "" {
@@ -86,10 +96,7 @@ func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.E
 	if insertErr != nil {
 		return insertErr
 	}
-	if err := q.NotifyEvents(ctx, sc.OrganisationID); err != nil {
-		return fmt.Errorf("notify event listeners: %w", err)
-	}
-	return fanOut(ctx, q, sc, enqueue, written)
+	return fanOut(ctx, q, sc, enqueue, endpoints, written)
 }
 
 // Cursor is a position in an organisation's event feed. Clients see it as an

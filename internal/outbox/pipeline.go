@@ -25,12 +25,8 @@ type DeliveryJob struct {
 func (DeliveryJob) Kind() string { return "webhook_delivery" }
 
 // fanOut creates a delivery, and its job, for every enabled endpoint of the
-// organisation that wants each event.
-func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, events []writtenEvent) error {
-	endpoints, err := q.EnabledWebhookEndpoints(ctx, sc.OrganisationID)
-	if err != nil {
-		return fmt.Errorf("load webhook endpoints: %w", err)
-	}
+// organisation (as EnabledWebhookEndpoints read them) that wants each event.
+func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, endpoints []db.EnabledWebhookEndpointsRow, events []writtenEvent) error {
 	if len(endpoints) == 0 {
 		return nil
 	}
