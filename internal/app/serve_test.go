@@ -107,6 +107,9 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz: %d %s", res.StatusCode, body)
 	}
 
+	if testenv.Citus(t) {
+		t.Skip("the rest not run on Citus: migrating down is refused on a distributed schema")
+	}
 	for v, _, err := dbmigrate.Version(env.URL); v > 0; v, _, err = dbmigrate.Version(env.URL) {
 		if err == nil {
 			err = dbmigrate.Down(env.URL, 1) // one at a time: the versions need not be contiguous
