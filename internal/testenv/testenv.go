@@ -108,14 +108,17 @@ func DatabaseURL(t testing.TB) string {
 // loginOnWorkers does on a Citus cluster what docs/scaling.md asks of an
 // operator: Citus reaches the workers as the role a statement runs as, so the
 // roles the server acts as must be able to log in there (the migrations create
-// them NOLOGIN on the coordinator, which copies them to the workers).
+// them NOLOGIN on the coordinator, which copies them to the workers). With
+// propagation off: a worker would otherwise pass the change on to every node,
+// the coordinator included.
 func loginOnWorkers(ctx context.Context, server *pgtest.Server, url string) error {
 	for _, w := range server.WorkerURLs(databaseName(url)) {
 		conn, err := pgx.Connect(ctx, w)
 		if err != nil {
 			return fmt.Errorf("connect to worker: %w", err)
 		}
-		_, err = conn.Exec(ctx, "ALTER ROLE "+scope.AppRole+" LOGIN; ALTER ROLE "+scope.PretenantRole+" LOGIN")
+		_, err = conn.Exec(ctx, "SET citus.enable_alter_role_propagation = off; ALTER ROLE "+scope.AppRole+
+			" LOGIN; ALTER ROLE "+scope.PretenantRole+" LOGIN")
 		_ = conn.Close(ctx)
 		if err != nil {
 			return fmt.Errorf("let the application roles log in on the workers: %w", err)
