@@ -2,6 +2,8 @@ package booking_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -452,6 +454,39 @@ func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWrit
 	}
 	if during == nil && len(retried) > 0 {
 		t.Errorf("with nothing alongside, no request may fail: %d did", len(retried))
+	}
+}
+
+// TestFeedAcceptsCursorsFromBeforePositions: a cursor issued before migration
+// 0008 (16 bytes: the writing transaction's id, the event's seq) resumes after
+// its event; one naming no event of the organisation is invalid.
+func TestFeedAcceptsCursorsFromBeforePositions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // one item.created
+	for range 3 {
+		createItem(t, f.env, f.sc, "More", 100)
+	}
+	all, _ := settled(t, f.env.Service, f.sc, "", "", 0)
+	seq := int64(f.count(t, "SELECT seq::int FROM events WHERE id = $1", all[1].ID))
+	legacy := func(xid, seq int64) string {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(xid))
+		binary.BigEndian.PutUint64(b[8:], uint64(seq))
+		return base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	p := feed(t, f.env.Service, f.sc, legacy(7421, seq))
+	if len(p.Data) != 2 || p.Data[0].ID != all[2].ID || p.Data[1].ID != all[3].ID {
+		t.Fatalf("an old cursor must resume after its event, got %d events", len(p.Data))
+	}
+	if p.NextCursor != all[3].Cursor.String() {
+		t.Fatal("the next cursor must be a new one")
+	}
+	fq, err := outbox.NewFeedQuery(legacy(7421, seq+1000), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Service.Events(context.Background(), f.sc, fq); !domain.IsKind(err, domain.KindInvalid) {
+		t.Fatalf("an old cursor naming no event must be invalid, got %v", err)
 	}
 }
 
