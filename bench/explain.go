@@ -60,7 +60,7 @@ func (t *tracer) get(name string) (call, bool) {
 }
 
 // statementsPerRequest runs op once and counts the statements it sent
-// (BEGIN+set_config and COMMIT included: each is one round trip).
+// (BEGIN with the tenant setting, and COMMIT, included: each is one round trip).
 func statementsPerRequest(ctx context.Context, op func(context.Context) error) (int64, error) {
 	var n atomic.Int64
 	err := op(context.WithValue(ctx, counterKey{}, &n))

@@ -275,19 +275,29 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			if err != nil {
 				return err
 			}
-			if _, err := q.InsertEvent(ctx, db.InsertEventParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),
-				Type: domain.EventBookingCreated, CommandID: &key, Data: data}); err != nil {
-				return fmt.Errorf("event: %w", err)
-			}
-			// The webhook fan-out of the event (the bench organisations have no endpoints).
-			if _, err := q.EnabledWebhookEndpoints(ctx, o.ID); err != nil {
-				return fmt.Errorf("webhook endpoints: %w", err)
-			}
 			outcome := "ok"
 			n, err := q.FinishCommand(ctx, db.FinishCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
 				Claim: claim, Outcome: &outcome, Result: data})
 			if err != nil || n != 1 {
 				return fmt.Errorf("finish command: %d, %w", n, err)
+			}
+			// Publishing: the notification, the webhook fan-out's endpoints (the bench
+			// organisations have none), then the position and the event.
+			if err := q.NotifyEvents(ctx, o.ID); err != nil {
+				return fmt.Errorf("notify: %w", err)
+			}
+			if _, err := q.EnabledWebhookEndpoints(ctx, o.ID); err != nil {
+				return fmt.Errorf("webhook endpoints: %w", err)
+			}
+			position, err := q.TakeEventPositions(ctx, db.TakeEventPositionsParams{OrganisationID: o.ID, Taken: 1})
+			if err != nil {
+				return fmt.Errorf("event position: %w", err)
+			}
+			var eventErr error
+			q.InsertEvents(ctx, []db.InsertEventsParams{{OrganisationID: o.ID, Position: position, ID: uuid.Must(uuid.NewV7()),
+				Type: domain.EventBookingCreated, CommandID: &key, Data: data}}).QueryRow(func(_ int, _ int64, err error) { eventErr = err })
+			if eventErr != nil {
+				return fmt.Errorf("event: %w", eventErr)
 			}
 			return nil
 		})

@@ -4775,15 +4775,10 @@ type ClientInterface interface {
 	// ListEvents The organisation's events, in feed order
 	//
 	// Every change is an event, written in the transaction of the change (a rolled-back
-	// request emits nothing). The feed lists them by writing transaction, then in the
-	// order the transaction wrote them. A transaction's events appear only once every
-	// transaction that began writing before it has ended, so a consumer that always
-	// resumes from `next_cursor` never misses an event, including one whose transaction
-	// began earlier but committed later than events it already read. The price: any
-	// transaction that has written something, of any organisation (indeed of any database
-	// on the same PostgreSQL server), holds back the events committed after it began
-	// until it ends, so a webhook delivery may arrive a moment before the feed (and the
-	// stream, which reads the feed) lists its event.
+	// request emits nothing). The feed lists an organisation's events by position:
+	// each takes the organisation's next position under a lock its transaction holds
+	// until it ends, so events commit in position order, without gaps, and a consumer
+	// that always resumes from `next_cursor` never misses an event nor gets one twice.
 	// Each resource in `data` carries its `version`, which orders changes to one resource.
 	//
 	// Corresponds with GET /api/v3/organisations/{org}/events (the `ListEvents` operationId).
@@ -5992,15 +5987,10 @@ func (c *Client) UpdateCharge(ctx context.Context, org Org, chargeID ChargeID, p
 // ListEvents The organisation's events, in feed order
 //
 // Every change is an event, written in the transaction of the change (a rolled-back
-// request emits nothing). The feed lists them by writing transaction, then in the
-// order the transaction wrote them. A transaction's events appear only once every
-// transaction that began writing before it has ended, so a consumer that always
-// resumes from `next_cursor` never misses an event, including one whose transaction
-// began earlier but committed later than events it already read. The price: any
-// transaction that has written something, of any organisation (indeed of any database
-// on the same PostgreSQL server), holds back the events committed after it began
-// until it ends, so a webhook delivery may arrive a moment before the feed (and the
-// stream, which reads the feed) lists its event.
+// request emits nothing). The feed lists an organisation's events by position:
+// each takes the organisation's next position under a lock its transaction holds
+// until it ends, so events commit in position order, without gaps, and a consumer
+// that always resumes from `next_cursor` never misses an event nor gets one twice.
 // Each resource in `data` carries its `version`, which orders changes to one resource.
 //
 // Corresponds with GET /api/v3/organisations/{org}/events (the `ListEvents` operationId).
@@ -13532,15 +13522,10 @@ type ClientWithResponsesInterface interface {
 	// ListEventsWithResponse The organisation's events, in feed order
 	//
 	// Every change is an event, written in the transaction of the change (a rolled-back
-	// request emits nothing). The feed lists them by writing transaction, then in the
-	// order the transaction wrote them. A transaction's events appear only once every
-	// transaction that began writing before it has ended, so a consumer that always
-	// resumes from `next_cursor` never misses an event, including one whose transaction
-	// began earlier but committed later than events it already read. The price: any
-	// transaction that has written something, of any organisation (indeed of any database
-	// on the same PostgreSQL server), holds back the events committed after it began
-	// until it ends, so a webhook delivery may arrive a moment before the feed (and the
-	// stream, which reads the feed) lists its event.
+	// request emits nothing). The feed lists an organisation's events by position:
+	// each takes the organisation's next position under a lock its transaction holds
+	// until it ends, so events commit in position order, without gaps, and a consumer
+	// that always resumes from `next_cursor` never misses an event nor gets one twice.
 	// Each resource in `data` carries its `version`, which orders changes to one resource.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -29034,15 +29019,10 @@ func (c *ClientWithResponses) UpdateChargeWithResponse(ctx context.Context, org 
 // ListEventsWithResponse The organisation's events, in feed order
 //
 // Every change is an event, written in the transaction of the change (a rolled-back
-// request emits nothing). The feed lists them by writing transaction, then in the
-// order the transaction wrote them. A transaction's events appear only once every
-// transaction that began writing before it has ended, so a consumer that always
-// resumes from `next_cursor` never misses an event, including one whose transaction
-// began earlier but committed later than events it already read. The price: any
-// transaction that has written something, of any organisation (indeed of any database
-// on the same PostgreSQL server), holds back the events committed after it began
-// until it ends, so a webhook delivery may arrive a moment before the feed (and the
-// stream, which reads the feed) lists its event.
+// request emits nothing). The feed lists an organisation's events by position:
+// each takes the organisation's next position under a lock its transaction holds
+// until it ends, so events commit in position order, without gaps, and a consumer
+// that always resumes from `next_cursor` never misses an event nor gets one twice.
 // Each resource in `data` carries its `version`, which orders changes to one resource.
 //
 // Returns a wrapper object for the known response body format(s).

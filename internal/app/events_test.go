@@ -150,7 +150,7 @@ func TestHoldExpiryByJob(t *testing.T) {
 	db.Exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
 
 	testenv.Eventually(t, 10*time.Second, "the sweep expires the due hold", func() bool {
-		return db.Int(t, `SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id
+		return db.Int(t, `SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.organisation_id = b.organisation_id AND bi.booking_id = b.id
 			WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'`, due.ID) == 1
 	})
 	var page struct{ Data []event }

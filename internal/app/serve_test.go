@@ -111,6 +111,9 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz: %d %s", res.Status, res.Body)
 	}
 
+	if testenv.Citus(t) {
+		t.Skip("the rest not run on Citus: migrating down is refused on a distributed schema")
+	}
 	if err := dbmigrate.To(env.URL, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -703,7 +703,7 @@ func (s *Bookings) TransitionBooking(ctx context.Context, sc scope.Scope, cmd Tr
 
 func setStatus(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, id uuid.UUID, to string, payRef, reason *string) (Booking, error) {
 	if _, err := q.SetBookingStatus(ctx, db.SetBookingStatusParams{OrganisationID: sc.OrganisationID, ID: id, Status: to,
-		PaymentReference: payRef, CancelReason: reason}); err != nil {
+		PaymentReference: payRef, CancelReason: reason, Now: c.Now}); err != nil {
 		return Booking{}, fmt.Errorf("set booking status: %w", err)
 	}
 	if err := q.SetBookingItemsStatus(ctx, db.SetBookingItemsStatusParams{OrganisationID: sc.OrganisationID, BookingID: id, Status: to}); err != nil {

@@ -2,16 +2,22 @@ package booking_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
@@ -64,32 +70,25 @@ func feed(t *testing.T, svc *service.Services, sc scope.Scope, after string) out
 	return f
 }
 
-// settled reads the feed from after to its end, waiting out events held back
-// behind transactions of tests running in parallel on the same server.
+// settled reads the feed from after to its end.
 func settled(t *testing.T, svc *service.Services, sc scope.Scope, after, types string, limit int) ([]outbox.StoredEvent, string) {
 	t.Helper()
 	var out []outbox.StoredEvent
-	// Each try reads every page there is; only events held back make it wait.
-	if !testenv.Poll(10*time.Second, func() bool {
-		for {
-			fq, err := outbox.NewFeedQuery(after, types, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := svc.Events(context.Background(), sc, fq)
-			if err != nil {
-				t.Fatalf("read feed: %v", err)
-			}
-			out = append(out, p.Data...)
-			after = p.NextCursor
-			if !p.HasMore {
-				return !p.HeldBack
-			}
+	for {
+		fq, err := outbox.NewFeedQuery(after, types, limit)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}) {
-		t.Fatal("events stayed held back for 10s")
+		p, err := svc.Events(context.Background(), sc, fq)
+		if err != nil {
+			t.Fatalf("read feed: %v", err)
+		}
+		out = append(out, p.Data...)
+		after = p.NextCursor
+		if !p.HasMore {
+			return out, after
+		}
 	}
-	return out, after
 }
 
 // TestOutboxAtomicity: an event, its webhook delivery and the delivery's job are
@@ -187,12 +186,14 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	}
 }
 
-// TestFeedNeverSkipsALateCommit interleaves two transactions: T1 begins and
-// writes an event first, T2 (a real command) writes and commits while T1 is still
-// open, a consumer polls in between, then T1 commits. With positions from the
-// bigserial alone, T2's event (higher seq) would be read in between and T1's
-// (lower seq, committed later) skipped forever. The feed holds T2's event back
-// until T1 ends, so the consumer gets both.
+// TestFeedNeverSkipsALateCommit interleaves two transactions: T1 writes an event
+// (through Publish, as every command does) and stays open; T2, a real command,
+// starts writing its own event meanwhile; a consumer polls in between; then T1
+// commits. With positions drawn from a sequence, T2 could commit its higher
+// position first, the consumer would read it and resume past T1's lower one,
+// which would then be skipped forever. Positions are taken under the
+// organisation's lock instead: T2 waits for T1, the consumer sees neither while
+// T1 is open, and then both, T1's first.
 func TestFeedNeverSkipsALateCommit(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
@@ -203,40 +204,62 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 		t.Fatalf("a new organisation's feed is empty, got %+v", start)
 	}
 
-	t1, err := env.Superuser.Conn(t).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer t1.Rollback(ctx)
-	var t1Seq int64
-	if err := t1.QueryRow(ctx, `INSERT INTO events (organisation_id, id, type, data)
-		VALUES ($1, gen_random_uuid(), 'item.updated', '{"name":"from T1"}') RETURNING seq`, sc.OrganisationID).Scan(&t1Seq); err != nil {
-		t.Fatal(err)
-	}
+	written, release := make(chan struct{}), make(chan struct{})
+	t1 := make(chan error, 1)
+	go func() {
+		t1 <- env.DB.Tx(ctx, sc, func(q *db.Queries) error {
+			err := outbox.Publish(ctx, q, sc, nil, "t1", []domain.Event{{Type: domain.EventItemUpdated, Data: map[string]string{"name": "from T1"}}})
+			close(written)
+			if err != nil {
+				return err
+			}
+			<-release
+			return nil
+		})
+	}()
+	<-written
 
-	item := createItem(t, env, sc, "from T2", 100) // T2: begins after T1, commits first
-	t2Seq := pgtest.Scalar[int64](t, env.Superuser, "SELECT seq FROM events WHERE data->>'id' = $1", item.ID.String())
-	if t2Seq <= t1Seq {
-		t.Fatalf("the interleaving must give T2 the higher seq (%d vs %d)", t2Seq, t1Seq)
+	type created struct {
+		item catalogue.Item
+		err  error
 	}
-
+	t2 := make(chan created, 1)
+	go func() { // T2: begins after T1 wrote, must not commit first
+		name, price, capacity := "from T2", int64(100), int32(2)
+		cmd, err := catalogue.NewCreateItem(meta(t), catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+		if err == nil {
+			cmd.Actor = sc.ActorID
+			var it catalogue.Item
+			it, _, err = env.Service.CreateItem(ctx, sc, cmd)
+			t2 <- created{it, err}
+			return
+		}
+		t2 <- created{err: err}
+	}()
+	select {
+	case r := <-t2:
+		t.Fatalf("T2 must wait for T1's position lock, but finished: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
 	between := feed(t, env.Service, sc, start.NextCursor)
-	if len(between.Data) != 0 {
-		t.Fatalf("while T1 is open, T2's event must be held back, got %d events", len(between.Data))
-	}
-	if !between.HeldBack {
-		t.Fatal("the feed must say events are held back behind an open transaction")
+	if len(between.Data) != 0 || between.NextCursor != start.NextCursor {
+		t.Fatalf("while T1 is open, nothing may be read, got %d events", len(between.Data))
 	}
 
-	if err := t1.Commit(ctx); err != nil {
+	close(release)
+	if err := <-t1; err != nil {
 		t.Fatal(err)
+	}
+	r := <-t2
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
 	after, next := settled(t, env.Service, sc, between.NextCursor, "", 0)
 	if len(after) != 2 || after[0].Type != domain.EventItemUpdated || after[1].Type != domain.EventItemCreated {
 		t.Fatalf("after T1 commits, the consumer must get T1's then T2's event, got %+v", after)
 	}
 	var data struct{ ID, Name string }
-	if err := json.Unmarshal(after[1].Data, &data); err != nil || data.ID != item.ID.String() || data.Name != "from T2" {
+	if err := json.Unmarshal(after[1].Data, &data); err != nil || data.ID != r.item.ID.String() || data.Name != "from T2" {
 		t.Fatalf("the event's data must be the item as the API returns it, got %s", after[1].Data)
 	}
 	if after[1].OrganisationID != sc.OrganisationID || after[1].CommandID == nil {
@@ -244,6 +267,214 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 	}
 	if again := feed(t, env.Service, sc, next); len(again.Data) != 0 {
 		t.Fatalf("resuming from the last cursor must not repeat events, got %d", len(again.Data))
+	}
+}
+
+// TestFeedDeliversEveryEventOnceInOrder: writers create items concurrently in one
+// organisation while a consumer follows the feed; the consumer reads every event
+// exactly once, in position order, and the positions are 1..n without a gap.
+func TestFeedDeliversEveryEventOnceInOrder(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	sc, _ := env.Organisation(t, "acme")
+	followFeed(t, env, sc, 4, 15, nil)
+}
+
+// followFeed runs writers goroutines that each create perWriter items one after
+// another, and a consumer that follows the feed from its start until every
+// writer is done and the feed is drained; during, when not nil, runs alongside
+// (and the writers keep writing until it returns). It checks that the consumer
+// read exactly the committed events, in position order, with positions 1..n, and
+// each writer's items in the order it created them.
+//
+// Writers and the consumer behave as API clients should: a write that fails
+// with something other than a domain error is retried with its idempotency
+// key, a failed read is retried from the same cursor. Without during, nothing
+// may fail; with it, the failures retried are logged.
+func followFeed(t *testing.T, env *testenv.Env, sc scope.Scope, writers, perWriter int, during func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var duringErr error
+	duringOver := make(chan struct{})
+	go func() {
+		defer close(duringOver)
+		if during != nil {
+			duringErr = during(ctx)
+		}
+	}()
+	const attempts = 5
+	var retriedMu sync.Mutex
+	var retried []string
+	retry := func(what string, err error) {
+		retriedMu.Lock()
+		retried = append(retried, fmt.Sprintf("%s: %v", what, err))
+		retriedMu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	writeErrs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if i >= perWriter {
+					select {
+					case <-duringOver:
+						return
+					default: // keep writing until during is over, so writes overlap all of it
+					}
+				}
+				name, price, capacity := fmt.Sprintf("w%d-%04d", w, i), int64(100), int32(2)
+				m, err := command.NewMeta(name, sc.ActorID, nil, time.Now())
+				if err != nil {
+					writeErrs <- err
+					return
+				}
+				cmd, err := catalogue.NewCreateItem(m, catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+				for attempt := 1; err == nil; attempt++ {
+					if _, _, err = env.Service.CreateItem(ctx, sc, cmd); err == nil || attempt == attempts {
+						break
+					}
+					if _, isDomain := domain.AsError(err); isDomain && !domain.IsKind(err, domain.KindConflict) {
+						break
+					}
+					retry(fmt.Sprintf("writer %d, item %d", w, i), err)
+					err = nil
+				}
+				if err != nil {
+					writeErrs <- fmt.Errorf("writer %d, item %d: %w", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	writersDone := make(chan struct{})
+	go func() { wg.Wait(); close(writersDone) }()
+
+	var read []outbox.StoredEvent
+	after, failedReads := "", 0
+	for done := false; ; {
+		select {
+		case <-writersDone:
+			done = true
+		default:
+		}
+		fq, err := outbox.NewFeedQuery(after, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := env.Service.Events(context.Background(), sc, fq)
+		if err != nil {
+			if failedReads++; failedReads == attempts {
+				t.Fatalf("read feed: %v", err)
+			}
+			retry("read", err)
+			continue
+		}
+		failedReads = 0
+		read = append(read, p.Data...)
+		after = p.NextCursor
+		if done && !p.HasMore {
+			break // the last read began after every writer had finished
+		}
+		if !p.HasMore {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	<-duringOver
+	close(writeErrs)
+	for err := range writeErrs {
+		t.Error(err)
+	}
+	if duringErr != nil {
+		t.Fatalf("alongside the writers: %v", duringErr)
+	}
+
+	rows, err := env.Superuser.Conn(t).Query(context.Background(),
+		"SELECT position, id FROM events WHERE organisation_id = $1 ORDER BY position", sc.OrganisationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type stored struct {
+		Position int64
+		ID       uuid.UUID
+	}
+	committed, err := pgx.CollectRows(rows, pgx.RowToStructByPos[stored])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range committed {
+		if e.Position != int64(i+1) {
+			t.Fatalf("positions must be 1..n without a gap: the %dth event has position %d", i+1, e.Position)
+		}
+	}
+	if len(read) != len(committed) {
+		t.Fatalf("the consumer read %d events, %d were committed", len(read), len(committed))
+	}
+	next := map[string]int{}
+	for i, e := range read {
+		if e.ID != committed[i].ID {
+			t.Fatalf("event %d: the consumer read %s, position %d holds %s (missed, repeated or out of order)",
+				i, e.ID, committed[i].Position, committed[i].ID)
+		}
+		var item struct{ Name string }
+		if err := json.Unmarshal(e.Data, &item); err != nil {
+			t.Fatal(err)
+		}
+		var w, n int
+		if _, err := fmt.Sscanf(item.Name, "w%d-%d", &w, &n); err != nil {
+			continue // the organisation's own events
+		}
+		key := fmt.Sprint(w)
+		if n != next[key] {
+			t.Fatalf("writer %d's item %d came after its item %d", w, n, next[key]-1)
+		}
+		next[key]++
+	}
+	if want := writers * perWriter; len(read) < want {
+		t.Fatalf("want at least %d events, read %d", want, len(read))
+	}
+	t.Logf("%d events from %d writers read once each, in order", len(read), writers)
+	for _, r := range retried {
+		t.Logf("retried after %s", r)
+	}
+	if during == nil && len(retried) > 0 {
+		t.Errorf("with nothing alongside, no request may fail: %d did", len(retried))
+	}
+}
+
+// TestFeedAcceptsCursorsFromBeforePositions: a cursor issued before migration
+// 0011 (16 bytes: the writing transaction's id, the event's seq) resumes after
+// its event; one naming no event of the organisation is invalid.
+func TestFeedAcceptsCursorsFromBeforePositions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // one item.created
+	for range 3 {
+		createItem(t, f.env, f.sc, "More", 100)
+	}
+	all, _ := settled(t, f.env.Service, f.sc, "", "", 0)
+	seq := int64(f.env.Superuser.Int(t, "SELECT seq::int FROM events WHERE id = $1", all[1].ID))
+	legacy := func(xid, seq int64) string {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(xid))
+		binary.BigEndian.PutUint64(b[8:], uint64(seq))
+		return base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	p := feed(t, f.env.Service, f.sc, legacy(7421, seq))
+	if len(p.Data) != 2 || p.Data[0].ID != all[2].ID || p.Data[1].ID != all[3].ID {
+		t.Fatalf("an old cursor must resume after its event, got %d events", len(p.Data))
+	}
+	if p.NextCursor != all[3].Cursor.String() {
+		t.Fatal("the next cursor must be a new one")
+	}
+	fq, err := outbox.NewFeedQuery(legacy(7421, seq+1000), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Service.Events(context.Background(), f.sc, fq); !domain.IsKind(err, domain.KindInvalid) {
+		t.Fatalf("an old cursor naming no event must be invalid, got %v", err)
 	}
 }
 
@@ -320,7 +551,7 @@ func TestSweepExpiresDueHolds(t *testing.T) {
 		t.Fatalf("the sweep must expire both due holds, expired %d, %v", n, err)
 	}
 	for _, id := range []string{due.ID.String(), otherDue.ID.String()} {
-		if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'", id); n != 1 {
+		if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.organisation_id = b.organisation_id AND bi.booking_id = b.id WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'", id); n != 1 {
 			t.Fatalf("booking %v and its items must be recorded as expired", id)
 		}
 		if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1::text AND data->>'status' = 'expired' AND command_id = 'hold-expiry:' || $1::text", id); n != 1 {

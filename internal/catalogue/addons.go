@@ -111,7 +111,7 @@ func (s *Catalogue) ArchiveAddon(ctx context.Context, sc scope.Scope, cmd Archiv
 		if err != nil {
 			return Addon{}, nil, err
 		}
-		row, err := q.ArchiveAddon(ctx, db.ArchiveAddonParams{OrganisationID: sc.OrganisationID, ItemID: cmd.ItemID, ID: cmd.AddonID})
+		row, err := q.ArchiveAddon(ctx, db.ArchiveAddonParams{OrganisationID: sc.OrganisationID, ItemID: cmd.ItemID, ID: cmd.AddonID, Now: c.Now})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Addon{}, nil, domain.NotFound("addon")
 		}

@@ -216,13 +216,18 @@ func (s *Catalogue) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateIt
 		if err != nil {
 			return Item{}, nil, fmt.Errorf("insert item: %w", err)
 		}
-		ids := make([]uuid.UUID, len(cmd.UnitNames))
-		for i := range ids {
-			ids[i] = uuid.Must(uuid.NewV7())
+		units := make([]db.InsertUnitsParams, len(cmd.UnitNames))
+		for i, name := range cmd.UnitNames {
+			units[i] = db.InsertUnitsParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()), ItemID: row.ID, Name: name}
 		}
-		if err := q.InsertUnits(ctx, db.InsertUnitsParams{OrganisationID: sc.OrganisationID, ItemID: row.ID,
-			Ids: ids, Names: cmd.UnitNames}); err != nil {
-			return Item{}, nil, fmt.Errorf("insert units of item %s: %w", row.ID, err)
+		var insertErr error
+		q.InsertUnits(ctx, units).Exec(func(_ int, err error) {
+			if err != nil && insertErr == nil {
+				insertErr = fmt.Errorf("insert units of item %s: %w", row.ID, err)
+			}
+		})
+		if insertErr != nil {
+			return Item{}, nil, insertErr
 		}
 		item := ItemFromRow(row, c.Currency)
 		return item, []domain.Event{{Type: domain.EventItemCreated, Data: item}}, nil

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
@@ -321,8 +320,7 @@ func countUnits(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.
 // unitWriteError maps a unit insert's or update's error: a name the item already
 // has is a conflict the client can act on.
 func unitWriteError(err error, name string) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "units_name_unique" {
+	if scope.Violates(err, pgerrcode.UniqueViolation, "units_name_unique") {
 		return domain.Conflict(domain.CodeUnitNameTaken, "the item already has a unit named %q", name)
 	}
 	return fmt.Errorf("write unit: %w", err)

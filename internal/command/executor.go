@@ -197,16 +197,19 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 		if err != nil {
 			return err
 		}
-		if len(events) > 0 {
-			if err := s.publish(ctx, q, sc, enqueue, meta.ID, events); err != nil {
-				return err
-			}
-		}
 		body, err := json.Marshal(result)
 		if err != nil {
 			return fmt.Errorf("encode %s result: %w", typ, err)
 		}
-		return finish(ctx, q, key, claim, "ok", body)
+		if err := finish(ctx, q, key, claim, "ok", body, time.Since(started)); err != nil {
+			return err
+		}
+		// Publishing last: it takes the organisation's event-position lock, which
+		// the transaction holds until it commits (see outbox.Publish).
+		if len(events) > 0 {
+			return s.publish(ctx, q, sc, enqueue, meta.ID, events)
+		}
+		return nil
 	})
 	outcome := "ok"
 	if err != nil {
@@ -219,7 +222,7 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 			}
 			body, merr := json.Marshal(derr)
 			if merr == nil {
-				merr = s.db.Tx(ctx, sc, func(q *db.Queries) error { return finish(ctx, q, key, claim, outcome, body) })
+				merr = s.db.Tx(ctx, sc, func(q *db.Queries) error { return finish(ctx, q, key, claim, outcome, body, time.Since(started)) })
 			}
 			if merr != nil {
 				s.log.WarnContext(ctx, "record command outcome", "command_id", meta.ID, "err", merr)
@@ -253,10 +256,12 @@ func (s *Executor) release(ctx context.Context, sc scope.Scope, meta Meta, claim
 	}
 }
 
-func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim uuid.UUID, outcome string, body []byte) error {
+// finish records a claimed command's outcome; took is how long the executor has
+// been at it, claim included.
+func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim uuid.UUID, outcome string, body []byte, took time.Duration) error {
 	n, err := q.FinishCommand(ctx, db.FinishCommandParams{
 		OrganisationID: key.OrganisationID, ActorID: key.ActorID, ID: key.ID, Claim: claim,
-		Outcome: &outcome, Result: body,
+		Outcome: &outcome, Result: body, DurationMs: float64(took.Microseconds()) / 1000,
 	})
 	if err != nil {
 		return fmt.Errorf("finish command %s: %w", key.ID, err)
@@ -330,12 +335,13 @@ func (m Meta) CheckVersion(current int32) error {
 // organisation creation) as done in the organisation's command log, in q's
 // transaction, like every command.
 func RecordDone(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, op domain.Operation, fp []byte) error {
+	started := time.Now()
 	claim := uuid.Must(uuid.NewV7())
 	if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID,
 		Type: string(op), Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
 		return fmt.Errorf("record command: %w", err)
 	}
-	return finish(ctx, q, db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}, claim, "ok", []byte(`{}`))
+	return finish(ctx, q, db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}, claim, "ok", []byte(`{}`), time.Since(started))
 }
 
 // Observer hears about every handled command (for logs and metrics).

@@ -147,9 +147,8 @@ func (q *Queries) DeleteBookingItems(ctx context.Context, arg DeleteBookingItems
 }
 
 const dueHolds = `-- name: DueHolds :many
-SELECT organisation_id, booking_id FROM due_holds
-ORDER BY expires_at
-LIMIT $1
+SELECT (h).organisation_id::uuid AS organisation_id, (h).booking_id::uuid AS booking_id
+FROM due_holds($1::integer) AS h
 `
 
 type DueHoldsRow struct {
@@ -158,8 +157,11 @@ type DueHoldsRow struct {
 }
 
 // Pre-tenant (see sqlc.yaml): the hold-expiry sweep finds unpaid holds past their
-// deadline across organisations through the due_holds view, then expires each in its
-// organisation's scoped transaction.
+// deadline across organisations, oldest deadline first, through the SECURITY
+// DEFINER function due_holds (migration 0011; at most 1000 a call), then expires
+// each in its organisation's scoped transaction.
+// The columns are spelled out with their types: sqlc cannot read a function's
+// result columns.
 func (q *Queries) DueHolds(ctx context.Context, rowLimit int32) ([]DueHoldsRow, error) {
 	rows, err := q.db.Query(ctx, dueHolds, rowLimit)
 	if err != nil {
@@ -568,12 +570,12 @@ UPDATE bookings SET
     status = $1,
     payment_reference = coalesce($2, payment_reference),
     cancel_reason = coalesce($3, cancel_reason),
-    confirmed_at = CASE WHEN $1 = 'paid' THEN now() ELSE confirmed_at END,
-    cancelled_at = CASE WHEN $1 = 'cancelled' THEN now() ELSE cancelled_at END,
-    completed_at = CASE WHEN $1 = 'complete' THEN now() ELSE completed_at END,
-    expired_at = CASE WHEN $1 = 'expired' THEN now() ELSE expired_at END,
+    confirmed_at = CASE WHEN $1 = 'paid' THEN $4::timestamptz ELSE confirmed_at END,
+    cancelled_at = CASE WHEN $1 = 'cancelled' THEN $4::timestamptz ELSE cancelled_at END,
+    completed_at = CASE WHEN $1 = 'complete' THEN $4::timestamptz ELSE completed_at END,
+    expired_at = CASE WHEN $1 = 'expired' THEN $4::timestamptz ELSE expired_at END,
     version = version + 1, updated_at = now()
-WHERE organisation_id = $4 AND id = $5
+WHERE organisation_id = $5 AND id = $6
 RETURNING organisation_id, id, status, guest_name, guest_email, guest_phone, notes, currency, total, expires_at, payment_reference, cancel_reason, version, created_at, updated_at, confirmed_at, cancelled_at, completed_at, expired_at
 `
 
@@ -581,15 +583,18 @@ type SetBookingStatusParams struct {
 	Status           string
 	PaymentReference *string
 	CancelReason     *string
+	Now              time.Time
 	OrganisationID   uuid.UUID
 	ID               uuid.UUID
 }
 
+// @now, not now(): Citus refuses a stable function next to a column in an UPDATE.
 func (q *Queries) SetBookingStatus(ctx context.Context, arg SetBookingStatusParams) (Booking, error) {
 	row := q.db.QueryRow(ctx, setBookingStatus,
 		arg.Status,
 		arg.PaymentReference,
 		arg.CancelReason,
+		arg.Now,
 		arg.OrganisationID,
 		arg.ID,
 	)

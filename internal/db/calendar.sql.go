@@ -86,9 +86,8 @@ func (q *Queries) DeleteImportBlocks(ctx context.Context, arg DeleteImportBlocks
 }
 
 const dueCalendarImports = `-- name: DueCalendarImports :many
-SELECT organisation_id, id FROM calendar_imports_due
-ORDER BY last_synced_at NULLS FIRST, id
-LIMIT $1
+SELECT (c).organisation_id::uuid AS organisation_id, (c).id::uuid AS id
+FROM due_calendar_imports($1::integer) AS c
 `
 
 type DueCalendarImportsRow struct {
@@ -97,8 +96,9 @@ type DueCalendarImportsRow struct {
 }
 
 // Pre-tenant (see sqlc.yaml): the periodic sync lists every import across
-// organisations through the calendar_imports_due view (ids only), least recently
-// synced first, then syncs each in its organisation's scoped transaction.
+// organisations through the SECURITY DEFINER function due_calendar_imports
+// (migration 0011; ids only, least recently synced first, at most 1000 a call),
+// then syncs each in its organisation's scoped transaction.
 func (q *Queries) DueCalendarImports(ctx context.Context, rowLimit int32) ([]DueCalendarImportsRow, error) {
 	rows, err := q.db.Query(ctx, dueCalendarImports, rowLimit)
 	if err != nil {
@@ -307,7 +307,8 @@ func (q *Queries) GetLiveICalFeed(ctx context.Context, arg GetLiveICalFeedParams
 }
 
 const iCalFeedByTokenHash = `-- name: ICalFeedByTokenHash :one
-SELECT organisation_id, id FROM ical_feed_tokens WHERE token_hash = $1
+SELECT (f).organisation_id::uuid AS organisation_id, (f).id::uuid AS id
+FROM ical_feed_by_token($1::bytea) AS f
 `
 
 type ICalFeedByTokenHashRow struct {
@@ -316,9 +317,12 @@ type ICalFeedByTokenHashRow struct {
 }
 
 // Pre-tenant (see sqlc.yaml): GET /ical/{token}.ics carries no API key, so the
-// feed's organisation is found by the token's hash, through a view that holds
-// only live feeds and exposes only their organisation and id. The feed is then
-// read in its organisation's scoped transaction.
+// feed's organisation is found by the token's hash, through the SECURITY DEFINER
+// function ical_feed_by_token (migration 0011), which sees only live feeds and
+// returns only their organisation and id. The feed is then read in its
+// organisation's scoped transaction.
+// The columns are spelled out with their types: sqlc cannot read a function's
+// result columns.
 func (q *Queries) ICalFeedByTokenHash(ctx context.Context, tokenHash []byte) (ICalFeedByTokenHashRow, error) {
 	row := q.db.QueryRow(ctx, iCalFeedByTokenHash, tokenHash)
 	var i ICalFeedByTokenHashRow

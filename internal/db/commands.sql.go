@@ -16,8 +16,8 @@ const claimCommand = `-- name: ClaimCommand :one
 INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until)
 VALUES ($1, $2, $3, $4, $5, 'running', $6, now() + make_interval(secs => $7::double precision))
 ON CONFLICT (organisation_id, actor_id, id) DO UPDATE
-    SET claim = EXCLUDED.claim, locked_until = EXCLUDED.locked_until, started_at = now()
-    WHERE commands.state = 'running' AND commands.locked_until < now()
+    SET claim = EXCLUDED.claim, locked_until = EXCLUDED.locked_until, started_at = EXCLUDED.started_at
+    WHERE commands.state = 'running' AND commands.locked_until < EXCLUDED.started_at
       AND commands.fingerprint = EXCLUDED.fingerprint
 RETURNING claim
 `
@@ -35,6 +35,8 @@ type ClaimCommandParams struct {
 // Claims an idempotency key for execution: a new key, or a running one whose
 // executor's lease ran out (it crashed, and its transaction rolled back with it).
 // No row back means somebody else has it: see GetCommand.
+// The conflict branch reads the time as EXCLUDED.started_at (the default, now()):
+// Citus refuses now() in ON CONFLICT ... DO UPDATE and its WHERE.
 func (q *Queries) ClaimCommand(ctx context.Context, arg ClaimCommandParams) (uuid.UUID, error) {
 	row := q.db.QueryRow(ctx, claimCommand,
 		arg.OrganisationID,
@@ -53,24 +55,28 @@ func (q *Queries) ClaimCommand(ctx context.Context, arg ClaimCommandParams) (uui
 const finishCommand = `-- name: FinishCommand :execrows
 UPDATE commands SET
     state = 'done', outcome = $1, result = $2, finished_at = now(),
-    duration_ms = extract(epoch FROM clock_timestamp() - started_at) * 1000
-WHERE organisation_id = $3 AND actor_id = $4 AND id = $5
-  AND claim = $6 AND state = 'running'
+    duration_ms = $3::double precision
+WHERE organisation_id = $4 AND actor_id = $5 AND id = $6
+  AND claim = $7 AND state = 'running'
 `
 
 type FinishCommandParams struct {
 	Outcome        *string
 	Result         []byte
+	DurationMs     float64
 	OrganisationID uuid.UUID
 	ActorID        uuid.UUID
 	ID             string
 	Claim          uuid.UUID
 }
 
+// duration_ms is the executor's own measure: Citus refuses clock_timestamp() in an
+// UPDATE.
 func (q *Queries) FinishCommand(ctx context.Context, arg FinishCommandParams) (int64, error) {
 	result, err := q.db.Exec(ctx, finishCommand,
 		arg.Outcome,
 		arg.Result,
+		arg.DurationMs,
 		arg.OrganisationID,
 		arg.ActorID,
 		arg.ID,

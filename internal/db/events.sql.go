@@ -13,52 +13,36 @@ import (
 )
 
 const eventFeedTail = `-- name: EventFeedTail :one
-SELECT coalesce(max(e.xid::text::bigint), 0)::bigint AS xid, coalesce(max(e.seq), 0)::bigint AS seq
-FROM (
-    SELECT xid, seq FROM events
-    WHERE organisation_id = $1
-      AND xid < pg_snapshot_xmin(pg_current_snapshot())
-    ORDER BY xid DESC, seq DESC
-    LIMIT 1
-) e
+SELECT coalesce(max(e.position), 0)::bigint AS position
+FROM events e
+WHERE e.organisation_id = $1
 `
 
-type EventFeedTailRow struct {
-	Xid int64
-	Seq int64
-}
-
-// The position of the newest event the feed can return now: where a live stream
-// without a resume position starts.
-func (q *Queries) EventFeedTail(ctx context.Context, organisationID uuid.UUID) (EventFeedTailRow, error) {
+// The position of the newest event: where a live stream without a resume
+// position starts.
+func (q *Queries) EventFeedTail(ctx context.Context, organisationID uuid.UUID) (int64, error) {
 	row := q.db.QueryRow(ctx, eventFeedTail, organisationID)
-	var i EventFeedTailRow
-	err := row.Scan(&i.Xid, &i.Seq)
-	return i, err
+	var position int64
+	err := row.Scan(&position)
+	return position, err
 }
 
-const eventsHeldBack = `-- name: EventsHeldBack :one
-SELECT EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.organisation_id = $1
-      AND e.xid >= pg_snapshot_xmin(pg_current_snapshot())
-      AND (e.xid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
-)::boolean AS held
+const eventPositionBySeq = `-- name: EventPositionBySeq :one
+SELECT position FROM events WHERE organisation_id = $1 AND seq = $2
 `
 
-type EventsHeldBackParams struct {
+type EventPositionBySeqParams struct {
 	OrganisationID uuid.UUID
-	AfterXid       int64
-	AfterSeq       int64
+	Seq            int64
 }
 
-// Whether committed events after the position wait behind a still-running older
-// transaction: the feed holds them back until it ends.
-func (q *Queries) EventsHeldBack(ctx context.Context, arg EventsHeldBackParams) (bool, error) {
-	row := q.db.QueryRow(ctx, eventsHeldBack, arg.OrganisationID, arg.AfterXid, arg.AfterSeq)
-	var held bool
-	err := row.Scan(&held)
-	return held, err
+// Translates a cursor issued before migration 0011 (which named an event by its
+// seq) into the event's position.
+func (q *Queries) EventPositionBySeq(ctx context.Context, arg EventPositionBySeqParams) (int64, error) {
+	row := q.db.QueryRow(ctx, eventPositionBySeq, arg.OrganisationID, arg.Seq)
+	var position int64
+	err := row.Scan(&position)
+	return position, err
 }
 
 const getEventBySeq = `-- name: GetEventBySeq :one
@@ -95,55 +79,26 @@ func (q *Queries) GetEventBySeq(ctx context.Context, arg GetEventBySeqParams) (G
 	return i, err
 }
 
-const insertEvent = `-- name: InsertEvent :one
-INSERT INTO events (organisation_id, id, type, command_id, data)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING seq
-`
-
-type InsertEventParams struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	Type           string
-	CommandID      *string
-	Data           []byte
-}
-
-func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) (int64, error) {
-	row := q.db.QueryRow(ctx, insertEvent,
-		arg.OrganisationID,
-		arg.ID,
-		arg.Type,
-		arg.CommandID,
-		arg.Data,
-	)
-	var seq int64
-	err := row.Scan(&seq)
-	return seq, err
-}
-
 const listEvents = `-- name: ListEvents :many
-SELECT e.seq, e.xid::text::bigint AS xid, e.id, e.type, e.occurred_at, e.command_id, e.data
+SELECT e.seq, e.position, e.id, e.type, e.occurred_at, e.command_id, e.data
 FROM events e
 WHERE e.organisation_id = $1
-  AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  AND (e.xid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
-  AND (cardinality($4::text[]) = 0 OR e.type = ANY($4::text[]))
-ORDER BY e.xid, e.seq
-LIMIT $5
+  AND e.position > $2::bigint
+  AND (cardinality($3::text[]) = 0 OR e.type = ANY($3::text[]))
+ORDER BY e.position
+LIMIT $4
 `
 
 type ListEventsParams struct {
 	OrganisationID uuid.UUID
-	AfterXid       int64
-	AfterSeq       int64
+	AfterPosition  int64
 	Types          []string
 	RowLimit       int32
 }
 
 type ListEventsRow struct {
 	Seq        int64
-	Xid        int64
+	Position   int64
 	ID         uuid.UUID
 	Type       string
 	OccurredAt time.Time
@@ -151,17 +106,13 @@ type ListEventsRow struct {
 	Data       []byte
 }
 
-// The feed, in (xid, seq) order. Only events of transactions that ended before the
-// oldest still-running transaction began (xid below the snapshot's xmin) are read:
-// every transaction that could still add an event with a smaller position is over,
-// so a reader that resumes after the last position it saw never skips an event that
-// committed late. xid8 travels as bigint (it counts transactions from 0 and never
-// reaches 2^63).
+// The feed, in position order. Positions are committed in order (see
+// TakeEventPositions), so a reader that resumes after the last position it saw
+// never skips an event.
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error) {
 	rows, err := q.db.Query(ctx, listEvents,
 		arg.OrganisationID,
-		arg.AfterXid,
-		arg.AfterSeq,
+		arg.AfterPosition,
 		arg.Types,
 		arg.RowLimit,
 	)
@@ -174,7 +125,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]ListE
 		var i ListEventsRow
 		if err := rows.Scan(
 			&i.Seq,
-			&i.Xid,
+			&i.Position,
 			&i.ID,
 			&i.Type,
 			&i.OccurredAt,
@@ -189,4 +140,40 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]ListE
 		return nil, err
 	}
 	return items, nil
+}
+
+const notifyEvents = `-- name: NotifyEvents :exec
+SELECT pg_notify('vacancy_events', $1::uuid::text)
+`
+
+// Wakes the live streams of the organisation on every server instance, at commit.
+// Sent by the application in the command's transaction, so on Citus it runs on
+// the coordinator the instances listen to (a trigger would fire on the worker).
+// Touches no table: a named exception in sqlc.yaml.
+func (q *Queries) NotifyEvents(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, notifyEvents, organisationID)
+	return err
+}
+
+const takeEventPositions = `-- name: TakeEventPositions :one
+INSERT INTO event_positions (organisation_id, last_position)
+VALUES ($1, $2::bigint)
+ON CONFLICT (organisation_id) DO UPDATE SET last_position = event_positions.last_position + EXCLUDED.last_position
+RETURNING last_position
+`
+
+type TakeEventPositionsParams struct {
+	OrganisationID uuid.UUID
+	Taken          int64
+}
+
+// Takes the organisation's next feed positions (taken of them) and returns the last of
+// them. The organisation's row stays locked until the transaction ends, so its
+// next writer waits: positions are gap-free, and a reader never sees position
+// n+1 committed before n (see docs/scaling.md, "The event feed's order").
+func (q *Queries) TakeEventPositions(ctx context.Context, arg TakeEventPositionsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, takeEventPositions, arg.OrganisationID, arg.Taken)
+	var last_position int64
+	err := row.Scan(&last_position)
+	return last_position, err
 }

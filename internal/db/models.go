@@ -35,16 +35,6 @@ type ApiKey struct {
 	RevokedAt      *time.Time
 }
 
-type ApiKeyCredential struct {
-	ID               uuid.UUID
-	OrganisationID   uuid.UUID
-	Prefix           string
-	Role             string
-	SecretHash       []byte
-	RevokedAt        *time.Time
-	OrganisationSlug string
-}
-
 type Block struct {
 	OrganisationID uuid.UUID
 	ID             uuid.UUID
@@ -143,12 +133,6 @@ type CalendarImport struct {
 	UpdatedAt      time.Time
 }
 
-type CalendarImportsDue struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	LastSyncedAt   *time.Time
-}
-
 type Charge struct {
 	OrganisationID uuid.UUID
 	ID             uuid.UUID
@@ -181,21 +165,20 @@ type Command struct {
 	DurationMs     *float64
 }
 
-type DueHold struct {
-	OrganisationID uuid.UUID
-	BookingID      uuid.UUID
-	ExpiresAt      time.Time
-}
-
 type Event struct {
 	OrganisationID uuid.UUID
 	Seq            int64
-	Xid            pgtype.Uint64
 	ID             uuid.UUID
 	Type           string
 	OccurredAt     time.Time
 	CommandID      *string
 	Data           []byte
+	Position       int64
+}
+
+type EventPosition struct {
+	OrganisationID uuid.UUID
+	LastPosition   int64
 }
 
 type IcalFeed struct {
@@ -208,12 +191,6 @@ type IcalFeed struct {
 	TokenHash         []byte
 	CreatedAt         time.Time
 	RevokedAt         *time.Time
-}
-
-type IcalFeedToken struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	TokenHash      []byte
 }
 
 type Item struct {

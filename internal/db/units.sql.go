@@ -271,29 +271,6 @@ func (q *Queries) InsertUnit(ctx context.Context, arg InsertUnitParams) (Unit, e
 	return i, err
 }
 
-const insertUnits = `-- name: InsertUnits :exec
-INSERT INTO units (organisation_id, id, item_id, name)
-SELECT $1::uuid, unnest($2::uuid[]), $3::uuid, unnest($4::text[])
-`
-
-type InsertUnitsParams struct {
-	OrganisationID uuid.UUID
-	Ids            []uuid.UUID
-	ItemID         uuid.UUID
-	Names          []string
-}
-
-// An item's first units in one statement (item creation): ids[i] is named names[i].
-func (q *Queries) InsertUnits(ctx context.Context, arg InsertUnitsParams) error {
-	_, err := q.db.Exec(ctx, insertUnits,
-		arg.OrganisationID,
-		arg.Ids,
-		arg.ItemID,
-		arg.Names,
-	)
-	return err
-}
-
 const listUnits = `-- name: ListUnits :many
 SELECT organisation_id, id, item_id, name, status, version, created_at, updated_at FROM units
 WHERE organisation_id = $1 AND item_id = $2

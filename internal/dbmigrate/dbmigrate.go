@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
@@ -50,12 +51,39 @@ func closeM(m *migrate.Migrate, err *error) {
 
 // Up applies every migration not yet applied: Vacancy's, then River's (the job
 // queue's tables, versioned by River itself in river_migration) with the grants
-// vacancy_app needs on them.
+// vacancy_app needs on them. It refuses to start when the roles the schema relies
+// on would bypass row level security. On a Citus coordinator it then distributes
+// the schema (see distribute).
 func Up(databaseURL string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	conn, err := connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if err := checkRoles(ctx, conn); err != nil {
+		return err
+	}
 	if err := upVacancy(databaseURL); err != nil {
 		return err
 	}
-	return upRiver(databaseURL)
+	if err := upRiver(databaseURL); err != nil {
+		return err
+	}
+	return distribute(ctx, conn)
+}
+
+func connect(ctx context.Context, databaseURL string) (*pgx.Conn, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	}
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	return conn, nil
 }
 
 func upVacancy(databaseURL string) (err error) {
@@ -75,6 +103,20 @@ func upVacancy(databaseURL string) (err error) {
 func Down(databaseURL string, n int) (err error) {
 	if n < 1 {
 		return errors.New("migrate down needs a positive number of steps")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	distributed, err := isDistributed(ctx, conn)
+	_ = conn.Close(ctx)
+	if err != nil {
+		return err
+	}
+	if distributed {
+		return ErrDistributed
 	}
 	m, err := open(databaseURL)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 // caBundle is where Debian (and the CI machine) keep the CA certificates that
@@ -122,6 +123,7 @@ func logsOf(t *testing.T, ctx context.Context, c testcontainers.Container) strin
 // would.
 func TestContainerImage(t *testing.T) {
 	t.Parallel()
+	testenv.SkipOnCitus(t, "the image runs next to a plain PostgreSQL container of its own, which says nothing about Citus")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	image := buildImage(t, ctx)

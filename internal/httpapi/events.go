@@ -95,7 +95,6 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
-	poll := time.Duration(0) // > 0 while events wait behind an older open transaction
 	for {
 		feed, ok := s.streamPage(ctx, w, rc, sc, &fq)
 		if !ok {
@@ -105,13 +104,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		var retry <-chan time.Time
-		if feed.HeldBack {
-			poll = min(max(poll*2, 50*time.Millisecond), 2*time.Second)
-			retry = time.After(poll)
-		} else {
-			poll = 0
-		}
-		if wake == nil && retry == nil {
+		if wake == nil {
 			retry = time.After(time.Second) // no listener: poll
 		}
 		select {

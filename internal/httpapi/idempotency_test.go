@@ -111,7 +111,7 @@ func TestIdempotency(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", b.ID); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM bookings WHERE organisation_id = $1 AND id = $2 FOR UPDATE", o.ID, b.ID); err != nil {
 			t.Fatal(err)
 		}
 		confirm := func() *apitest.Response {

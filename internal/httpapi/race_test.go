@@ -66,6 +66,30 @@ func TestConcurrentBookingsOfOneStay(t *testing.T) {
 	}
 }
 
+// TestConcurrentIdenticalBookings: twenty identical bookings (one item, the
+// same nights, no Idempotency-Key) at once: exactly one 201, nineteen 409
+// booking_conflict. (Issue 14 asks this of every deployment, Citus included.)
+func TestConcurrentIdenticalBookings(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	o := newOrg(t, srv, "identical")
+	room := o.newItem(t, "Room", 2, 10000)
+	write := o.as(t, "write")
+	body := bookingBody(room.ID, day(20), day(23))
+	res, took := race(20, func(int) *apitest.Response { return write.Post(o.path("/bookings"), body) })
+	statuses := map[int]int{}
+	for _, r := range res {
+		statuses[r.Status]++
+		if r.Status == http.StatusConflict {
+			r.Problem(http.StatusConflict, "booking_conflict")
+		}
+	}
+	t.Logf("20 identical bookings answered in %v: %v", took.Round(time.Millisecond), statuses)
+	if statuses[http.StatusCreated] != 1 || statuses[http.StatusConflict] != 19 {
+		t.Errorf("want exactly one 201 and 19 409s, got %v", statuses)
+	}
+}
+
 // TestConcurrentRetriesOfOneRequest: 50 identical requests with one
 // Idempotency-Key at once. One runs; every other answer is its replay or 409
 // idempotency_key_in_use; one booking is stored.

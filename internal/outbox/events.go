@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/domain"
@@ -40,52 +41,80 @@ type writtenEvent struct {
 	typ string
 }
 
-func insertEvent(ctx context.Context, q *db.Queries, sc scope.Scope, commandID string, e domain.Event) (writtenEvent, error) {
-	data, err := json.Marshal(e.Data)
+// Publish writes a command's events to the outbox and, for every enabled webhook
+// endpoint that wants them, a delivery and its job, all in the command's
+// transaction: a rolled-back command leaves no event, no delivery and no job.
+//
+// The events take the organisation's next feed positions, whose row stays locked
+// until the transaction ends: the organisation's next writer waits for this one
+// to commit or roll back, so positions are gap-free and commit in order
+// (docs/scaling.md explains the cost). Everything that does not need the
+// positions is done before taking them, and the caller should have nothing left
+// to do after Publish but commit, so that the lock is held for three round trips
+// (positions, events, commit), or five with webhook deliveries. Live streams
+// are woken at commit by a notification queued here, on the session's own
+// server (on Citus, the coordinator that every instance listens to).
+func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := q.NotifyEvents(ctx, sc.OrganisationID); err != nil {
+		return fmt.Errorf("notify event listeners: %w", err)
+	}
+	endpoints, err := q.EnabledWebhookEndpoints(ctx, sc.OrganisationID)
 	if err != nil {
-		return writtenEvent{}, fmt.Errorf("encode %s event: %w", e.Type, err)
+		return fmt.Errorf("load webhook endpoints: %w", err)
 	}
 	var cmd *string
 	if commandID != "" {
 		cmd = &commandID
 	}
-	id := uuid.Must(uuid.NewV7())
-	seq, err := q.InsertEvent(ctx, db.InsertEventParams{
-		OrganisationID: sc.OrganisationID, ID: id, Type: e.Type, CommandID: cmd, Data: data,
-	})
-	if err != nil {
-		return writtenEvent{}, fmt.Errorf("write %s event: %w", e.Type, err)
-	}
-	return writtenEvent{seq: seq, id: id, typ: e.Type}, nil
-}
-
-// Publish writes a command's events to the outbox and, for every enabled webhook
-// endpoint that wants them, a delivery and its job, all in the command's
-// transaction: a rolled-back command leaves no event, no delivery and no job.
-func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error {
+	params := make([]db.InsertEventsParams, len(events))
 	written := make([]writtenEvent, len(events))
 	for i, e := range events {
-		w, err := insertEvent(ctx, q, sc, commandID, e)
+		data, err := json.Marshal(e.Data)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode %s event: %w", e.Type, err)
 		}
-		written[i] = w
+		id := uuid.Must(uuid.NewV7())
+		params[i] = db.InsertEventsParams{OrganisationID: sc.OrganisationID, ID: id, Type: e.Type, CommandID: cmd, Data: data}
+		written[i] = writtenEvent{id: id, typ: e.Type}
 	}
-	return fanOut(ctx, q, sc, enqueue, written)
+	last, err := q.TakeEventPositions(ctx, db.TakeEventPositionsParams{OrganisationID: sc.OrganisationID, Taken: int64(len(events))})
+	if err != nil {
+		return fmt.Errorf("take event positions: %w", err)
+	}
+	first := last - int64(len(events)) + 1
+	for i := range params {
+		params[i].Position = first + int64(i)
+	}
+	var insertErr error
+	q.InsertEvents(ctx, params).QueryRow(func(i int, seq int64, err error) {
+		if err != nil && insertErr == nil {
+			insertErr = fmt.Errorf("write %s event: %w", params[i].Type, err)
+		}
+		written[i].seq = seq
+	})
+	if insertErr != nil {
+		return insertErr
+	}
+	return fanOut(ctx, q, sc, enqueue, endpoints, written)
 }
 
-// Cursor is a position in an organisation's event feed: the writing transaction's
-// id and the event's sequence number. Clients see it as an opaque string.
+// Cursor is a position in an organisation's event feed. Clients see it as an
+// opaque string.
 type Cursor struct {
-	xid int64
-	seq int64
+	position int64
+	// legacySeq names the event of a cursor issued before migration 0011 (it was
+	// the writing transaction's id and the event's seq); Events translates it into
+	// that event's position.
+	legacySeq int64
 }
 
 // String is the cursor as clients see it.
 func (c Cursor) String() string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(c.xid))
-	binary.BigEndian.PutUint64(b[8:], uint64(c.seq))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(c.position))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
@@ -94,17 +123,28 @@ func (c Cursor) IsZero() bool { return c == Cursor{} }
 
 var errBadCursor = errors.New("not a cursor this server issued")
 
-// ParseCursor reads a cursor from its string form.
+// ParseCursor reads a cursor from its string form: 8 bytes of position, or the
+// 16 bytes (transaction id, seq) of a cursor issued before migration 0011.
 func ParseCursor(s string) (Cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 16 {
+	if err != nil {
 		return Cursor{}, errBadCursor
 	}
-	c := Cursor{xid: int64(binary.BigEndian.Uint64(b[:8])), seq: int64(binary.BigEndian.Uint64(b[8:]))}
-	if c.xid < 0 || c.seq < 0 {
-		return Cursor{}, errBadCursor
+	switch len(b) {
+	case 8:
+		c := Cursor{position: int64(binary.BigEndian.Uint64(b))}
+		if c.position < 0 {
+			return Cursor{}, errBadCursor
+		}
+		return c, nil
+	case 16:
+		xid, seq := int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:]))
+		if xid < 0 || seq < 0 {
+			return Cursor{}, errBadCursor
+		}
+		return Cursor{legacySeq: seq}, nil
 	}
-	return c, nil
+	return Cursor{}, errBadCursor
 }
 
 // FeedQuery asks for events after a position.
@@ -164,52 +204,51 @@ type Feed struct {
 	NextCursor string `json:"next_cursor"`
 	// HasMore is true when more events can be read right away.
 	HasMore bool `json:"has_more"`
-	// HeldBack is true when committed events after this page wait behind an older
-	// transaction that is still running: they become readable when it ends.
-	HeldBack bool `json:"-"`
 }
 
-// Events reads the organisation's events after fq.After, in feed order: by writing
-// transaction, then in the order the transaction wrote them. A transaction's events
-// appear only once every transaction that began writing before it has ended, so a
-// consumer that always resumes from NextCursor never misses one, even from a
-// transaction that committed after later ones. Each resource in Data carries its
-// version, which orders changes to one resource.
+// Events reads the organisation's events after fq.After, in feed order: by
+// position, which is the order in which their transactions committed, and
+// within a transaction the order it wrote them. A transaction's events become
+// readable only after every earlier writer of the organisation committed, so a
+// consumer that always resumes from NextCursor never misses one. Each resource in
+// Data carries its version, which orders changes to one resource.
 func (s *Outbox) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed, error) {
 	if err := domain.Authorize(sc, domain.OpReadEvents); err != nil {
 		return Feed{}, err
 	}
-	out := Feed{Data: []StoredEvent{}, NextCursor: fq.After.String()}
+	out := Feed{Data: []StoredEvent{}}
 	types := fq.Types
 	if types == nil {
 		types = []string{}
 	}
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		after := fq.After
+		if after.legacySeq != 0 {
+			p, err := q.EventPositionBySeq(ctx, db.EventPositionBySeqParams{OrganisationID: sc.OrganisationID, Seq: after.legacySeq})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return domain.Invalid("after", "invalid", "after must be a cursor from next_cursor or an event stream id")
+			}
+			if err != nil {
+				return fmt.Errorf("read events: %w", err)
+			}
+			after = Cursor{position: p}
+		}
 		rows, err := q.ListEvents(ctx, db.ListEventsParams{OrganisationID: sc.OrganisationID,
-			AfterXid: fq.After.xid, AfterSeq: fq.After.seq, Types: types, RowLimit: fq.Limit + 1})
+			AfterPosition: after.position, Types: types, RowLimit: fq.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
-		last := fq.After
+		last := after
 		for i, r := range rows {
 			if i == int(fq.Limit) {
 				out.HasMore = true
 				break
 			}
-			last = Cursor{xid: r.Xid, seq: r.Seq}
+			last = Cursor{position: r.Position}
 			out.Data = append(out.Data, StoredEvent{ID: r.ID, Type: r.Type, OccurredAt: r.OccurredAt,
 				OrganisationID: sc.OrganisationID, Data: r.Data, CommandID: r.CommandID, Livemode: sc.Livemode(), Cursor: last})
 		}
 		out.NextCursor = last.String()
-		if out.HasMore {
-			return nil
-		}
-		held, err := q.EventsHeldBack(ctx, db.EventsHeldBackParams{OrganisationID: sc.OrganisationID,
-			AfterXid: last.xid, AfterSeq: last.seq})
-		if err != nil {
-			return fmt.Errorf("read events: %w", err)
-		}
-		out.HeldBack = held
 		return nil
 	})
 	return out, err
@@ -223,11 +262,11 @@ func (s *Outbox) FeedTail(ctx context.Context, sc scope.Scope) (Cursor, error) {
 	}
 	var c Cursor
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		row, err := q.EventFeedTail(ctx, sc.OrganisationID)
+		p, err := q.EventFeedTail(ctx, sc.OrganisationID)
 		if err != nil {
 			return fmt.Errorf("read event feed tail: %w", err)
 		}
-		c = Cursor{xid: row.Xid, seq: row.Seq}
+		c = Cursor{position: p}
 		return nil
 	})
 	return c, err

@@ -25,16 +25,12 @@ type DeliveryJob struct {
 func (DeliveryJob) Kind() string { return "webhook_delivery" }
 
 // fanOut creates a delivery, and its job, for every enabled endpoint of the
-// organisation that wants each event.
-func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, events []writtenEvent) error {
-	endpoints, err := q.EnabledWebhookEndpoints(ctx, sc.OrganisationID)
-	if err != nil {
-		return fmt.Errorf("load webhook endpoints: %w", err)
-	}
+// organisation (as EnabledWebhookEndpoints read them) that wants each event.
+func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, endpoints []db.EnabledWebhookEndpointsRow, events []writtenEvent) error {
 	if len(endpoints) == 0 {
 		return nil
 	}
-	var p db.InsertWebhookDeliveriesParams
+	var deliveries []db.InsertWebhookDeliveriesParams
 	var jobs []scope.Job
 	for _, e := range events {
 		for _, ep := range endpoints {
@@ -42,20 +38,22 @@ func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.En
 				continue
 			}
 			id := uuid.Must(uuid.NewV7())
-			p.Ids = append(p.Ids, id)
-			p.EndpointIds = append(p.EndpointIds, ep.ID)
-			p.EventSeqs = append(p.EventSeqs, e.seq)
-			p.EventIds = append(p.EventIds, e.id)
-			p.EventTypes = append(p.EventTypes, e.typ)
+			deliveries = append(deliveries, db.InsertWebhookDeliveriesParams{OrganisationID: sc.OrganisationID, ID: id,
+				EndpointID: ep.ID, EventSeq: e.seq, EventID: e.id, EventType: e.typ})
 			jobs = append(jobs, DeliveryJob{OrganisationID: sc.OrganisationID, DeliveryID: id})
 		}
 	}
 	if len(jobs) == 0 {
 		return nil
 	}
-	p.OrganisationID = sc.OrganisationID
-	if err := q.InsertWebhookDeliveries(ctx, p); err != nil {
-		return fmt.Errorf("insert webhook deliveries: %w", err)
+	var insertErr error
+	q.InsertWebhookDeliveries(ctx, deliveries).Exec(func(_ int, err error) {
+		if err != nil && insertErr == nil {
+			insertErr = fmt.Errorf("insert webhook deliveries: %w", err)
+		}
+	})
+	if insertErr != nil {
+		return insertErr
 	}
 	return enqueue(ctx, jobs...)
 }
@@ -164,7 +162,7 @@ func (s *Outbox) RecordDeliveryAttempt(ctx context.Context, organisationID, deli
 		a.Attempt = d.Attempts + 1
 		ok := a.Result.OK()
 		health := db.SetWebhookEndpointHealthParams{OrganisationID: sc.OrganisationID, ID: ep.ID,
-			FailingSince: ep.FailingSince, Enabled: ep.Enabled, DisabledReason: ep.DisabledReason}
+			FailingSince: ep.FailingSince, Enabled: ep.Enabled, DisabledReason: ep.DisabledReason, Now: a.At}
 		if ok {
 			health.FailingSince = nil
 		} else {

@@ -1,7 +1,8 @@
 // Package pgtest is the PostgreSQL support for integration tests: one server
-// per test binary (a testcontainers-go container, or the server named by
-// TEST_DATABASE_URL), a template database prepared once (the caller migrates
-// it), and a fresh database cloned from that template for every test.
+// per test binary (a testcontainers-go container, the server named by
+// TEST_DATABASE_URL, or the Citus cluster whose coordinator TEST_CITUS_URL
+// names), a template database prepared once (the caller migrates it), and a
+// fresh database cloned from that template for every test.
 // StartContainer also serves long-running development processes (`make run`).
 // It owns containers and databases it creates, and must not be imported by
 // production code paths.
@@ -21,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +62,9 @@ const (
 type Server struct {
 	admin    *url.URL      // superuser URL of the "postgres" database
 	pool     *pgxpool.Pool // superuser connections to "postgres", for DDL on databases
-	external bool          // from TEST_DATABASE_URL: shared, possibly with other test binaries
+	external bool          // from TEST_DATABASE_URL or TEST_CITUS_URL: shared, possibly with other test binaries
 	suffix   string        // appended to template names on an external server
+	workers  []*worker     // a Citus cluster's workers (TEST_CITUS_URL); none otherwise
 
 	templatesMu sync.Mutex
 	templates   map[string]*template
@@ -80,7 +83,9 @@ type template struct {
 
 // Start starts a PostgreSQL container with testcontainers-go using the image
 // $VACANCY_PG_IMAGE (default postgres:17), or uses TEST_DATABASE_URL when it
-// is set (a postgres:// URL of a superuser).
+// is set (a postgres:// URL of a superuser), or, before both, TEST_CITUS_URL
+// (a superuser URL of a database on a Citus coordinator with its workers
+// added; see citus.go).
 //
 // stop is never nil and must always be called: it removes the container
 // (Ryuk, testcontainers' reaper, is disabled here, so nothing else would) or,
@@ -88,6 +93,13 @@ type template struct {
 // When Start fails it has already removed what it created, and stop does
 // nothing.
 func Start(ctx context.Context) (*Server, func(), error) {
+	if raw := os.Getenv("TEST_CITUS_URL"); raw != "" {
+		s, err := connectCitus(ctx, raw)
+		if err != nil {
+			return nil, func() {}, fmt.Errorf("TEST_CITUS_URL: %w", err)
+		}
+		return s, s.dropTemplates, nil
+	}
 	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
 		s, err := connectExternal(ctx, raw)
 		if err != nil {
@@ -106,7 +118,7 @@ func Start(ctx context.Context) (*Server, func(), error) {
 		return nil, func() {}, err
 	}
 	return s, func() {
-		s.pool.Close()
+		s.close()
 		stopContainer()
 	}, nil
 }
@@ -445,7 +457,14 @@ func (s *Server) createTemplate(ctx context.Context, dbname string, prepare func
 		return fmt.Errorf("database name %q is longer than %d bytes", dbname, maxIdentifierLen)
 	}
 	ident := pgx.Identifier{dbname}.Sanitize()
-	if _, err := s.pool.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+	if s.Citus() {
+		if err := s.createCitusDatabase(ctx, dbname); err != nil {
+			if dropErr := s.drop(ctx, dbname); dropErr != nil {
+				err = errors.Join(err, dropErr)
+			}
+			return err
+		}
+	} else if _, err := s.pool.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
 	if err := prepare(ctx, s.URL(dbname)); err != nil {
@@ -458,13 +477,15 @@ func (s *Server) createTemplate(ctx context.Context, dbname string, prepare func
 	// Refuse new sessions first, then end any that prepare left open: a
 	// template with sessions cannot be copied ("source database is being
 	// accessed by other users").
-	if _, err := s.pool.Exec(ctx, "ALTER DATABASE "+ident+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
-		return fmt.Errorf("mark as template: %w", err)
-	}
-	if _, err := s.pool.Exec(ctx,
-		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-		dbname); err != nil {
-		return fmt.Errorf("close sessions left open by prepare: %w", err)
+	for _, pool := range s.nodes() {
+		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
+			return fmt.Errorf("mark as template: %w", err)
+		}
+		if _, err := pool.Exec(ctx,
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+			dbname); err != nil {
+			return fmt.Errorf("close sessions left open by prepare: %w", err)
+		}
 	}
 	return nil
 }
@@ -476,8 +497,18 @@ func (s *Server) clone(ctx context.Context, dbname, tmpl string) error {
 
 	stmt := fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s",
 		pgx.Identifier{dbname}.Sanitize(), pgx.Identifier{tmpl}.Sanitize())
+	// On Citus every node gets its copy under the same name: the coordinator's
+	// metadata names shards by node and the database they live in is the
+	// coordinator's.
+	nodes := s.nodes()
 	for attempt := 1; ; attempt++ {
-		_, err := s.pool.Exec(ctx, stmt)
+		var err error
+		for len(nodes) > 0 {
+			if _, err = nodes[0].Exec(ctx, stmt); err != nil {
+				break
+			}
+			nodes = nodes[1:]
+		}
 		if err == nil {
 			return nil
 		}
@@ -496,16 +527,43 @@ func (s *Server) clone(ctx context.Context, dbname, tmpl string) error {
 }
 
 func (s *Server) drop(ctx context.Context, dbname string) error {
-	if _, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbname}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", dbname, err)
+	// The coordinator's copy first: nothing then reaches the workers' copies.
+	nodes := s.nodes()
+	slices.Reverse(nodes)
+	var errs []error
+	for _, pool := range nodes {
+		if err := dropOn(ctx, pool, dbname); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+func dropOn(ctx context.Context, pool *pgxpool.Pool, dbname string) error {
+	stmt := "DROP DATABASE IF EXISTS " + pgx.Identifier{dbname}.Sanitize() + " WITH (FORCE)"
+	for attempt := 1; ; attempt++ {
+		_, err := pool.Exec(ctx, stmt)
+		if err == nil {
+			return nil
+		}
+		// FORCE ends the database's sessions, but a background worker that is
+		// just starting (Citus's maintenance daemon) may hold on a moment longer.
+		var pgErr *pgconn.PgError
+		if attempt >= 10 || !errors.As(err, &pgErr) || pgErr.Code != "55006" { // object_in_use
+			return fmt.Errorf("drop database %s: %w", dbname, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drop database %s: %w", dbname, err)
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
 }
 
 // dropTemplates removes the templates this Server created on a shared
 // server, then closes its connections.
 func (s *Server) dropTemplates() {
-	defer s.pool.Close()
+	defer s.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -516,7 +574,13 @@ func (s *Server) dropTemplates() {
 			continue
 		}
 		ident := pgx.Identifier{t.dbname}.Sanitize()
-		if _, err := s.pool.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE false"); err != nil {
+		var err error
+		for _, pool := range s.nodes() {
+			if _, err = pool.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE false"); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: unmark template %s: %v\n", t.dbname, err)
 			continue
 		}

@@ -25,6 +25,11 @@ import (
 // organisation filter still sees only the Scope's organisation.
 const AppRole = "vacancy_app"
 
+// PretenantRole owns the functions of the pre-tenant reads (migration 0011) and
+// reads through policies of its own: a connection that acts with its rights
+// would see every organisation's keys.
+const PretenantRole = "vacancy_pretenant"
+
 // Role is what an API key may do within its organisation.
 type Role string
 
@@ -87,7 +92,11 @@ type Config struct {
 }
 
 // Open connects to databaseURL. Every connection of the pool switches to AppRole as
-// soon as it is established, so even a superuser URL runs queries under RLS.
+// soon as it is established, so even a superuser URL runs queries under RLS, and
+// is refused (the pool serves nothing) when the role it then acts as would not be
+// subject to row level security. DATABASE_URL may name the tables' owner, a login
+// role that is a member of vacancy_app, or vacancy_app itself when it may log in
+// (docs/operations.md).
 func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 	pc, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -106,10 +115,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 		// Without this, pgx scans uuid.UUID through database/sql's Scanner: the
 		// 16 bytes become a 36-character string, which uuid then parses back.
 		pgxuuid.Register(conn.TypeMap())
-		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
-			return fmt.Errorf("set role %s: %w", AppRole, err)
-		}
-		return nil
+		return takeRole(ctx, conn, AppRole)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -143,10 +149,7 @@ func (d *DB) begin(ctx context.Context, sc Scope) (pgx.Tx, error) {
 	if sc.OrganisationID == uuid.Nil {
 		return nil, errors.New("scoped transaction without an organisation")
 	}
-	// BEGIN and set_config travel in one round trip (simple protocol). The id is a
-	// formatted uuid.UUID, so it cannot carry SQL.
-	begin := fmt.Sprintf("BEGIN; SELECT set_config('app.organisation_id', '%s', true)", sc.OrganisationID)
-	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: beginQuery(sc.OrganisationID)})
 	if err != nil {
 		return nil, fmt.Errorf("begin scoped transaction: %w", err)
 	}

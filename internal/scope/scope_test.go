@@ -122,8 +122,9 @@ func TestUnscopedConnectionSeesNothing(t *testing.T) {
 }
 
 // TestExclusionConstraintRejectsConcurrentOverlap: two transactions insert
-// overlapping booking items for one item at once; the second waits for the
-// first, and fails with 23P01 once it commits.
+// overlapping stays on one unit at once; the second waits for the first, and
+// fails with 23P01 once it commits (the constraint is on occupancies since the
+// inventory migration, 0005).
 func TestExclusionConstraintRejectsConcurrentOverlap(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
@@ -144,12 +145,14 @@ func TestExclusionConstraintRejectsConcurrentOverlap(t *testing.T) {
 			a.OrganisationID, line, bid, item.ID, from, to); err != nil {
 			return err
 		}
-		// The stay occupies the item's only unit: the exclusion constraint is on units.
-		_, err := tx.Exec(ctx, `INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id,
-			booking_item_id, status)
-			SELECT $1, $2, u.id, $3, daterange($4::date, $5::date), $6, $7, 'paid' FROM units u
-			WHERE u.organisation_id = $1 AND u.item_id = $3`,
-			a.OrganisationID, uuid.Must(uuid.NewV7()), item.ID, from, to, bid, line)
+		var unit uuid.UUID
+		if err := tx.QueryRow(ctx, "SELECT id FROM units WHERE organisation_id = $1 AND item_id = $2",
+			a.OrganisationID, item.ID).Scan(&unit); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id, booking_item_id, status)
+			VALUES ($1, $2, $3, $4, daterange($5::date, $6::date), $7, $8, 'paid')`,
+			a.OrganisationID, uuid.Must(uuid.NewV7()), unit, item.ID, from, to, bid, line)
 		return err
 	}
 	tx1, err := env.DB.BeginRaw(ctx, a)

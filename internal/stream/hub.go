@@ -1,9 +1,10 @@
 // Package stream wakes live event streams. Each server instance holds one
-// PostgreSQL connection that LISTENs on the channel the events table's trigger
-// notifies at every commit that wrote events, and fans the wake-up out to the
-// instance's streams of that organisation. Notifications carry only the
-// organisation id: streams read the events themselves from the feed, so a lost or
-// folded notification costs latency, never an event. It knows nothing of HTTP.
+// PostgreSQL connection that LISTENs on the channel that every command writing
+// events notifies in its transaction (outbox.Publish; delivered at commit, on
+// Citus by the coordinator), and fans the wake-up out to the instance's streams
+// of that organisation. Notifications carry only the organisation id: streams
+// read the events themselves from the feed, so a lost or folded notification
+// costs latency, never an event. It knows nothing of HTTP.
 package stream
 
 import (
@@ -19,7 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Channel is the notification channel the events trigger (migration 0002) uses.
+// Channel is the notification channel outbox.Publish notifies (the NotifyEvents
+// query names it too).
 const Channel = "vacancy_events"
 
 // Hub fans notifications out to subscribers. The zero Hub is not usable; use New.

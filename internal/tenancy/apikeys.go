@@ -114,7 +114,7 @@ func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, err
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	if subtle.ConstantTimeCompare(sum[:], cred.SecretHash) != 1 || cred.RevokedAt != nil {
+	if subtle.ConstantTimeCompare(sum[:], cred.SecretHash) != 1 || cred.Revoked {
 		return Principal{}, ErrUnauthenticated
 	}
 	sc := scope.Scope{OrganisationID: cred.OrganisationID, ActorID: cred.ID, Role: scope.Role(cred.Role)}
@@ -208,7 +208,7 @@ type RevokeAPIKey struct {
 // RevokeAPIKey revokes a key of the scope's organisation.
 func (s *Registry) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAPIKey) (APIKey, command.Receipt, error) {
 	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpRevokeAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
-		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID})
+		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID, Now: cmd.IssuedAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return APIKey{}, nil, domain.NotFound("api key")
 		}

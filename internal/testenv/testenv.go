@@ -5,7 +5,9 @@
 // process (BuildAPI, StartAPI) and its log (Log); and the one way tests wait for
 // something to happen (Eventually, Poll). With internal/apitest (the HTTP
 // client) and internal/pgtest it is the whole test-support kit. Test code only:
-// it holds no assertions about Vacancy's behaviour.
+// it holds no assertions about Vacancy's behaviour. With TEST_CITUS_URL the
+// server is a Citus cluster and the template's schema is distributed, as `api
+// migrate up` does on a coordinator.
 package testenv
 
 import (
@@ -15,10 +17,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
@@ -95,12 +100,75 @@ func DatabaseURL(t testing.TB) string {
 	server := Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := server.Template(ctx, templateName, func(_ context.Context, url string) error {
-		return dbmigrate.Up(url)
+	if err := server.Template(ctx, templateName, func(ctx context.Context, url string) error {
+		if err := dbmigrate.Up(url); err != nil {
+			return err
+		}
+		return loginOnWorkers(ctx, server, url)
 	}); err != nil {
 		t.Fatalf("testenv: migrate template: %v", err)
 	}
 	return server.NewDatabase(t, templateName)
+}
+
+// loginOnWorkers does on a Citus cluster what docs/scaling.md asks of an
+// operator: Citus reaches the workers as the role a statement runs as, so the
+// roles the server acts as must be able to log in there (the migrations create
+// them NOLOGIN on the coordinator, which copies them to the workers). With
+// propagation off: a worker would otherwise pass the change on to every node,
+// the coordinator included.
+func loginOnWorkers(ctx context.Context, server *pgtest.Server, url string) error {
+	for _, w := range server.WorkerURLs(databaseName(url)) {
+		conn, err := pgx.Connect(ctx, w)
+		if err != nil {
+			return fmt.Errorf("connect to worker: %w", err)
+		}
+		_, err = conn.Exec(ctx, "SET citus.enable_alter_role_propagation = off; ALTER ROLE "+scope.AppRole+
+			" LOGIN; ALTER ROLE "+scope.PretenantRole+" LOGIN")
+		_ = conn.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("let the application roles log in on the workers: %w", err)
+		}
+	}
+	return nil
+}
+
+func databaseName(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// Citus reports whether the tests run on a Citus cluster (TEST_CITUS_URL).
+func Citus(t testing.TB) bool {
+	t.Helper()
+	return Server(t).Citus()
+}
+
+// RequireCitus skips a test that only means something on Citus, saying so,
+// when TEST_CITUS_URL is not set.
+func RequireCitus(t testing.TB) {
+	t.Helper()
+	if os.Getenv("TEST_CITUS_URL") == "" {
+		t.Skip("not run: this test needs a Citus cluster; set TEST_CITUS_URL to the superuser URL of a coordinator database with its workers added (docs/scaling.md)")
+	}
+}
+
+// SkipOnCitus skips a test that cannot run on a Citus cluster, saying why.
+func SkipOnCitus(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("TEST_CITUS_URL") != "" {
+		t.Skip("not run on Citus (TEST_CITUS_URL is set): " + why)
+	}
+}
+
+// WorkerURLs are superuser URLs of the test's database on each Citus worker;
+// none without Citus.
+func (e *Env) WorkerURLs(t testing.TB) []string {
+	t.Helper()
+	return Server(t).WorkerURLs(databaseName(e.URL))
 }
 
 // Env is a fresh database with a pool and a service over it.

@@ -13,6 +13,7 @@ SELECT * FROM addons
 WHERE organisation_id = @organisation_id AND item_id = ANY(@item_ids::uuid[]) AND archived_at IS NULL;
 
 -- name: ArchiveAddon :one
-UPDATE addons SET archived_at = coalesce(archived_at, now())
+-- @now, not now(): Citus refuses a stable function next to a column in an UPDATE.
+UPDATE addons SET archived_at = coalesce(archived_at, @now::timestamptz)
 WHERE organisation_id = @organisation_id AND item_id = @item_id AND id = @id
 RETURNING *;

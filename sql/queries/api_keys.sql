@@ -1,8 +1,13 @@
 -- name: APIKeyCredentialsByPrefix :one
 -- Pre-tenant: authentication finds a key by its public prefix before any tenant is
--- known, through the api_key_credentials view (see the migration).
-SELECT id, organisation_id, role, secret_hash, revoked_at, organisation_slug
-FROM api_key_credentials WHERE prefix = @prefix;
+-- known, through the SECURITY DEFINER function api_key_credential (migration 0011),
+-- which returns that one key and nothing else.
+-- The columns are spelled out with their types: sqlc cannot read a function's
+-- result columns.
+SELECT (c).id::uuid AS id, (c).organisation_id::uuid AS organisation_id, (c).role::text AS role,
+       (c).secret_hash::bytea AS secret_hash, ((c).revoked_at::timestamptz IS NOT NULL)::boolean AS revoked,
+       (c).organisation_slug::text AS organisation_slug
+FROM api_key_credential(@prefix::text) AS c;
 
 -- name: CreateAPIKey :one
 INSERT INTO api_keys (organisation_id, id, name, role, prefix, secret_hash)
@@ -16,7 +21,8 @@ ORDER BY id
 LIMIT @row_limit;
 
 -- name: RevokeAPIKey :one
-UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+-- @now, not now(): Citus refuses a stable function next to a column in an UPDATE.
+UPDATE api_keys SET revoked_at = coalesce(revoked_at, @now::timestamptz)
 WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
 

@@ -98,14 +98,15 @@ RETURNING *;
 DELETE FROM booking_items WHERE organisation_id = @organisation_id AND booking_id = @booking_id;
 
 -- name: SetBookingStatus :one
+-- @now, not now(): Citus refuses a stable function next to a column in an UPDATE.
 UPDATE bookings SET
     status = @status,
     payment_reference = coalesce(sqlc.narg(payment_reference), payment_reference),
     cancel_reason = coalesce(sqlc.narg(cancel_reason), cancel_reason),
-    confirmed_at = CASE WHEN @status = 'paid' THEN now() ELSE confirmed_at END,
-    cancelled_at = CASE WHEN @status = 'cancelled' THEN now() ELSE cancelled_at END,
-    completed_at = CASE WHEN @status = 'complete' THEN now() ELSE completed_at END,
-    expired_at = CASE WHEN @status = 'expired' THEN now() ELSE expired_at END,
+    confirmed_at = CASE WHEN @status = 'paid' THEN @now::timestamptz ELSE confirmed_at END,
+    cancelled_at = CASE WHEN @status = 'cancelled' THEN @now::timestamptz ELSE cancelled_at END,
+    completed_at = CASE WHEN @status = 'complete' THEN @now::timestamptz ELSE completed_at END,
+    expired_at = CASE WHEN @status = 'expired' THEN @now::timestamptz ELSE expired_at END,
     version = version + 1, updated_at = now()
 WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
@@ -122,8 +123,10 @@ WHERE bi.organisation_id = @organisation_id AND bi.booking_id = @booking_id;
 
 -- name: DueHolds :many
 -- Pre-tenant (see sqlc.yaml): the hold-expiry sweep finds unpaid holds past their
--- deadline across organisations through the due_holds view, then expires each in its
--- organisation's scoped transaction.
-SELECT organisation_id, booking_id FROM due_holds
-ORDER BY expires_at
-LIMIT @row_limit;
+-- deadline across organisations, oldest deadline first, through the SECURITY
+-- DEFINER function due_holds (migration 0011; at most 1000 a call), then expires
+-- each in its organisation's scoped transaction.
+-- The columns are spelled out with their types: sqlc cannot read a function's
+-- result columns.
+SELECT (h).organisation_id::uuid AS organisation_id, (h).booking_id::uuid AS booking_id
+FROM due_holds(@row_limit::integer) AS h;

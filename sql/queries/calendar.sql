@@ -17,10 +17,14 @@ RETURNING id, item_id, unit_id, name, include_guest_names, created_at, revoked_a
 
 -- name: ICalFeedByTokenHash :one
 -- Pre-tenant (see sqlc.yaml): GET /ical/{token}.ics carries no API key, so the
--- feed's organisation is found by the token's hash, through a view that holds
--- only live feeds and exposes only their organisation and id. The feed is then
--- read in its organisation's scoped transaction.
-SELECT organisation_id, id FROM ical_feed_tokens WHERE token_hash = @token_hash;
+-- feed's organisation is found by the token's hash, through the SECURITY DEFINER
+-- function ical_feed_by_token (migration 0011), which sees only live feeds and
+-- returns only their organisation and id. The feed is then read in its
+-- organisation's scoped transaction.
+-- The columns are spelled out with their types: sqlc cannot read a function's
+-- result columns.
+SELECT (f).organisation_id::uuid AS organisation_id, (f).id::uuid AS id
+FROM ical_feed_by_token(sqlc.arg(token_hash)::bytea) AS f;
 
 -- name: GetLiveICalFeed :one
 -- A live feed with what rendering it needs: the item's name and its property's
@@ -93,11 +97,11 @@ RETURNING *;
 
 -- name: DueCalendarImports :many
 -- Pre-tenant (see sqlc.yaml): the periodic sync lists every import across
--- organisations through the calendar_imports_due view (ids only), least recently
--- synced first, then syncs each in its organisation's scoped transaction.
-SELECT organisation_id, id FROM calendar_imports_due
-ORDER BY last_synced_at NULLS FIRST, id
-LIMIT @row_limit;
+-- organisations through the SECURITY DEFINER function due_calendar_imports
+-- (migration 0011; ids only, least recently synced first, at most 1000 a call),
+-- then syncs each in its organisation's scoped transaction.
+SELECT (c).organisation_id::uuid AS organisation_id, (c).id::uuid AS id
+FROM due_calendar_imports(sqlc.arg(row_limit)::integer) AS c;
 
 -- name: ImportBlocks :many
 SELECT id, item_id, unit_id, lower(date_range)::date AS start_date, upper(date_range)::date AS end_date, kind, reason,

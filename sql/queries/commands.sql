@@ -4,9 +4,11 @@
 -- No row back means somebody else has it: see GetCommand.
 INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until)
 VALUES (@organisation_id, @actor_id, @id, @type, @fingerprint, 'running', @claim, now() + make_interval(secs => @lease_seconds::double precision))
+-- The conflict branch reads the time as EXCLUDED.started_at (the default, now()):
+-- Citus refuses now() in ON CONFLICT ... DO UPDATE and its WHERE.
 ON CONFLICT (organisation_id, actor_id, id) DO UPDATE
-    SET claim = EXCLUDED.claim, locked_until = EXCLUDED.locked_until, started_at = now()
-    WHERE commands.state = 'running' AND commands.locked_until < now()
+    SET claim = EXCLUDED.claim, locked_until = EXCLUDED.locked_until, started_at = EXCLUDED.started_at
+    WHERE commands.state = 'running' AND commands.locked_until < EXCLUDED.started_at
       AND commands.fingerprint = EXCLUDED.fingerprint
 RETURNING claim;
 
@@ -16,9 +18,11 @@ FROM commands
 WHERE organisation_id = @organisation_id AND actor_id = @actor_id AND id = @id;
 
 -- name: FinishCommand :execrows
+-- duration_ms is the executor's own measure: Citus refuses clock_timestamp() in an
+-- UPDATE.
 UPDATE commands SET
     state = 'done', outcome = @outcome, result = @result, finished_at = now(),
-    duration_ms = extract(epoch FROM clock_timestamp() - started_at) * 1000
+    duration_ms = @duration_ms::double precision
 WHERE organisation_id = @organisation_id AND actor_id = @actor_id AND id = @id
   AND claim = @claim AND state = 'running';
 

@@ -1,45 +1,49 @@
--- name: InsertEvent :one
-INSERT INTO events (organisation_id, id, type, command_id, data)
-VALUES (@organisation_id, @id, @type, @command_id, @data)
+-- name: TakeEventPositions :one
+-- Takes the organisation's next feed positions (taken of them) and returns the last of
+-- them. The organisation's row stays locked until the transaction ends, so its
+-- next writer waits: positions are gap-free, and a reader never sees position
+-- n+1 committed before n (see docs/scaling.md, "The event feed's order").
+INSERT INTO event_positions (organisation_id, last_position)
+VALUES (@organisation_id, sqlc.arg(taken)::bigint)
+ON CONFLICT (organisation_id) DO UPDATE SET last_position = event_positions.last_position + EXCLUDED.last_position
+RETURNING last_position;
+
+-- name: InsertEvents :batchone
+-- One statement per event, all sent in one round trip.
+INSERT INTO events (organisation_id, position, id, type, command_id, data)
+VALUES (@organisation_id, @position, @id, @type, @command_id, @data)
 RETURNING seq;
 
+-- name: NotifyEvents :exec
+-- Wakes the live streams of the organisation on every server instance, at commit.
+-- Sent by the application in the command's transaction, so on Citus it runs on
+-- the coordinator the instances listen to (a trigger would fire on the worker).
+-- Touches no table: a named exception in sqlc.yaml.
+SELECT pg_notify('vacancy_events', sqlc.arg(organisation_id)::uuid::text);
+
 -- name: ListEvents :many
--- The feed, in (xid, seq) order. Only events of transactions that ended before the
--- oldest still-running transaction began (xid below the snapshot's xmin) are read:
--- every transaction that could still add an event with a smaller position is over,
--- so a reader that resumes after the last position it saw never skips an event that
--- committed late. xid8 travels as bigint (it counts transactions from 0 and never
--- reaches 2^63).
-SELECT e.seq, e.xid::text::bigint AS xid, e.id, e.type, e.occurred_at, e.command_id, e.data
+-- The feed, in position order. Positions are committed in order (see
+-- TakeEventPositions), so a reader that resumes after the last position it saw
+-- never skips an event.
+SELECT e.seq, e.position, e.id, e.type, e.occurred_at, e.command_id, e.data
 FROM events e
 WHERE e.organisation_id = @organisation_id
-  AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  AND (e.xid, e.seq) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_seq)::bigint)
+  AND e.position > sqlc.arg(after_position)::bigint
   AND (cardinality(sqlc.arg(types)::text[]) = 0 OR e.type = ANY(sqlc.arg(types)::text[]))
-ORDER BY e.xid, e.seq
+ORDER BY e.position
 LIMIT @row_limit;
 
--- name: EventsHeldBack :one
--- Whether committed events after the position wait behind a still-running older
--- transaction: the feed holds them back until it ends.
-SELECT EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.organisation_id = @organisation_id
-      AND e.xid >= pg_snapshot_xmin(pg_current_snapshot())
-      AND (e.xid, e.seq) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_seq)::bigint)
-)::boolean AS held;
-
 -- name: EventFeedTail :one
--- The position of the newest event the feed can return now: where a live stream
--- without a resume position starts.
-SELECT coalesce(max(e.xid::text::bigint), 0)::bigint AS xid, coalesce(max(e.seq), 0)::bigint AS seq
-FROM (
-    SELECT xid, seq FROM events
-    WHERE organisation_id = @organisation_id
-      AND xid < pg_snapshot_xmin(pg_current_snapshot())
-    ORDER BY xid DESC, seq DESC
-    LIMIT 1
-) e;
+-- The position of the newest event: where a live stream without a resume
+-- position starts.
+SELECT coalesce(max(e.position), 0)::bigint AS position
+FROM events e
+WHERE e.organisation_id = @organisation_id;
+
+-- name: EventPositionBySeq :one
+-- Translates a cursor issued before migration 0011 (which named an event by its
+-- seq) into the event's position.
+SELECT position FROM events WHERE organisation_id = @organisation_id AND seq = @seq;
 
 -- name: GetEventBySeq :one
 SELECT seq, id, type, occurred_at, command_id, data

@@ -3,10 +3,12 @@ INSERT INTO units (organisation_id, id, item_id, name)
 VALUES (@organisation_id, @id, @item_id, @name)
 RETURNING *;
 
--- name: InsertUnits :exec
--- An item's first units in one statement (item creation): ids[i] is named names[i].
+-- name: InsertUnits :batchexec
+-- An item's first units (item creation), one statement each, all sent in one round
+-- trip. Not INSERT ... SELECT unnest(...): Citus runs that as COPY, which row level
+-- security refuses.
 INSERT INTO units (organisation_id, id, item_id, name)
-SELECT @organisation_id::uuid, unnest(@ids::uuid[]), @item_id::uuid, unnest(@names::text[]);
+VALUES (@organisation_id, @id, @item_id, @name);
 
 -- name: GetUnit :one
 SELECT * FROM units WHERE organisation_id = @organisation_id AND item_id = @item_id AND id = @id;

@@ -39,12 +39,11 @@ WHERE organisation_id = @organisation_id AND enabled
 ORDER BY id
 FOR KEY SHARE;
 
--- name: InsertWebhookDeliveries :exec
--- One row per (id, endpoint, event) triple of the parallel arrays (set-returning
--- functions in a select list advance together).
+-- name: InsertWebhookDeliveries :batchexec
+-- One statement per delivery, all sent in one round trip. Not INSERT ... SELECT
+-- unnest(...): Citus runs that as COPY, which row level security refuses.
 INSERT INTO webhook_deliveries (organisation_id, id, endpoint_id, event_seq, event_id, event_type)
-SELECT @organisation_id, unnest(sqlc.arg(ids)::uuid[]), unnest(sqlc.arg(endpoint_ids)::uuid[]),
-       unnest(sqlc.arg(event_seqs)::bigint[]), unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(event_types)::text[]);
+VALUES (@organisation_id, @id, @endpoint_id, @event_seq, @event_id, @event_type);
 
 -- name: GetWebhookDelivery :one
 SELECT * FROM webhook_deliveries WHERE organisation_id = @organisation_id AND id = @id;
@@ -85,11 +84,12 @@ RETURNING *;
 
 -- name: SetWebhookEndpointHealth :exec
 -- The delivery worker's bookkeeping on an endpoint it holds locked: the start of the
--- current run of failures, and the server disabling it after too long a run.
+-- current run of failures, and the server disabling it after too long a run. @now,
+-- not now(): Citus refuses a stable function next to a column in an UPDATE.
 UPDATE webhook_endpoints SET
     failing_since = sqlc.narg(failing_since),
     enabled = @enabled,
     disabled_reason = sqlc.narg(disabled_reason),
     version = CASE WHEN @enabled::boolean = enabled THEN version ELSE version + 1 END,
-    updated_at = CASE WHEN @enabled::boolean = enabled THEN updated_at ELSE now() END
+    updated_at = CASE WHEN @enabled::boolean = enabled THEN updated_at ELSE @now::timestamptz END
 WHERE organisation_id = @organisation_id AND id = @id;
