@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -36,12 +37,7 @@ func TestFeedWhileTheTenantsShardMoves(t *testing.T) {
 	testenv.RequireCitus(t)
 	env := testenv.New(t)
 	sc, _ := env.Organisation(t, "acme")
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgtest.Connect(t, env.URL)
 
 	shardOf := func(ctx context.Context) (int64, placement, error) {
 		var shard int64

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
@@ -72,11 +73,7 @@ func TestMigrateUpDistributesALaterTable(t *testing.T) {
 	testenv.RequireCitus(t)
 	env := testenv.New(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Connect(t, env.URL)
 	checkDistribution(t, distribution(t, conn))
 	if _, err := conn.Exec(ctx, `CREATE TABLE later_things (
 		organisation_id uuid NOT NULL REFERENCES organisations (id),
@@ -113,10 +110,7 @@ func TestMoveASingleNodeDatabaseOntoCitus(t *testing.T) {
 	name := "t_move_" + hex.EncodeToString(b)
 	execOn := func(url, sql string, args ...any) {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := pgtest.Connect(t, url)
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, sql, args...); err != nil {
 			t.Fatalf("%s: %v", sql, err)
@@ -126,11 +120,7 @@ func TestMoveASingleNodeDatabaseOntoCitus(t *testing.T) {
 	execOn(server.URL("postgres"), "CREATE DATABASE "+name)
 	t.Cleanup(func() {
 		for _, url := range append([]string{server.URL("postgres")}, server.WorkerURLs("postgres")...) {
-			conn, err := pgx.Connect(context.Background(), url)
-			if err != nil {
-				t.Error(err)
-				continue
-			}
+			conn := pgtest.Connect(t, url)
 			if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 				t.Error(err)
 			}
@@ -176,11 +166,7 @@ func TestMoveASingleNodeDatabaseOntoCitus(t *testing.T) {
 	if err := dbmigrate.Up(coordinator); err != nil {
 		t.Fatalf("migrate up must distribute a populated schema: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, coordinator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Connect(t, coordinator)
 	checkDistribution(t, distribution(t, conn))
 
 	d, err = scope.Open(ctx, coordinator, scope.Config{})

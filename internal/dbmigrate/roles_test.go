@@ -29,11 +29,7 @@ func TestRolesOfAProductionDatabase(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.StartOwnContainer(t)
 	ctx := context.Background()
-	super, err := pgx.Connect(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer super.Close(ctx)
+	super := pgtest.Connect(t, pg.URL)
 	exec := func(conn *pgx.Conn, sql string) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql); err != nil {
@@ -47,11 +43,7 @@ func TestRolesOfAProductionDatabase(t *testing.T) {
 	if err := dbmigrate.Up(ownerURL); err != nil {
 		t.Fatalf("the tables' owner, not a superuser, must be able to migrate: %v", err)
 	}
-	owner, err := pgx.Connect(ctx, ownerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close(ctx)
+	owner := pgtest.Connect(t, ownerURL)
 	var functionsOwner string
 	var pretenantRights bool
 	if err := owner.QueryRow(ctx, `SELECT string_agg(DISTINCT proowner::regrole::text, ','),

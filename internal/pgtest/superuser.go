@@ -91,3 +91,22 @@ func (db *DB) Conn(t testing.TB) *pgx.Conn {
 	})
 	return conn
 }
+
+// Connect opens a connection as whichever role url names: a test of roles and
+// row level security connects as the roles it examines. It is closed when t
+// ends, if the test has not closed it before.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = conn.Close(ctx)
+	})
+	return conn
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
@@ -39,12 +40,7 @@ func newRole(t *testing.T, env *testenv.Env, attributes string) role {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, env.URL)
-		if err != nil {
-			t.Errorf("drop role %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
+		conn := pgtest.Connect(t, env.URL)
 		var super string
 		if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&super); err != nil {
 			t.Errorf("drop role %s: %v", name, err)
@@ -71,11 +67,7 @@ func newRole(t *testing.T, env *testenv.Env, attributes string) role {
 // superuser, closed when the test ends.
 func superConn(t *testing.T, env *testenv.Env) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	conn := pgtest.Connect(t, env.URL)
 	return conn
 }
 
@@ -214,11 +206,7 @@ func TestRowLevelSecurityWithoutEachDefence(t *testing.T) {
 	}
 	connectAs := func(t *testing.T, r role) *pgx.Conn {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, r.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		conn := pgtest.Connect(t, r.url)
 		return conn
 	}
 	// poolAs is the server's pool, logged in as r, with one connection so that
