@@ -176,7 +176,8 @@ type RevokeFeed struct {
 // RevokeFeed handles RevokeFeed; the answer is the feed, revoked.
 func (c *Calendar) RevokeFeed(ctx context.Context, sc scope.Scope, cmd RevokeFeed) (Feed, command.Receipt, error) {
 	return command.Run(ctx, c.exec, sc, cmd.Meta, domain.OpRevokeICalFeed, cmd, func(q *db.Queries) (Feed, []domain.Event, error) {
-		r, err := q.RevokeICalFeed(ctx, db.RevokeICalFeedParams{OrganisationID: sc.OrganisationID, ItemID: cmd.ItemID, ID: cmd.FeedID})
+		r, err := q.RevokeICalFeed(ctx, db.RevokeICalFeedParams{OrganisationID: sc.OrganisationID, ItemID: cmd.ItemID, ID: cmd.FeedID,
+			Now: cmd.IssuedAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Feed{}, nil, domain.NotFound("calendar feed")
 		}
@@ -225,7 +226,7 @@ func (c *Calendar) RenderFeed(ctx context.Context, token string) (Document, erro
 		}
 		today := localToday(clock, f.PropertyTimezone)
 		rows, err := q.FeedOccupancies(ctx, db.FeedOccupanciesParams{OrganisationID: sc.OrganisationID, ItemID: f.ItemID,
-			UnitID: f.UnitID, FromDate: today.AddDays(-PastDays).Time(), ToDate: today.AddDays(FutureDays).Time()})
+			UnitID: f.UnitID, Now: clock.Now, FromDate: today.AddDays(-PastDays).Time(), ToDate: today.AddDays(FutureDays).Time()})
 		if err != nil {
 			return fmt.Errorf("load feed occupancies: %w", err)
 		}

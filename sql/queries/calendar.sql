@@ -11,7 +11,9 @@ ORDER BY id
 LIMIT @row_limit;
 
 -- name: RevokeICalFeed :one
-UPDATE ical_feeds SET revoked_at = coalesce(revoked_at, now())
+-- The command's time, not now(): Citus refuses a stable function next to a column
+-- in an UPDATE.
+UPDATE ical_feeds SET revoked_at = coalesce(revoked_at, @now::timestamptz)
 WHERE organisation_id = @organisation_id AND item_id = @item_id AND id = @id
 RETURNING id, item_id, unit_id, name, include_guest_names, created_at, revoked_at;
 
@@ -48,7 +50,7 @@ LEFT JOIN blocks bl ON bl.organisation_id = o.organisation_id AND bl.id = o.bloc
 WHERE o.organisation_id = @organisation_id AND o.item_id = @item_id
   AND (sqlc.narg(unit_id)::uuid IS NULL OR o.unit_id = sqlc.narg(unit_id)::uuid)
   AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz)
   AND o.date_range && daterange(@from_date::date, @to_date::date)
 ORDER BY lower(o.date_range), o.booking_id, o.block_id, o.id;
 
