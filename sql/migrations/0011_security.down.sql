@@ -2,6 +2,9 @@
 -- security enabled but not forced. Plain PostgreSQL only: a distributed schema
 -- cannot take the trigger back. Cursors issued since 0011 stop working.
 DROP FUNCTION due_calendar_imports(integer);
+DROP INDEX ical_feeds_by_token;
+ALTER TABLE ical_feeds DROP CONSTRAINT ical_feeds_token_hash,
+    ADD CONSTRAINT ical_feeds_token_hash UNIQUE (token_hash);
 DROP FUNCTION ical_feed_by_token(bytea);
 DROP FUNCTION due_holds(integer);
 DROP FUNCTION api_key_credential(text);

@@ -110,6 +110,15 @@ BEGIN
 END
 $$;
 
+-- A feed token's hash was unique across organisations by constraint; Citus can
+-- enforce uniqueness only together with the distribution column. It stays unique
+-- per organisation by constraint, and across organisations by the token's 128
+-- random bits; a plain index serves the lookup by token (on Citus, one probe per
+-- shard).
+ALTER TABLE ical_feeds DROP CONSTRAINT ical_feeds_token_hash,
+    ADD CONSTRAINT ical_feeds_token_hash UNIQUE (organisation_id, token_hash);
+CREATE INDEX ical_feeds_by_token ON ical_feeds (token_hash);
+
 -- The pre-tenant reads. vacancy_pretenant reads only these columns, through
 -- policies that apply to it alone (every other role still needs the tenant
 -- setting), and only SELECT.
