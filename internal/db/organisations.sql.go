@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const createOrganisation = `-- name: CreateOrganisation :one
@@ -157,7 +158,7 @@ func (q *Queries) OrganisationClock(ctx context.Context, organisationID uuid.UUI
 const setClockOffset = `-- name: SetClockOffset :one
 UPDATE organisations SET clock_offset = $1::timestamptz - now(), updated_at = now()
 WHERE organisations.id = $2 AND NOT livemode
-RETURNING (now() + clock_offset)::timestamptz AS clock_time
+RETURNING clock_offset
 `
 
 type SetClockOffsetParams struct {
@@ -166,10 +167,12 @@ type SetClockOffsetParams struct {
 }
 
 // Moves the clock of a sandbox so it reads the given time (never backwards: a CHECK keeps
-// the offset non-negative and the caller checks against the current clock).
-func (q *Queries) SetClockOffset(ctx context.Context, arg SetClockOffsetParams) (time.Time, error) {
+// the offset non-negative and the caller checks against the current clock). It
+// returns the offset, not the time: Citus allows only immutable functions in a
+// RETURNING clause, and adding an interval to a time depends on the time zone.
+func (q *Queries) SetClockOffset(ctx context.Context, arg SetClockOffsetParams) (pgtype.Interval, error) {
 	row := q.db.QueryRow(ctx, setClockOffset, arg.TargetTime, arg.OrganisationID)
-	var clock_time time.Time
-	err := row.Scan(&clock_time)
-	return clock_time, err
+	var clock_offset pgtype.Interval
+	err := row.Scan(&clock_offset)
+	return clock_offset, err
 }

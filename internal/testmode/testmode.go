@@ -103,7 +103,7 @@ func (s *Sandbox) AdvanceTestClock(ctx context.Context, sc scope.Scope, cmd Adva
 			return TestClock{}, nil, domain.Invalid("to", "backwards", fmt.Sprintf("the test clock reads %s; it never goes back",
 				c.Now.UTC().Format(time.RFC3339)))
 		}
-		now, err := q.SetClockOffset(ctx, db.SetClockOffsetParams{OrganisationID: sc.OrganisationID, TargetTime: cmd.To})
+		_, err = q.SetClockOffset(ctx, db.SetClockOffsetParams{OrganisationID: sc.OrganisationID, TargetTime: cmd.To})
 		if err != nil {
 			return TestClock{}, nil, fmt.Errorf("move test clock: %w", err)
 		}
@@ -115,7 +115,7 @@ func (s *Sandbox) AdvanceTestClock(ctx context.Context, sc scope.Scope, cmd Adva
 		if err != nil {
 			return TestClock{}, nil, err
 		}
-		return TestClock{Now: now}, events, nil
+		return TestClock{Now: c.Now}, events, nil
 	})
 }
 
