@@ -97,6 +97,10 @@ type BookingItem struct {
 	Status         string
 	HoldExpiresAt  time.Time
 	Quantity       int32
+	CheckIn        *time.Time
+	CheckOut       *time.Time
+	StayClass      *int16
+	PropertyID     *uuid.UUID
 }
 
 type BookingItemAddon struct {

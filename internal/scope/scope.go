@@ -108,7 +108,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 		if _, err := conn.Exec(ctx, "SET ROLE "+AppRole); err != nil {
 			return fmt.Errorf("set role %s: %w", AppRole, err)
 		}
-		return nil
+		return applyRoleTimeouts(ctx, conn)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -1,0 +1,9 @@
+ALTER ROLE vacancy_app RESET statement_timeout;
+DROP TRIGGER items_property_moved ON items;
+DROP FUNCTION items_property_moved();
+DROP TRIGGER booking_items_property ON booking_items;
+DROP FUNCTION booking_items_property();
+DROP INDEX booking_items_by_property;
+DROP INDEX booking_items_by_stay;
+DROP INDEX booking_items_by_item;
+ALTER TABLE booking_items DROP COLUMN property_id, DROP COLUMN stay_class, DROP COLUMN check_out, DROP COLUMN check_in;
