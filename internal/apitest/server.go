@@ -46,7 +46,9 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	env.Service = service.New(env.DB, service.Config{Jobs: queue})
+	// The role and tenant matrices create more webhook endpoints than an
+	// organisation may hold by default; the quotas are tested in internal/service.
+	env.Service = service.New(env.DB, service.Config{Jobs: queue, Quotas: service.Quotas{WebhookEndpoints: 1000}})
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	token := "vac_platform_test_" + hex.EncodeToString(b)

@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 		return err
 	}
 	bg, err := newBackground(cfg.Events, d, log, metrics.WebhookDelivery, service.Config{Observer: metrics.ObserveCommand,
-		Tracer: tracing.Tracer("github.com/vacancy-dev/vacancy/internal/command")})
+		Tracer: tracing.Tracer("github.com/vacancy-dev/vacancy/internal/command"), Quotas: cfg.Quotas})
 	if err != nil {
 		return err
 	}
@@ -80,9 +80,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 
 	var draining atomic.Bool
 	handler := httpapi.NewServer(httpapi.Config{Service: bg.svc, Logger: log, PlatformToken: cfg.PlatformToken,
-		RequestTimeout: cfg.RequestTimeout, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
+		RequestTimeout: cfg.RequestTimeout, RateLimit: cfg.RateLimit, OrgRateLimit: cfg.OrgRateLimit, TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins: cfg.CORSOrigins, Ready: readiness(d, &draining), Metrics: metrics,
-		Tracer: tracing.Provider(), Propagator: tracing.Propagator(), Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat})
+		Tracer: tracing.Provider(), Propagator: tracing.Propagator(), Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat,
+		Streams: cfg.Streams})
 
 	// The event listener (waking streams) and the job runner run beside the
 	// server; they stop after in-flight requests have finished.
@@ -95,7 +96,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	}
 	srv := ls.api
 	srv.RegisterOnShutdown(bg.hub.Close) // open event streams end instead of holding the shutdown up
-	log.Info("serving", append(ls.attrs, "rate_limit", cfg.RateLimit.String(), "tracing", tracing != nil,
+	log.Info("serving", append(ls.attrs, "rate_limit", cfg.RateLimit.String(), "org_rate_limit", cfg.OrgRateLimit.String(), "tracing", tracing != nil,
 		"workers", cfg.Events.Workers)...)
 
 	select {

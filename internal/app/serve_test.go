@@ -107,8 +107,11 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz: %d %s", res.StatusCode, body)
 	}
 
-	if err := dbmigrate.Down(env.URL, int(dbmigrate.Latest())); err != nil {
-		t.Fatal(err)
+	// All the way down, one migration at a time (their numbers need not be contiguous).
+	for v, _, err := dbmigrate.Version(env.URL); err == nil && v > 0; v, _, err = dbmigrate.Version(env.URL) {
+		if err := dbmigrate.Down(env.URL, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, body = call(t, "GET", srv.base+"/readyz", "", nil)
 	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "schema_outdated" ||

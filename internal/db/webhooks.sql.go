@@ -12,6 +12,18 @@ import (
 	"github.com/google/uuid"
 )
 
+const countWebhookEndpoints = `-- name: CountWebhookEndpoints :one
+SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1
+`
+
+// The organisation's endpoints (after LockOrganisationQuota, see CountLiveAPIKeys).
+func (q *Queries) CountWebhookEndpoints(ctx context.Context, organisationID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, countWebhookEndpoints, organisationID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const deleteWebhookEndpoint = `-- name: DeleteWebhookEndpoint :one
 DELETE FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2
 RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at

@@ -25,7 +25,7 @@ func (s *server) routes() http.Handler {
 		r.Use(s.rateLimit)
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
-			r.Use(s.authenticate, s.matchOrganisation)
+			r.Use(s.authenticate, s.limitTenant, s.matchOrganisation)
 			r.With(s.allow(domain.OpReadOrganisation)).Get("/", s.getOrganisation)
 
 			r.With(s.allow(domain.OpCreateAPIKey)).Post("/api-keys", s.createAPIKey)

@@ -42,6 +42,14 @@ type Config struct {
 	Jobs scope.JobQueue
 	// WebhookPolicy says which webhook URLs may be registered.
 	WebhookPolicy webhook.Policy
+	// Quotas bound what one organisation may hold (zero fields: the defaults).
+	Quotas Quotas
+}
+
+// Quotas are how many of a shared thing one organisation may hold.
+type Quotas struct {
+	APIKeys          int // API keys that are not revoked (default tenancy.DefaultKeyQuota)
+	WebhookEndpoints int // webhook endpoints (default outbox.DefaultEndpointQuota)
 }
 
 // New returns the services over d.
@@ -55,10 +63,10 @@ func New(d *scope.DB, cfg Config) *Services {
 	}
 	exec := command.NewExecutor(d, outbox.Publish, opts...)
 	return &Services{
-		Registry:  tenancy.NewRegistry(d, exec),
+		Registry:  tenancy.NewRegistry(d, exec, cfg.Quotas.APIKeys),
 		Catalogue: catalogue.NewCatalogue(d, exec),
 		Bookings:  booking.NewBookings(d, exec),
-		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
+		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy, cfg.Quotas.WebhookEndpoints),
 		db:        d,
 	}
 }

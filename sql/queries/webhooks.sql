@@ -93,3 +93,7 @@ UPDATE webhook_endpoints SET
     version = CASE WHEN @enabled::boolean = enabled THEN version ELSE version + 1 END,
     updated_at = CASE WHEN @enabled::boolean = enabled THEN updated_at ELSE now() END
 WHERE organisation_id = @organisation_id AND id = @id;
+
+-- name: CountWebhookEndpoints :one
+-- The organisation's endpoints (after LockOrganisationQuota, see CountLiveAPIKeys).
+SELECT count(*) FROM webhook_endpoints WHERE organisation_id = @organisation_id;
