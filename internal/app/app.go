@@ -44,7 +44,8 @@ Environment:
   VACANCY_SHUTDOWN_DELAY    how long /readyz answers 503 before the listener closes (default 0s)
   VACANCY_RATE_LIMIT        requests per API key / client address per instance (default "20/s burst 40"; "off")
   VACANCY_QUOTAS            what one organisation may hold (default "api_keys=100,webhook_endpoints=10,
-                            streams_per_key=5,streams_per_organisation=50,streams=2000"; streams: per instance)
+                            webhook_deliveries=4,streams_per_key=5,streams_per_organisation=50,streams=2000";
+                            deliveries in flight and streams are per instance)
   VACANCY_ORG_RATE_LIMIT    requests per organisation (all its keys) per instance (default "100/s burst 200", off with VACANCY_RATE_LIMIT=off)
   VACANCY_TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For names the client
   VACANCY_CORS_ORIGINS      browser origins allowed to call the API (default none: CORS off)
@@ -94,10 +95,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := loadOperations(getenv, &c); err != nil {
 		return c, err
 	}
-	if err := loadFairness(getenv, &c); err != nil {
+	if err := c.Events.load(getenv); err != nil {
 		return c, err
 	}
-	return c, c.Events.load(getenv)
+	return c, loadFairness(getenv, &c)
 }
 
 func (c Config) requireDatabase() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ type EventsConfig struct {
 	WebhookDisableAfter time.Duration // VACANCY_WEBHOOK_DISABLE_AFTER
 	HoldSweepInterval   time.Duration // VACANCY_HOLD_SWEEP_INTERVAL
 	StreamHeartbeat     time.Duration // VACANCY_STREAM_HEARTBEAT
+	WebhookPorts        []int         // VACANCY_WEBHOOK_PORTS
+	// WebhookConcurrency is one organisation's deliveries in flight per
+	// instance (VACANCY_QUOTAS webhook_deliveries; loadFairness sets it).
+	WebhookConcurrency int
 }
 
 const eventsUsage = `  VACANCY_WORKERS                work background jobs here (default true; false for API-only instances)
@@ -38,6 +43,7 @@ const eventsUsage = `  VACANCY_WORKERS                work background jobs here 
   VACANCY_WEBHOOK_DISABLE_AFTER  disable an endpoint failing without a break this long (default 24h)
   VACANCY_HOLD_SWEEP_INTERVAL    how often expired holds are swept (default 30s)
   VACANCY_STREAM_HEARTBEAT       comment line interval on idle event streams (default 15s)
+  VACANCY_WEBHOOK_PORTS          ports webhooks may reach (default "443,80"; "any")
 `
 
 func (c *EventsConfig) load(getenv func(string) string) error {
@@ -65,6 +71,13 @@ func (c *EventsConfig) load(getenv func(string) string) error {
 			*dst = d
 		}
 	}
+	if v := getenv("VACANCY_WEBHOOK_PORTS"); v != "" {
+		ports, err := parsePorts(v)
+		if err != nil {
+			return fmt.Errorf("VACANCY_WEBHOOK_PORTS %w", err)
+		}
+		c.WebhookPorts = ports
+	}
 	if v := getenv("VACANCY_WEBHOOK_MAX_ATTEMPTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -76,13 +89,29 @@ func (c *EventsConfig) load(getenv func(string) string) error {
 }
 
 func (c EventsConfig) policy() webhook.Policy {
-	return webhook.Policy{AllowPrivate: c.WebhookAllowPrivate, AllowHTTP: c.WebhookAllowHTTP}
+	return webhook.Policy{AllowPrivate: c.WebhookAllowPrivate, AllowHTTP: c.WebhookAllowHTTP, Ports: c.WebhookPorts}
+}
+
+// parsePorts reads "443,80" (ports from 1 to 65535) or "any".
+func parsePorts(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "any" {
+		return []int{webhook.AnyPort}, nil
+	}
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf(`must be ports from 1 to 65535 separated by commas, such as "443,80,8443", or "any", not %q`, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func (c EventsConfig) jobs(log *slog.Logger) jobs.Config {
 	return jobs.Config{Webhook: c.policy(), WebhookTimeout: c.WebhookTimeout, MaxAttempts: c.WebhookMaxAttempts,
 		BackoffBase: c.WebhookBackoff, DisableAfter: c.WebhookDisableAfter, HoldSweepInterval: c.HoldSweepInterval,
-		Logger: log}
+		OrgConcurrency: c.WebhookConcurrency, Logger: log}
 }
 
 // background is what runs beside the HTTP server: the event listener that wakes

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
@@ -16,11 +17,12 @@ import (
 type Fairness struct {
 	Quotas  service.Quotas       // VACANCY_QUOTAS: api_keys, webhook_endpoints
 	Streams httpapi.StreamLimits // VACANCY_QUOTAS: streams_per_key, streams_per_organisation, streams
+	// (and webhook_deliveries, in Events.WebhookConcurrency)
 }
 
 // defaultQuotas is VACANCY_QUOTAS's default.
-var defaultQuotas = fmt.Sprintf("api_keys=%d,webhook_endpoints=%d,streams_per_key=%d,streams_per_organisation=%d,streams=%d",
-	tenancy.DefaultKeyQuota, outbox.DefaultEndpointQuota, httpapi.DefaultStreamLimits.PerKey,
+var defaultQuotas = fmt.Sprintf("api_keys=%d,webhook_endpoints=%d,webhook_deliveries=%d,streams_per_key=%d,streams_per_organisation=%d,streams=%d",
+	tenancy.DefaultKeyQuota, outbox.DefaultEndpointQuota, jobs.DefaultOrgConcurrency, httpapi.DefaultStreamLimits.PerKey,
 	httpapi.DefaultStreamLimits.PerOrganisation, httpapi.DefaultStreamLimits.PerInstance)
 
 func loadFairness(getenv func(string) string, c *Config) error {
@@ -30,6 +32,7 @@ func loadFairness(getenv func(string) string, c *Config) error {
 	}
 	c.Quotas = service.Quotas{APIKeys: q["api_keys"], WebhookEndpoints: q["webhook_endpoints"]}
 	c.Streams = httpapi.StreamLimits{PerKey: q["streams_per_key"], PerOrganisation: q["streams_per_organisation"], PerInstance: q["streams"]}
+	c.Events.WebhookConcurrency = q["webhook_deliveries"]
 	return nil
 }
 

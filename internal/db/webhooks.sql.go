@@ -458,6 +458,29 @@ func (q *Queries) ListWebhookEndpoints(ctx context.Context, arg ListWebhookEndpo
 	return items, nil
 }
 
+const pendingDeliveries = `-- name: PendingDeliveries :one
+SELECT count(*) FROM (
+    SELECT 1 FROM webhook_deliveries
+    WHERE organisation_id = $1 AND status = 'pending'
+    LIMIT $2
+) p
+`
+
+type PendingDeliveriesParams struct {
+	OrganisationID uuid.UUID
+	RowLimit       int32
+}
+
+// How many of the organisation's deliveries are pending, counting no further
+// than row_limit (webhook_deliveries_pending): the fan-out's measure of how far
+// behind the organisation's webhooks are.
+func (q *Queries) PendingDeliveries(ctx context.Context, arg PendingDeliveriesParams) (int64, error) {
+	row := q.db.QueryRow(ctx, pendingDeliveries, arg.OrganisationID, arg.RowLimit)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const recordWebhookDelivery = `-- name: RecordWebhookDelivery :one
 UPDATE webhook_deliveries SET
     status = $1, attempts = $2, last_status_code = $3, last_error = $4,

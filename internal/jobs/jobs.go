@@ -8,11 +8,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -29,6 +33,10 @@ import (
 type Config struct {
 	// MaxWorkers is how many jobs one instance works at once (default 20).
 	MaxWorkers int
+	// OrgConcurrency is how many of one organisation's webhook deliveries one
+	// instance sends at once (default 4): the rest wait, so an organisation
+	// whose endpoints hang holds at most this many workers.
+	OrgConcurrency int
 	// Webhook is the delivery side of the SSRF guard (AllowPrivate, AllowHTTP).
 	Webhook webhook.Policy
 	// WebhookTimeout bounds one delivery attempt (default 10s).
@@ -57,6 +65,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = 20
 	}
+	if c.OrgConcurrency <= 0 {
+		c.OrgConcurrency = DefaultOrgConcurrency
+	}
 	if c.WebhookTimeout <= 0 {
 		c.WebhookTimeout = webhook.DefaultTimeout
 	}
@@ -77,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// DefaultOrgConcurrency is Config.OrgConcurrency's default.
+const DefaultOrgConcurrency = 4
 
 // Queue is the insert-only River client that commands enqueue jobs with, in their
 // own transaction (it satisfies scope.JobQueue). API-only instances have just this.
@@ -108,7 +122,8 @@ type Runner struct {
 func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &deliveryWorker{svc: svc, sender: webhook.NewSender(cfg.Webhook, cfg.WebhookTimeout), cfg: cfg}); err != nil {
+	if err := river.AddWorkerSafely(workers, &deliveryWorker{svc: svc, sender: webhook.NewSender(cfg.Webhook, cfg.WebhookTimeout), cfg: cfg,
+		sending: map[uuid.UUID]int{}}); err != nil {
 		return nil, fmt.Errorf("register delivery worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &sweepWorker{svc: svc, log: cfg.Logger}); err != nil {
@@ -157,16 +172,55 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return nil
 }
 
-// deliveryWorker sends one webhook delivery per job.
+// deliveryWorker sends one webhook delivery per job, at most
+// Config.OrgConcurrency of one organisation at once.
 type deliveryWorker struct {
 	river.WorkerDefaults[outbox.DeliveryJob]
 	svc    *service.Services
 	sender *webhook.Sender
 	cfg    Config
+
+	mu      sync.Mutex
+	sending map[uuid.UUID]int // deliveries in flight by organisation
+}
+
+// slot takes one of the organisation's delivery slots; false when they are all
+// in use.
+func (w *deliveryWorker) slot(org uuid.UUID) (release func(), ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sending[org] >= w.cfg.OrgConcurrency {
+		return nil, false
+	}
+	w.sending[org]++
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.sending[org]--; w.sending[org] == 0 {
+			delete(w.sending, org)
+		}
+	}, true
+}
+
+// busyWait is how long a delivery whose organisation has every slot in use
+// waits before River offers it again: from 1 s, doubling with each wait, up to
+// 30 s, with jitter; the job's attempts are not spent (River's snooze).
+func busyWait(job *rivertype.JobRow) time.Duration {
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta)
+	d := min(time.Second<<min(meta.Snoozes, 5), 30*time.Second)
+	return d/2 + rand.N(d)
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[outbox.DeliveryJob]) error {
 	org, id := job.Args.OrganisationID, job.Args.DeliveryID
+	release, ok := w.slot(org)
+	if !ok {
+		return river.JobSnooze(busyWait(job.JobRow))
+	}
+	defer release()
 	d, err := w.svc.PrepareDelivery(ctx, org, id)
 	if errors.Is(err, outbox.ErrNothingToDeliver) {
 		return nil

@@ -82,7 +82,7 @@ type WebhookEndpointFields struct {
 
 // shapeOnly checks a URL's form; the server's policy (https only, public
 // addresses) is applied by the Service, which knows it.
-var shapeOnly = webhook.Policy{AllowHTTP: true}
+var shapeOnly = webhook.Policy{AllowHTTP: true, Ports: []int{webhook.AnyPort}}
 
 func (f WebhookEndpointFields) apply(in WebhookEndpointInput, creating bool) (WebhookEndpointFields, error) {
 	var p domain.Problems

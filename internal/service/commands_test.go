@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
@@ -196,5 +199,66 @@ func TestEveryCommandReachesTheObserver(t *testing.T) {
 		if seen[i] != want[i] {
 			t.Fatalf("observed %v, want %v", seen, want)
 		}
+	}
+}
+
+// TestDeliveriesOfABacklogWaitBehind: while an organisation has
+// outbox.BacklogLimit pending deliveries or more (its endpoints hang, or it
+// floods), its new delivery jobs get River's last priority, so they wait behind
+// the jobs of every organisation that keeps up instead of ahead of them.
+func TestDeliveriesOfABacklogWaitBehind(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	queue, err := jobs.NewQueue(env.DB.Pool(), jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(env.DB, service.Config{Jobs: queue, WebhookPolicy: webhook.Policy{AllowPrivate: true, AllowHTTP: true}})
+	behind, _ := env.Organisation(t, "behind")
+	keepingUp, _ := env.Organisation(t, "keeping-up")
+	priorityOfLastJob := func(sc scope.Scope) int {
+		t.Helper()
+		conn, err := pgx.Connect(context.Background(), env.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var p int
+		if err := conn.QueryRow(context.Background(), `SELECT priority FROM river_job
+			WHERE kind = 'webhook_delivery' AND args->>'organisation_id' = $1 ORDER BY id DESC LIMIT 1`, sc.OrganisationID.String()).Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, sc := range []scope.Scope{behind, keepingUp} {
+		if _, _, err := createEndpoint(t, svc, sc, "", "http://127.0.0.1:9/hook"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := func(sc scope.Scope) {
+		t.Helper()
+		name, capacity, price := "Room", int32(2), int64(100)
+		cmd, err := catalogue.NewCreateItem(meta(t, "", sc.ActorID), catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.CreateItem(context.Background(), sc, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item(behind)
+	if p := priorityOfLastJob(behind); p != 1 {
+		t.Fatalf("an organisation without a backlog gets the first priority, got %d", p)
+	}
+	// Nothing works the jobs here: a backlog is made by creating events.
+	for range outbox.BacklogLimit {
+		item(behind)
+	}
+	if p := priorityOfLastJob(behind); p != 4 {
+		t.Fatalf("with %d deliveries pending, new ones must get the last priority, got %d", outbox.BacklogLimit, p)
+	}
+	item(keepingUp)
+	if p := priorityOfLastJob(keepingUp); p != 1 {
+		t.Fatalf("another organisation keeps the first priority, got %d", p)
 	}
 }

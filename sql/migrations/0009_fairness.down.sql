@@ -1,3 +1,4 @@
+DROP INDEX webhook_deliveries_pending;
 ALTER ROLE vacancy_app RESET statement_timeout;
 DROP TRIGGER items_property_moved ON items;
 DROP FUNCTION items_property_moved();

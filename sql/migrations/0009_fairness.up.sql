@@ -81,3 +81,7 @@ EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'cannot set vacancy_app''s statement_timeout (%); as an administrator run: ALTER ROLE vacancy_app SET statement_timeout = ''30s''', SQLERRM;
 END
 $$;
+
+-- 4. Webhooks. The fan-out counts an organisation's pending deliveries (up to a
+-- bound) to tell an organisation that keeps up from one that is far behind.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (organisation_id) WHERE status = 'pending';
