@@ -49,6 +49,7 @@ Environment:
   VACANCY_ORG_RATE_LIMIT    requests per organisation (all its keys) per instance (default "100/s burst 200", off with VACANCY_RATE_LIMIT=off)
   VACANCY_TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For names the client
   VACANCY_CORS_ORIGINS      browser origins allowed to call the API (default none: CORS off)
+  VACANCY_HSTS              Strict-Transport-Security value, e.g. "max-age=31536000" (default none)
   VACANCY_METRICS_ADDR      Prometheus /metrics listener, e.g. 127.0.0.1:9090 (default off)
   VACANCY_LOG_LEVEL         debug, info, warn or error (default info)
   OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP to this collector (default off)

@@ -18,6 +18,7 @@ type Fairness struct {
 	Quotas  service.Quotas       // VACANCY_QUOTAS: api_keys, webhook_endpoints
 	Streams httpapi.StreamLimits // VACANCY_QUOTAS: streams_per_key, streams_per_organisation, streams
 	// (and webhook_deliveries, in Events.WebhookConcurrency)
+	HSTS string // VACANCY_HSTS: the Strict-Transport-Security value; "" sends none
 }
 
 // defaultQuotas is VACANCY_QUOTAS's default.
@@ -33,6 +34,9 @@ func loadFairness(getenv func(string) string, c *Config) error {
 	c.Quotas = service.Quotas{APIKeys: q["api_keys"], WebhookEndpoints: q["webhook_endpoints"]}
 	c.Streams = httpapi.StreamLimits{PerKey: q["streams_per_key"], PerOrganisation: q["streams_per_organisation"], PerInstance: q["streams"]}
 	c.Events.WebhookConcurrency = q["webhook_deliveries"]
+	if c.HSTS, err = httpapi.ParseHSTS(getenv("VACANCY_HSTS")); err != nil {
+		return fmt.Errorf("VACANCY_HSTS %w", err)
+	}
 	return nil
 }
 

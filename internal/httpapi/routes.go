@@ -22,7 +22,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 
 	r.Route("/api/v3", func(r chi.Router) {
-		r.Use(s.rateLimit)
+		r.Use(s.rateLimit, wellFormedQuery)
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
 			r.Use(s.authenticate, s.limitTenant, s.matchOrganisation)

@@ -46,6 +46,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// CORSOrigins are the browser origins allowed to call the API (none: CORS off).
 	CORSOrigins []string
+	// HSTS, when set, is the Strict-Transport-Security value sent with every
+	// response (for deployments where TLS ends in front of the server).
+	HSTS string
 	// Ready reports whether this instance should receive traffic (GET /readyz);
 	// nil only pings the database.
 	Ready func(ctx context.Context) error
@@ -102,6 +105,9 @@ func NewServer(cfg Config) http.Handler {
 		s.metrics = noMetrics{}
 	}
 	h := requestLog(s.log, cfg.RequestTimeout, s.observeRequest)(s.routes())
+	if cfg.HSTS != "" {
+		h = strictTransportSecurity(cfg.HSTS, h)
+	}
 	if cfg.Tracer != nil {
 		h = traced(h, cfg.Tracer, cfg.Propagator)
 	}
