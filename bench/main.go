@@ -48,6 +48,7 @@ var allScenarios = []string{"availability", "quote", "booking", "contention", "r
 
 type config struct {
 	orgs, items, bookingItems, smallBookingItems int
+	rateRules                                    int
 	concurrency, serverConns, contentionItems    int
 	rounds                                       int
 	duration, warmup, timeout                    time.Duration
@@ -68,6 +69,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients, for the API and the floor alike")
 	fs.IntVar(&c.serverConns, "server-conns", 20, "the server's database pool size (VACANCY_DB_MAX_CONNS)")
 	fs.IntVar(&c.contentionItems, "contention-items", 4, "items the contention scenario fights over")
+	fs.IntVar(&c.rateRules, "rate-rules", 50, "rate rules per item (and two taxes per organisation when more than 0)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured time of each scenario's API load, and of its floor")
 	fs.IntVar(&c.rounds, "rounds", 2, "API and floor take turns this many times, duration/rounds each")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "unmeasured warm-up before each phase")
@@ -88,8 +90,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 	}
 	switch {
-	case c.orgs < 1 || c.items < 1 || c.bookingItems < 0 || c.smallBookingItems < 0:
-		return c, errors.New("-orgs and -items must be positive, booking items not negative")
+	case c.orgs < 1 || c.items < 1 || c.bookingItems < 0 || c.smallBookingItems < 0 || c.rateRules < 0:
+		return c, errors.New("-orgs and -items must be positive, booking items and rate rules not negative")
 	case c.concurrency < 1 || c.serverConns < 1 || c.contentionItems < 1 || c.rounds < 1:
 		return c, errors.New("-concurrency, -server-conns, -contention-items and -rounds must be positive")
 	case c.duration <= 0 || c.warmup < 0:
@@ -173,13 +175,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	jobs = append(jobs, job{"vacancy_bench", cfg.bookingItems, cfg.scenarios})
 	for _, j := range jobs {
-		logf("loading %s: %d organisations × %d items, %d booking items", j.dbname, cfg.orgs, cfg.items, j.bookingItems)
-		ds, err := load(ctx, admin, serverURL, j.dbname, sizes{Orgs: cfg.orgs, ItemsPerOrg: cfg.items, BookingItems: j.bookingItems}, cfg.seed, logf)
+		logf("loading %s: %d organisations × %d items, %d booking items, %d rate rules per item", j.dbname, cfg.orgs, cfg.items,
+			j.bookingItems, cfg.rateRules)
+		ds, err := load(ctx, admin, serverURL, j.dbname, sizes{Orgs: cfg.orgs, ItemsPerOrg: cfg.items, BookingItems: j.bookingItems,
+			RateRules: cfg.rateRules}, cfg.seed, logf)
 		if err != nil {
 			return err
 		}
 		info := DSInfo{Name: label(j.bookingItems), Organisations: cfg.orgs, Items: cfg.orgs * cfg.items,
-			BookingItems: j.bookingItems, Load: ds.LoadTime.Round(time.Second).String()}
+			BookingItems: j.bookingItems, RateRules: cfg.orgs * cfg.items * cfg.rateRules, Load: ds.LoadTime.Round(time.Second).String()}
 		_ = admin.QueryRow(ctx, "SELECT pg_size_pretty(pg_database_size($1))", j.dbname).Scan(&info.Size)
 		rep.Datasets = append(rep.Datasets, info)
 		logf("loaded %s in %s (%s)", j.dbname, info.Load, info.Size)

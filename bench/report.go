@@ -71,6 +71,7 @@ type DSInfo struct {
 	Organisations int    `json:"organisations"`
 	Items         int    `json:"items"`
 	BookingItems  int    `json:"booking_items"`
+	RateRules     int    `json:"rate_rules"`
 	Load          string `json:"load_time"`
 	Size          string `json:"size"`
 }
@@ -157,7 +158,7 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "Load: %d concurrent clients in a closed loop (vegeta, HTTP/1.1 keep-alive; the floor: as many goroutines on a pgx pool), %s measured per scenario after %s of warm-up; where there is a floor, API and floor take turns in %d rounds. Server pool %d connections. Run took %s.\n\n",
 		st.Concurrency, st.Duration, st.Warmup, st.Rounds, st.ServerConns, r.Duration)
 	for _, d := range r.Datasets {
-		fmt.Fprintf(&b, "- dataset %s: %d organisations, %d items, %d booking items (%s on disk), loaded in %s\n", d.Name, d.Organisations, d.Items, d.BookingItems, d.Size, d.Load)
+		fmt.Fprintf(&b, "- dataset %s: %d organisations, %d items, %d booking items, %d rate rules (%s on disk), loaded in %s\n", d.Name, d.Organisations, d.Items, d.BookingItems, d.RateRules, d.Size, d.Load)
 	}
 	b.WriteString("\n")
 	b.WriteString(r.Table())

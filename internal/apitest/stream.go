@@ -161,7 +161,8 @@ func (c *Client) Stream(path string, opts ...Option) *Stream {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	// No client timeout: a stream lasts as long as the test wants it.
-	hc := &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}
+	hc := c.httpClient()
+	hc.Timeout = 0
 	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()
@@ -264,6 +265,26 @@ func (s *Stream) Ended(timeout time.Duration) bool {
 		case _, ok := <-s.frames:
 			if !ok {
 				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// EndsWith waits for the server to end the stream within timeout and reports
+// whether the last comment it sent contained text (a stream ended with a reason).
+func (s *Stream) EndsWith(text string, timeout time.Duration) bool {
+	last := ""
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				return strings.Contains(last, text)
+			}
+			if f.Comment != "" {
+				last = f.Comment
 			}
 		case <-deadline:
 			return false

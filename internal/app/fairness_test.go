@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
@@ -79,13 +80,13 @@ func TestWebhookDeliveriesPerOrganisationAreCapped(t *testing.T) {
 	for i := range 6 {
 		noisy.createItem("Room " + string(rune('a'+i)))
 	}
-	eventually(t, 10*time.Second, "the black hole holds the organisation's two delivery slots", func() bool { return hole.open.Load() == 2 })
+	testenv.Eventually(t, 10*time.Second, "the black hole holds the organisation's two delivery slots", func() bool { return hole.open.Load() == 2 })
 
 	quiet := newOrganisation(t, in, "quiet")
 	quiet.createEndpoint(rcv.srv.URL)
 	start := time.Now()
 	quiet.createItem("Sea room")
-	eventually(t, 5*time.Second, "the other organisation's delivery arrives", func() bool { return len(rcv.requests()) == 1 })
+	testenv.Eventually(t, 5*time.Second, "the other organisation's delivery arrives", func() bool { return len(rcv.requests()) == 1 })
 	t.Logf("the other organisation's delivery arrived %v after its change", time.Since(start))
 	time.Sleep(500 * time.Millisecond)
 	if m := hole.max.Load(); m > 2 {
@@ -101,7 +102,8 @@ func TestWebhookDeliveriesPerOrganisationAreCapped(t *testing.T) {
 func TestReadyzIsCachedAndKeepsDetailPrivate(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_METRICS_ADDR": "127.0.0.1:0", "VACANCY_WORKERS": "false"})
+	srv := serve(t, env.URL, map[string]string{"VACANCY_METRICS_ADDR": "127.0.0.1:0", "VACANCY_WORKERS": "false"})
+	c := srv.client(t)
 	acquires := func() float64 {
 		m, ok := sample(scrape(t, srv.metrics), "vacancy_db_pool_acquires_total", nil)
 		if !ok {
@@ -113,8 +115,8 @@ func TestReadyzIsCachedAndKeepsDetailPrivate(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			if res, body := call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
-				t.Errorf("readyz: %d %s", res.StatusCode, body)
+			if res := c.Get("/readyz"); res.Status != http.StatusOK {
+				t.Errorf("readyz: %d %s", res.Status, res.Body)
 			}
 		})
 	}
@@ -126,22 +128,21 @@ func TestReadyzIsCachedAndKeepsDetailPrivate(t *testing.T) {
 	if err := dbmigrate.Down(env.URL, 1); err != nil {
 		t.Fatal(err)
 	}
-	var res *http.Response
-	var body []byte
+	var res *apitest.Response
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if res, body = call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK || time.Now().After(deadline) {
+		if res = c.Get("/readyz"); res.Status != http.StatusOK || time.Now().After(deadline) {
 			break
 		}
 	}
-	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "schema_outdated" {
-		t.Fatalf("a schema behind the binary: want 503 schema_outdated, got %d %s", res.StatusCode, body)
+	if res.Status != http.StatusServiceUnavailable || res.ProblemCode() != "schema_outdated" {
+		t.Fatalf("a schema behind the binary: want 503 schema_outdated, got %d %s", res.Status, res.Body)
 	}
-	if d := field(t, body, "detail"); strings.Contains(d, "version") || strings.ContainsAny(d, "0123456789") {
+	if d := res.Field("detail"); strings.Contains(d, "version") || strings.ContainsAny(d, "0123456789") {
 		t.Errorf("the public /readyz must not report the schema's version: %q", d)
 	}
-	res, body = call(t, "GET", srv.metrics+"/readyz", "", nil)
-	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(field(t, body, "detail"), "version") {
-		t.Errorf("the metrics listener's /readyz gives the detail: %d %s", res.StatusCode, body)
+	res = apitest.NewClient(t, srv.metrics).Unchecked("the metrics listener is not part of the API").Get("/readyz")
+	if res.Status != http.StatusServiceUnavailable || !strings.Contains(res.Field("detail"), "version") {
+		t.Errorf("the metrics listener's /readyz gives the detail: %d %s", res.Status, res.Body)
 	}
 }
 
@@ -187,13 +188,13 @@ func TestFairnessSettings(t *testing.T) {
 func TestStrictTransportSecurityWhenConfigured(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	plain := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_WORKERS": "false"})
-	hsts := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_WORKERS": "false", "VACANCY_HSTS": "max-age=31536000"})
-	for _, path := range []string{"/healthz", "/api/v3/organisations/x/items"} {
-		if res, _ := call(t, "GET", plain.base+path, "", nil); res.Header.Get("Strict-Transport-Security") != "" {
+	plain := serve(t, env.URL, map[string]string{"VACANCY_WORKERS": "false"}).client(t)
+	hsts := serve(t, env.URL, map[string]string{"VACANCY_WORKERS": "false", "VACANCY_HSTS": "max-age=31536000"}).client(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if res := plain.Get(path); res.Header.Get("Strict-Transport-Security") != "" {
 			t.Errorf("%s: no HSTS unless configured", path)
 		}
-		if res, _ := call(t, "GET", hsts.base+path, "", nil); res.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+		if res := hsts.Get(path); res.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
 			t.Errorf("%s: HSTS must be sent when configured, got %q", path, res.Header.Get("Strict-Transport-Security"))
 		}
 	}

@@ -33,7 +33,7 @@ func TestListFiltersAgreeWithTheBookings(t *testing.T) {
 		t.Fatalf("create property: %v", err)
 	}
 	inProperty := createItem(t, f.env, f.sc, "Garden room", 9000)
-	f.exec(t, "UPDATE items SET property_id = $1 WHERE id = $2", prop.ID, inProperty.ID) // the trigger moves its stays
+	f.env.Superuser.Exec(t, "UPDATE items SET property_id = $1 WHERE id = $2", prop.ID, inProperty.ID) // the trigger moves its stays
 	items := []catalogue.Item{f.item, inProperty}
 
 	// Stays of every length class up to 200 nights, two-item bookings, and every status.
@@ -78,11 +78,11 @@ func TestListFiltersAgreeWithTheBookings(t *testing.T) {
 	transition(ids[9], booking.NewCancelBooking)
 	// Two holds past their deadline: one the sweep has recorded, one it has not yet.
 	for _, i := range []int{2, 4} {
-		f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", ids[i])
-		f.exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", ids[i])
+		f.env.Superuser.Exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", ids[i])
+		f.env.Superuser.Exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", ids[i])
 	}
-	f.exec(t, "UPDATE bookings SET status = 'expired' WHERE id = $1", ids[2])
-	f.exec(t, "UPDATE booking_items SET status = 'expired' WHERE booking_id = $1", ids[2])
+	f.env.Superuser.Exec(t, "UPDATE bookings SET status = 'expired' WHERE id = $1", ids[2])
+	f.env.Superuser.Exec(t, "UPDATE booking_items SET status = 'expired' WHERE booking_id = $1", ids[2])
 
 	var all []booking.Booking
 	for _, id := range slices.Backward(ids) {

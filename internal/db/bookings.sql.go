@@ -65,7 +65,7 @@ func (q *Queries) BookingItemAddons(ctx context.Context, arg BookingItemAddonsPa
 const bookingItems = `-- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
        upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
-       bi.addons_total, bi.total
+       bi.addons_total, bi.total, bi.guests, bi.extra_guests_total, bi.discount, bi.breakdown
 FROM booking_items bi
 WHERE bi.organisation_id = $1 AND bi.booking_id = ANY($2::uuid[])
 ORDER BY bi.booking_id, bi.position
@@ -77,18 +77,22 @@ type BookingItemsParams struct {
 }
 
 type BookingItemsRow struct {
-	ID           uuid.UUID
-	BookingID    uuid.UUID
-	Position     int32
-	ItemID       uuid.UUID
-	CheckIn      time.Time
-	CheckOut     time.Time
-	Nights       int32
-	Quantity     int32
-	NightlyPrice int64
-	RoomTotal    int64
-	AddonsTotal  int64
-	Total        int64
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Guests           int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]BookingItemsRow, error) {
@@ -113,6 +117,10 @@ func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]B
 			&i.RoomTotal,
 			&i.AddonsTotal,
 			&i.Total,
+			&i.Guests,
+			&i.ExtraGuestsTotal,
+			&i.Discount,
+			&i.Breakdown,
 		); err != nil {
 			return nil, err
 		}
@@ -175,31 +183,32 @@ func (q *Queries) DueHolds(ctx context.Context, rowLimit int32) ([]DueHoldsRow, 
 const expireStaleHolds = `-- name: ExpireStaleHolds :many
 WITH stale AS (
     UPDATE bookings b
-    SET status = 'expired', expired_at = now(), version = b.version + 1, updated_at = now()
-    WHERE b.organisation_id = $1
+    SET status = 'expired', expired_at = $1::timestamptz, version = b.version + 1, updated_at = now()
+    WHERE b.organisation_id = $2
       AND b.status = 'unpaid'
-      AND b.expires_at <= now()
-      AND ($2::uuid IS NULL OR b.id = $2::uuid)
-      AND ($3::uuid[] IS NULL OR b.id IN (
+      AND b.expires_at <= $1::timestamptz
+      AND ($3::uuid IS NULL OR b.id = $3::uuid)
+      AND ($4::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
-          WHERE bi.organisation_id = $1
-            AND bi.item_id = ANY($3::uuid[])
+          WHERE bi.organisation_id = $2
+            AND bi.item_id = ANY($4::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now()))
+            AND bi.hold_expires_at <= $1::timestamptz))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
-    WHERE bi.organisation_id = $1 AND bi.booking_id IN (SELECT id FROM stale)
+    WHERE bi.organisation_id = $2 AND bi.booking_id IN (SELECT id FROM stale)
     RETURNING bi.booking_id
 ), expired_units AS (
     UPDATE occupancies o SET status = 'expired'
-    WHERE o.organisation_id = $1 AND o.booking_id IN (SELECT id FROM stale)
+    WHERE o.organisation_id = $2 AND o.booking_id IN (SELECT id FROM stale)
     RETURNING o.booking_id
 )
 SELECT id FROM stale
 `
 
 type ExpireStaleHoldsParams struct {
+	Now            time.Time
 	OrganisationID uuid.UUID
 	BookingID      *uuid.UUID
 	ItemIds        []uuid.UUID
@@ -209,7 +218,12 @@ type ExpireStaleHoldsParams struct {
 // the given items (a new booking takes their dates, so a stale hold never blocks it
 // even before the sweep runs), or the given booking (the sweep).
 func (q *Queries) ExpireStaleHolds(ctx context.Context, arg ExpireStaleHoldsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, expireStaleHolds, arg.OrganisationID, arg.BookingID, arg.ItemIds)
+	rows, err := q.db.Query(ctx, expireStaleHolds,
+		arg.Now,
+		arg.OrganisationID,
+		arg.BookingID,
+		arg.ItemIds,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -357,27 +371,33 @@ func (q *Queries) InsertBooking(ctx context.Context, arg InsertBookingParams) (B
 
 const insertBookingItem = `-- name: InsertBookingItem :exec
 INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
-                           nightly_price, room_total, addons_total, total, status, hold_expires_at)
+                           nightly_price, room_total, addons_total, total, status, hold_expires_at,
+                           guests, extra_guests_total, discount, breakdown)
 VALUES ($1, $2, $3, $4, $5, daterange($6::date, $7::date), $8,
-        $9, $10, $11, $12, $13, $14, $15)
+        $9, $10, $11, $12, $13, $14, $15,
+        coalesce($16::integer, 1), $17, $18, $19::jsonb)
 `
 
 type InsertBookingItemParams struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	BookingID      uuid.UUID
-	Position       int32
-	ItemID         uuid.UUID
-	CheckIn        time.Time
-	CheckOut       time.Time
-	Nights         int32
-	Quantity       int32
-	NightlyPrice   int64
-	RoomTotal      int64
-	AddonsTotal    int64
-	Total          int64
-	Status         string
-	HoldExpiresAt  time.Time
+	OrganisationID   uuid.UUID
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Status           string
+	HoldExpiresAt    time.Time
+	Guests           *int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemParams) error {
@@ -397,6 +417,10 @@ func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemPa
 		arg.Total,
 		arg.Status,
 		arg.HoldExpiresAt,
+		arg.Guests,
+		arg.ExtraGuestsTotal,
+		arg.Discount,
+		arg.Breakdown,
 	)
 	return err
 }
@@ -508,14 +532,14 @@ SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_p
       AND bi.check_in < $4::date AND bi.check_out > $5::date
       AND ($6::uuid IS NULL OR bi.property_id = $6::uuid)
       AND ($7::text = '' OR bi.status = $7::text
-           OR ($7::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= now()))
-      AND ($7::text <> 'unpaid' OR bi.hold_expires_at > now())
+           OR ($7::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= $8::timestamptz))
+      AND ($7::text <> 'unpaid' OR bi.hold_expires_at > $8::timestamptz)
     ORDER BY bi.booking_id DESC
     LIMIT 101
 ) m
 JOIN bookings b ON b.organisation_id = $1 AND b.id = m.booking_id
 ORDER BY b.id DESC
-LIMIT $8
+LIMIT $9
 `
 
 type ListBookingsByItemParams struct {
@@ -526,6 +550,7 @@ type ListBookingsByItemParams struct {
 	FromDate       time.Time
 	PropertyID     *uuid.UUID
 	Status         string
+	Now            time.Time
 	RowLimit       int32
 }
 
@@ -540,6 +565,7 @@ func (q *Queries) ListBookingsByItem(ctx context.Context, arg ListBookingsByItem
 		arg.FromDate,
 		arg.PropertyID,
 		arg.Status,
+		arg.Now,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -585,14 +611,14 @@ SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_p
     SELECT DISTINCT bi.booking_id FROM booking_items bi
     WHERE bi.organisation_id = $1 AND bi.property_id = $2 AND bi.booking_id < $3
       AND ($4::text = '' OR bi.status = $4::text
-           OR ($4::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= now()))
-      AND ($4::text <> 'unpaid' OR bi.hold_expires_at > now())
+           OR ($4::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= $5::timestamptz))
+      AND ($4::text <> 'unpaid' OR bi.hold_expires_at > $5::timestamptz)
     ORDER BY bi.booking_id DESC
     LIMIT 101
 ) m
 JOIN bookings b ON b.organisation_id = $1 AND b.id = m.booking_id
 ORDER BY b.id DESC
-LIMIT $5
+LIMIT $6
 `
 
 type ListBookingsByPropertyParams struct {
@@ -600,6 +626,7 @@ type ListBookingsByPropertyParams struct {
 	PropertyID     *uuid.UUID
 	Before         uuid.UUID
 	Status         string
+	Now            time.Time
 	RowLimit       int32
 }
 
@@ -610,6 +637,7 @@ func (q *Queries) ListBookingsByProperty(ctx context.Context, arg ListBookingsBy
 		arg.PropertyID,
 		arg.Before,
 		arg.Status,
+		arg.Now,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -654,13 +682,13 @@ const listBookingsByStatus = `-- name: ListBookingsByStatus :many
 WITH by_status AS (
     SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_phone, b.notes, b.currency, b.total, b.expires_at, b.payment_reference, b.cancel_reason, b.version, b.created_at, b.updated_at, b.confirmed_at, b.cancelled_at, b.completed_at, b.expired_at FROM bookings b
     WHERE b.organisation_id = $2 AND b.status = $3 AND b.id < $4
-      AND ($3 <> 'unpaid' OR b.expires_at > now())
+      AND ($3 <> 'unpaid' OR b.expires_at > $5::timestamptz)
     ORDER BY b.id DESC
     LIMIT 101
 ), due AS (
     SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_phone, b.notes, b.currency, b.total, b.expires_at, b.payment_reference, b.cancel_reason, b.version, b.created_at, b.updated_at, b.confirmed_at, b.cancelled_at, b.completed_at, b.expired_at FROM bookings b
     WHERE b.organisation_id = $2 AND $3 = 'expired' AND b.status = 'unpaid' AND b.id < $4
-      AND b.expires_at <= now()
+      AND b.expires_at <= $5::timestamptz
     ORDER BY b.id DESC
     LIMIT 101
 )
@@ -674,6 +702,7 @@ type ListBookingsByStatusParams struct {
 	OrganisationID uuid.UUID
 	Status         string
 	Before         uuid.UUID
+	Now            time.Time
 }
 
 type ListBookingsByStatusRow struct {
@@ -706,6 +735,7 @@ func (q *Queries) ListBookingsByStatus(ctx context.Context, arg ListBookingsBySt
 		arg.OrganisationID,
 		arg.Status,
 		arg.Before,
+		arg.Now,
 	)
 	if err != nil {
 		return nil, err
@@ -762,8 +792,8 @@ WITH m AS MATERIALIZED (
            OR (bi.stay_class = 9 AND bi.check_in >= $5::date - 511))
       AND ($6::uuid IS NULL OR bi.property_id = $6::uuid)
       AND ($7::text = '' OR bi.status = $7::text
-           OR ($7::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= now()))
-      AND ($7::text <> 'unpaid' OR bi.hold_expires_at > now())
+           OR ($7::text = 'expired' AND bi.status = 'unpaid' AND bi.hold_expires_at <= $8::timestamptz))
+      AND ($7::text <> 'unpaid' OR bi.hold_expires_at > $8::timestamptz)
 )
 SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_phone, b.notes, b.currency, b.total, b.expires_at, b.payment_reference, b.cancel_reason, b.version, b.created_at, b.updated_at, b.confirmed_at, b.cancelled_at, b.completed_at, b.expired_at FROM bookings b
 WHERE b.organisation_id = $1
@@ -780,6 +810,7 @@ type ListBookingsByStayParams struct {
 	FromDate       time.Time
 	PropertyID     *uuid.UUID
 	Status         string
+	Now            time.Time
 }
 
 // Stays overlapping [from, to) through booking_items_by_stay, one range per
@@ -795,6 +826,7 @@ func (q *Queries) ListBookingsByStay(ctx context.Context, arg ListBookingsByStay
 		arg.FromDate,
 		arg.PropertyID,
 		arg.Status,
+		arg.Now,
 	)
 	if err != nil {
 		return nil, err
@@ -838,22 +870,23 @@ const listLiveHoldsByStay = `-- name: ListLiveHoldsByStay :many
 SELECT l.organisation_id, l.id, l.status, l.guest_name, l.guest_email, l.guest_phone, l.notes, l.currency, l.total, l.expires_at, l.payment_reference, l.cancel_reason, l.version, l.created_at, l.updated_at, l.confirmed_at, l.cancelled_at, l.completed_at, l.expired_at FROM (
     SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_phone, b.notes, b.currency, b.total, b.expires_at, b.payment_reference, b.cancel_reason, b.version, b.created_at, b.updated_at, b.confirmed_at, b.cancelled_at, b.completed_at, b.expired_at FROM bookings b
     WHERE b.organisation_id = $1 AND b.status = 'unpaid' AND b.id < $2
-      AND b.expires_at > now()
+      AND b.expires_at > $3::timestamptz
       AND EXISTS (
           SELECT 1 FROM booking_items bi
           WHERE bi.organisation_id = $1 AND bi.booking_id = b.id
-            AND ($3::uuid IS NULL OR bi.property_id = $3::uuid)
-            AND bi.check_in < $4::date AND bi.check_out > $5::date)
+            AND ($4::uuid IS NULL OR bi.property_id = $4::uuid)
+            AND bi.check_in < $5::date AND bi.check_out > $6::date)
     ORDER BY b.id DESC
     LIMIT 101
 ) l
 ORDER BY l.id DESC
-LIMIT $6
+LIMIT $7
 `
 
 type ListLiveHoldsByStayParams struct {
 	OrganisationID uuid.UUID
 	Before         uuid.UUID
+	Now            time.Time
 	PropertyID     *uuid.UUID
 	ToDate         time.Time
 	FromDate       time.Time
@@ -867,6 +900,7 @@ func (q *Queries) ListLiveHoldsByStay(ctx context.Context, arg ListLiveHoldsBySt
 	rows, err := q.db.Query(ctx, listLiveHoldsByStay,
 		arg.OrganisationID,
 		arg.Before,
+		arg.Now,
 		arg.PropertyID,
 		arg.ToDate,
 		arg.FromDate,

@@ -103,11 +103,7 @@ func load(t *testing.T) loaded {
 		admin = s.URL("postgres")
 	}
 	url := databaseURL(t, admin, scaleDBName)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Superuser(t, admin).Conn(t)
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", scaleDBName).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -120,13 +116,9 @@ func load(t *testing.T) loaded {
 	if err := dbmigrate.Up(url); err != nil {
 		t.Fatal(err)
 	}
-	db, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := pgtest.Superuser(t, url).Conn(t)
 	var org, key uuid.UUID
-	err = db.QueryRow(ctx, `SELECT o.id, k.id FROM organisations o JOIN api_keys k ON k.organisation_id = o.id
+	err := db.QueryRow(ctx, `SELECT o.id, k.id FROM organisations o JOIN api_keys k ON k.organisation_id = o.id
 		WHERE o.slug = $1 ORDER BY k.id LIMIT 1`, scaleOrgSlug).Scan(&org, &key)
 	if err == pgx.ErrNoRows {
 		org, key = createOrganisation(t, url)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 )
@@ -93,7 +94,7 @@ func TestListBookingsPlans(t *testing.T) {
 		c.mu.Lock()
 		name, sql, args := c.name, c.sql, c.args
 		c.mu.Unlock()
-		generic, median, err := explainGeneric(ctx, ld.url, ld.org.OrganisationID, sql, args)
+		generic, median, err := explainGeneric(ctx, t, ld.url, ld.org.OrganisationID, sql, args)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.what, err)
 		}
@@ -116,11 +117,8 @@ func TestListBookingsPlans(t *testing.T) {
 // the application role under row level security, as the server would after a
 // prepared statement's fifth run, and times 7 runs of it (the median). The
 // transaction is rolled back.
-func explainGeneric(ctx context.Context, url string, org uuid.UUID, sql string, args []any) (string, time.Duration, error) {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return "", 0, err
-	}
+func explainGeneric(ctx context.Context, t *testing.T, url string, org uuid.UUID, sql string, args []any) (string, time.Duration, error) {
+	conn := pgtest.Superuser(t, url).Conn(t)
 	defer conn.Close(ctx)
 	tx, err := conn.Begin(ctx)
 	if err != nil {

@@ -137,10 +137,19 @@ func TestExclusionConstraintRejectsConcurrentOverlap(t *testing.T) {
 			VALUES ($1, $2, 'paid', 'g', 'g@example.com', 'EUR', 0, now() + interval '1 hour')`, a.OrganisationID, bid); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
+		line := uuid.Must(uuid.NewV7())
+		if _, err := tx.Exec(ctx, `INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights,
 			nightly_price, room_total, addons_total, total, status, hold_expires_at)
 			VALUES ($1, $2, $3, 0, $4, daterange($5::date, $6::date), $6::date - $5::date, 0, 0, 0, 0, 'paid', now())`,
-			a.OrganisationID, uuid.Must(uuid.NewV7()), bid, item.ID, from, to)
+			a.OrganisationID, line, bid, item.ID, from, to); err != nil {
+			return err
+		}
+		// The stay occupies the item's only unit: the exclusion constraint is on units.
+		_, err := tx.Exec(ctx, `INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id,
+			booking_item_id, status)
+			SELECT $1, $2, u.id, $3, daterange($4::date, $5::date), $6, $7, 'paid' FROM units u
+			WHERE u.organisation_id = $1 AND u.item_id = $3`,
+			a.OrganisationID, uuid.Must(uuid.NewV7()), item.ID, from, to, bid, line)
 		return err
 	}
 	tx1, err := env.DB.BeginRaw(ctx, a)

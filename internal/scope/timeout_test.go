@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
@@ -22,11 +23,7 @@ func TestStatementTimeoutOnTheServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := testenv.DatabaseURL(t)
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgtest.Superuser(t, url).Conn(t)
 	var config string
 	if err := admin.QueryRow(ctx, `SELECT coalesce(array_to_string(setconfig, ','), '') FROM pg_db_role_setting
 		WHERE setrole = 'vacancy_app'::regrole AND setdatabase = 0`).Scan(&config); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
@@ -218,17 +217,8 @@ func TestDeliveriesOfABacklogWaitBehind(t *testing.T) {
 	keepingUp, _ := env.Organisation(t, "keeping-up")
 	priorityOfLastJob := func(sc scope.Scope) int {
 		t.Helper()
-		conn, err := pgx.Connect(context.Background(), env.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		var p int
-		if err := conn.QueryRow(context.Background(), `SELECT priority FROM river_job
-			WHERE kind = 'webhook_delivery' AND args->>'organisation_id' = $1 ORDER BY id DESC LIMIT 1`, sc.OrganisationID.String()).Scan(&p); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return env.Superuser.Int(t, `SELECT priority FROM river_job
+			WHERE kind = 'webhook_delivery' AND args->>'organisation_id' = $1 ORDER BY id DESC LIMIT 1`, sc.OrganisationID.String())
 	}
 	for _, sc := range []scope.Scope{behind, keepingUp} {
 		if _, _, err := createEndpoint(t, svc, sc, "", "http://127.0.0.1:9/hook"); err != nil {

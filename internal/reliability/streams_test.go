@@ -1,13 +1,12 @@
-package httpapi
+package reliability_test
 
-// White-box: the server is built here, over a listener that can stall its
-// clients, so these tests send plain requests (apitest imports this package).
-// The caps' 429 answers are checked against the contract in internal/app.
+// Event streams under hostile clients: the server is built over a listener that
+// can stall its clients (not apitest.Start, so these live here rather than in
+// internal/httpapi); the caps' 429 answers are checked against the contract in
+// internal/app too.
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -20,7 +19,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/command"
+	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
@@ -105,7 +106,7 @@ type streamEnv struct {
 	tracer *countingTracer
 }
 
-func newStreamEnv(t *testing.T, limits StreamLimits) *streamEnv {
+func newStreamEnv(t *testing.T, limits httpapi.StreamLimits) *streamEnv {
 	t.Helper()
 	url := testenv.DatabaseURL(t)
 	tracer := &countingTracer{}
@@ -116,7 +117,7 @@ func newStreamEnv(t *testing.T, limits StreamLimits) *streamEnv {
 	t.Cleanup(d.Close)
 	env := &testenv.Env{URL: url, DB: d, Service: service.New(d, service.Config{})}
 	sc, key := env.Organisation(t, "streams")
-	ts := httptest.NewUnstartedServer(NewServer(Config{Service: env.Service, RequestTimeout: 5 * time.Second,
+	ts := httptest.NewUnstartedServer(httpapi.NewServer(httpapi.Config{Service: env.Service, RequestTimeout: 5 * time.Second,
 		Heartbeat: 50 * time.Millisecond, Streams: limits, StreamWriteTimeout: 300 * time.Millisecond}))
 	lst := &stallListener{Listener: ts.Listener}
 	ts.Listener = lst
@@ -127,67 +128,28 @@ func newStreamEnv(t *testing.T, limits StreamLimits) *streamEnv {
 
 // sse is an open event stream, or a refusal.
 type sse struct {
+	*apitest.Stream
 	status int
 	code   string // the problem's, for a refusal
-	lines  chan string
-	close  func()
 }
+
+func (s *sse) close() { s.Close() }
 
 // open opens an event stream with key.
 func (e *streamEnv) open(t *testing.T, key string) *sse {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/api/v3/organisations/streams/events/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+	st := apitest.NewClient(t, e.url).As(key).Stream("/api/v3/organisations/streams/events/stream")
+	s := &sse{Stream: st, status: st.Status}
+	if st.Status != http.StatusOK {
+		s.code = st.ProblemCode()
 	}
-	s := &sse{status: resp.StatusCode, lines: make(chan string, 1024), close: func() { cancel(); resp.Body.Close() }}
-	t.Cleanup(s.close)
-	if resp.StatusCode != http.StatusOK {
-		var p struct{ Code string }
-		_ = json.NewDecoder(resp.Body).Decode(&p)
-		s.code = p.Code
-		s.close()
-		close(s.lines)
-		return s
-	}
-	go func() {
-		defer close(s.lines)
-		rd := bufio.NewReader(resp.Body)
-		for {
-			l, err := rd.ReadString('\n')
-			if l != "" {
-				s.lines <- l
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	return s
 }
 
 // endsWith waits for the stream to end, and reports whether its last comment
 // contained text.
 func (s *sse) endsWith(text string, timeout time.Duration) bool {
-	last := ""
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-s.lines:
-			if !ok {
-				return strings.Contains(last, text)
-			}
-			if strings.HasPrefix(l, ":") {
-				last = l
-			}
-		case <-deadline:
-			return false
-		}
-	}
+	return s.EndsWith(text, timeout)
 }
 
 // opens reports whether a stream with key opens (it is closed again at once).
@@ -223,7 +185,7 @@ func (e *streamEnv) newKey(t *testing.T) string {
 // instance, each refusal a 429 too_many_streams; a closed stream frees its place.
 func TestStreamCaps(t *testing.T) {
 	t.Parallel()
-	e := newStreamEnv(t, StreamLimits{PerKey: 2, PerOrganisation: 3, PerInstance: 100})
+	e := newStreamEnv(t, httpapi.StreamLimits{PerKey: 2, PerOrganisation: 3, PerInstance: 100})
 	var open []*sse
 	for range 2 {
 		s := e.open(t, e.key)
@@ -248,7 +210,7 @@ func TestStreamCaps(t *testing.T) {
 // holds at most its cap of streams.
 func TestStreamCapPerInstance(t *testing.T) {
 	t.Parallel()
-	e := newStreamEnv(t, StreamLimits{PerKey: 10, PerOrganisation: 10, PerInstance: 2})
+	e := newStreamEnv(t, httpapi.StreamLimits{PerKey: 10, PerOrganisation: 10, PerInstance: 2})
 	e.open(t, e.key).expect(t, http.StatusOK, "")
 	e.open(t, e.key).expect(t, http.StatusOK, "")
 	e.open(t, e.newKey(t)).expect(t, http.StatusTooManyRequests, "too_many_streams")
@@ -259,7 +221,7 @@ func TestStreamCapPerInstance(t *testing.T) {
 // holding a goroutine (and a stream slot) blocked in Write forever.
 func TestStalledStreamClientIsDropped(t *testing.T) {
 	t.Parallel()
-	e := newStreamEnv(t, StreamLimits{PerKey: 1, PerOrganisation: 10, PerInstance: 100})
+	e := newStreamEnv(t, httpapi.StreamLimits{PerKey: 1, PerOrganisation: 10, PerInstance: 100})
 	e.open(t, e.key).expect(t, http.StatusOK, "")
 	e.lst.stallAll() // the client stops reading; the heartbeats (every 50 ms) now block
 	deadline := time.Now().Add(10 * time.Second)
@@ -276,7 +238,7 @@ func TestStalledStreamClientIsDropped(t *testing.T) {
 // lookup when it opens, not one per heartbeat; a revocation still ends them.
 func TestHeartbeatsDoNotLookUpTheKey(t *testing.T) {
 	t.Parallel()
-	e := newStreamEnv(t, StreamLimits{PerKey: 5, PerOrganisation: 10, PerInstance: 100})
+	e := newStreamEnv(t, httpapi.StreamLimits{PerKey: 5, PerOrganisation: 10, PerInstance: 100})
 	var streams []*sse
 	for range 5 {
 		s := e.open(t, e.key)
