@@ -257,17 +257,18 @@ type Occupancy struct {
 }
 
 type Organisation struct {
-	ID                 uuid.UUID
-	Slug               string
-	Name               string
-	Currency           string
-	Timezone           string
-	HoldMinutes        int32
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	Livemode           bool
-	LiveOrganisationID *uuid.UUID
-	ClockOffset        pgtype.Interval
+	ID                  uuid.UUID
+	Slug                string
+	Name                string
+	Currency            string
+	Timezone            string
+	HoldMinutes         int32
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Livemode            bool
+	LiveOrganisationID  *uuid.UUID
+	ClockOffset         pgtype.Interval
+	EventsPurgedThrough int64
 }
 
 type PlatformCommand struct {

@@ -15,7 +15,7 @@ import (
 const createOrganisation = `-- name: CreateOrganisation :one
 INSERT INTO organisations (id, slug, name, currency, timezone, hold_minutes)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset
+RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset, events_purged_through
 `
 
 type CreateOrganisationParams struct {
@@ -49,6 +49,7 @@ func (q *Queries) CreateOrganisation(ctx context.Context, arg CreateOrganisation
 		&i.Livemode,
 		&i.LiveOrganisationID,
 		&i.ClockOffset,
+		&i.EventsPurgedThrough,
 	)
 	return i, err
 }
@@ -57,7 +58,7 @@ const createSandbox = `-- name: CreateSandbox :one
 INSERT INTO organisations (id, slug, name, currency, timezone, hold_minutes, livemode, live_organisation_id)
 VALUES ($1, $2, $3, $4, $5, $6, false, $7)
 ON CONFLICT DO NOTHING
-RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset
+RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset, events_purged_through
 `
 
 type CreateSandboxParams struct {
@@ -95,12 +96,13 @@ func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (O
 		&i.Livemode,
 		&i.LiveOrganisationID,
 		&i.ClockOffset,
+		&i.EventsPurgedThrough,
 	)
 	return i, err
 }
 
 const getOrganisation = `-- name: GetOrganisation :one
-SELECT id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset FROM organisations WHERE organisations.id = $1
+SELECT id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset, events_purged_through FROM organisations WHERE organisations.id = $1
 `
 
 func (q *Queries) GetOrganisation(ctx context.Context, organisationID uuid.UUID) (Organisation, error) {
@@ -118,6 +120,7 @@ func (q *Queries) GetOrganisation(ctx context.Context, organisationID uuid.UUID)
 		&i.Livemode,
 		&i.LiveOrganisationID,
 		&i.ClockOffset,
+		&i.EventsPurgedThrough,
 	)
 	return i, err
 }

@@ -219,6 +219,10 @@ func (s *server) streamStart(w http.ResponseWriter, r *http.Request) (outbox.Fee
 			s.fail(w, r, err)
 			return outbox.FeedQuery{}, false
 		}
+	} else if err := s.svc.CheckCursor(r.Context(), scopeFrom(r), fq.After); err != nil {
+		// Before the stream starts, so a client sees 410 rather than a gap.
+		s.fail(w, r, err)
+		return outbox.FeedQuery{}, false
 	}
 	return fq, true
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/calendar"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/retention"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
@@ -57,6 +58,10 @@ type Config struct {
 	// CalendarSyncInterval is how often every calendar import is synced (default
 	// 15m).
 	CalendarSyncInterval time.Duration
+	// Retention is how long records are kept (zero fields: retention.Default's);
+	// RetentionInterval is how often the retention job runs (default 1h).
+	Retention         retention.Windows
+	RetentionInterval time.Duration
 	// FetchPollInterval is how often an idle worker polls for jobs when no
 	// notification woke it (River's default, 1s, when zero).
 	FetchPollInterval time.Duration
@@ -90,6 +95,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CalendarSyncInterval <= 0 {
 		c.CalendarSyncInterval = 15 * time.Minute
+	}
+	if c.Retention.Commands == 0 {
+		c.Retention.Commands = retention.Default.Commands
+	}
+	if c.Retention.Events == 0 {
+		c.Retention.Events = retention.Default.Events
+	}
+	if c.Retention.Deliveries == 0 {
+		c.Retention.Deliveries = retention.Default.Deliveries
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +154,9 @@ func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, 
 	if err := river.AddWorkerSafely(workers, &sweepWorker{svc: svc, log: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("register hold sweep worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &retentionWorker{purger: svc.Purger(cfg.Retention), log: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("register retention worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &calendarSweepWorker{svc: svc}); err != nil {
 		return nil, fmt.Errorf("register calendar sync sweep worker: %w", err)
 	}
@@ -153,6 +173,9 @@ func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, 
 			&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.CalendarSyncInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return CalendarSyncSweep{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionSweep{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true})},
 		// River's reindexer rebuilds its own indexes, which needs their owner (the
 		// migrating role); the server runs as vacancy_app, so it is left off.
@@ -399,4 +422,43 @@ func (w *calendarSyncWorker) Work(ctx context.Context, job *river.Job[calendar.S
 // Timeout leaves room for the fetch and a large reconciliation.
 func (w *calendarSyncWorker) Timeout(*river.Job[calendar.SyncJob]) time.Duration {
 	return calendar.FetchTimeout + time.Minute
+}
+
+// RetentionSweep is the periodic job that deletes records older than their
+// windows (internal/retention).
+type RetentionSweep struct{}
+
+// Kind names the job's worker.
+func (RetentionSweep) Kind() string { return "retention_sweep" }
+
+// InsertOpts: one attempt, and never two at once; the next run comes at the next
+// interval and carries on where this one stopped.
+func (RetentionSweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+}
+
+type retentionWorker struct {
+	river.WorkerDefaults[RetentionSweep]
+	purger *retention.Purger
+	log    *slog.Logger
+}
+
+// Timeout: a first run over a large backlog deletes millions of rows, a batch at
+// a time; River's default minute would cut it off again and again.
+func (w *retentionWorker) Timeout(*river.Job[RetentionSweep]) time.Duration { return 30 * time.Minute }
+
+func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionSweep]) error {
+	started := time.Now()
+	r, err := w.purger.Run(ctx, started)
+	attrs := []any{"organisations", r.Organisations, "commands", r.Commands, "platform_commands", r.PlatformCommands,
+		"events", r.Events, "deliveries", r.Deliveries, "took", time.Since(started).Round(time.Millisecond)}
+	if err != nil {
+		w.log.WarnContext(ctx, "retention", append(attrs, "err", err)...)
+		return err
+	}
+	if r.Commands+r.PlatformCommands+r.Events+r.Deliveries > 0 {
+		w.log.InfoContext(ctx, "retention", attrs...)
+	}
+	return nil
 }

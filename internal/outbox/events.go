@@ -185,6 +185,9 @@ func (s *Outbox) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed
 		types = []string{}
 	}
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		if err := checkCursorKept(ctx, q, sc, fq.After); err != nil {
+			return err
+		}
 		rows, err := q.ListEvents(ctx, db.ListEventsParams{OrganisationID: sc.OrganisationID,
 			AfterXid: fq.After.xid, AfterSeq: fq.After.seq, Types: types, RowLimit: fq.Limit + 1})
 		if err != nil {
@@ -231,4 +234,33 @@ func (s *Outbox) FeedTail(ctx context.Context, sc scope.Scope) (Cursor, error) {
 		return nil
 	})
 	return c, err
+}
+
+// CheckCursor answers 410 cursor_expired (a Gone error) for a cursor from before
+// what retention has deleted.
+func (s *Outbox) CheckCursor(ctx context.Context, sc scope.Scope, after Cursor) error {
+	if err := domain.Authorize(sc, domain.OpReadEvents); err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, sc, func(q *db.Queries) error { return checkCursorKept(ctx, q, sc, after) })
+}
+
+// checkCursorKept refuses a cursor from before what retention has deleted: the
+// events after it are partly gone, and resuming would skip them silently. A
+// cursor's seq below the highest seq deleted is such a cursor (retention deletes
+// the oldest seqs first; the 90-day window dwarfs any transaction's lag between
+// its xid and its seqs).
+func checkCursorKept(ctx context.Context, q *db.Queries, sc scope.Scope, after Cursor) error {
+	if after.IsZero() {
+		return nil
+	}
+	purged, err := q.EventsPurgedThrough(ctx, sc.OrganisationID)
+	if err != nil {
+		return fmt.Errorf("read event retention: %w", err)
+	}
+	if after.seq < purged {
+		return domain.Gone(domain.CodeCursorExpired,
+			"the events after this cursor are older than the feed keeps (see docs/operations.md#retention): start again without a cursor, or from the stream's tail")
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/rates"
+	"github.com/vacancy-dev/vacancy/internal/retention"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"github.com/vacancy-dev/vacancy/internal/testmode"
@@ -83,6 +84,9 @@ func New(d *scope.DB, cfg Config) *Services {
 		db:    d,
 	}
 }
+
+// Purger deletes what is older than the windows w (the retention job's work).
+func (s *Services) Purger(w retention.Windows) *retention.Purger { return retention.New(s.db, w) }
 
 // Ping checks that the database answers.
 func (s *Services) Ping(ctx context.Context) error { return s.db.Pool().Ping(ctx) }

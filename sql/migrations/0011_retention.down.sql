@@ -1,0 +1,7 @@
+REVOKE DELETE ON platform_commands FROM vacancy_app;
+DROP FUNCTION retention_organisations(uuid, integer);
+ALTER TABLE organisations DROP COLUMN events_purged_through;
+DROP INDEX platform_commands_created;
+DROP INDEX webhook_deliveries_event;
+DROP INDEX commands_retention;
+CREATE INDEX commands_started ON commands (started_at);
