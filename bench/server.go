@@ -53,6 +53,7 @@ func startAPI(ctx context.Context, binary, databaseURL string, maxConns int, log
 		// The limiter stays on, so its cost is measured, but far above what the
 		// load generator can send: the bench measures capacity, not the limit.
 		"VACANCY_RATE_LIMIT=1000000/s burst 1000000",
+		"VACANCY_ORG_RATE_LIMIT=1000000/s burst 1000000",
 	)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -378,43 +378,50 @@ func (e ItemStatus) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
-	ProblemCodeBlockConflict        ProblemCode = "block_conflict"
-	ProblemCodeBodyTooLarge         ProblemCode = "body_too_large"
-	ProblemCodeBodyUnreadable       ProblemCode = "body_unreadable"
-	ProblemCodeBookingConflict      ProblemCode = "booking_conflict"
-	ProblemCodeChargeLimitReached   ProblemCode = "charge_limit_reached"
-	ProblemCodeDatabaseUnavailable  ProblemCode = "database_unavailable"
-	ProblemCodeDeliveryPending      ProblemCode = "delivery_pending"
-	ProblemCodeEndpointDisabled     ProblemCode = "endpoint_disabled"
-	ProblemCodeForbidden            ProblemCode = "forbidden"
-	ProblemCodeIdempotencyKeyInUse  ProblemCode = "idempotency_key_in_use"
-	ProblemCodeIdempotencyKeyReused ProblemCode = "idempotency_key_reused"
-	ProblemCodeIfMatchRequired      ProblemCode = "if_match_required"
-	ProblemCodeInternalError        ProblemCode = "internal_error"
-	ProblemCodeInvalidIfMatch       ProblemCode = "invalid_if_match"
-	ProblemCodeInvalidTransition    ProblemCode = "invalid_transition"
-	ProblemCodeItemArchived         ProblemCode = "item_archived"
-	ProblemCodeMalformedJson        ProblemCode = "malformed_json"
-	ProblemCodeNotFound             ProblemCode = "not_found"
-	ProblemCodePropertyHasItems     ProblemCode = "property_has_items"
-	ProblemCodeRateLimited          ProblemCode = "rate_limited"
-	ProblemCodeRateRuleLimitReached ProblemCode = "rate_rule_limit_reached"
-	ProblemCodeSchemaDirty          ProblemCode = "schema_dirty"
-	ProblemCodeSchemaOutdated       ProblemCode = "schema_outdated"
-	ProblemCodeShuttingDown         ProblemCode = "shutting_down"
-	ProblemCodeSlugTaken            ProblemCode = "slug_taken"
-	ProblemCodeStaleVersion         ProblemCode = "stale_version"
-	ProblemCodeUnauthorized         ProblemCode = "unauthorized"
-	ProblemCodeUnitHasBookings      ProblemCode = "unit_has_bookings"
-	ProblemCodeUnitLimitReached     ProblemCode = "unit_limit_reached"
-	ProblemCodeUnitNameTaken        ProblemCode = "unit_name_taken"
-	ProblemCodeUnsupportedMediaType ProblemCode = "unsupported_media_type"
-	ProblemCodeValidationFailed     ProblemCode = "validation_failed"
+	ProblemCodeApiKeyLimitReached          ProblemCode = "api_key_limit_reached"
+	ProblemCodeBlockConflict               ProblemCode = "block_conflict"
+	ProblemCodeBodyTooLarge                ProblemCode = "body_too_large"
+	ProblemCodeBodyUnreadable              ProblemCode = "body_unreadable"
+	ProblemCodeBookingConflict             ProblemCode = "booking_conflict"
+	ProblemCodeChargeLimitReached          ProblemCode = "charge_limit_reached"
+	ProblemCodeCursorExpired               ProblemCode = "cursor_expired"
+	ProblemCodeDatabaseUnavailable         ProblemCode = "database_unavailable"
+	ProblemCodeDeliveryPending             ProblemCode = "delivery_pending"
+	ProblemCodeEndpointDisabled            ProblemCode = "endpoint_disabled"
+	ProblemCodeForbidden                   ProblemCode = "forbidden"
+	ProblemCodeIdempotencyKeyInUse         ProblemCode = "idempotency_key_in_use"
+	ProblemCodeIdempotencyKeyReused        ProblemCode = "idempotency_key_reused"
+	ProblemCodeIfMatchRequired             ProblemCode = "if_match_required"
+	ProblemCodeInternalError               ProblemCode = "internal_error"
+	ProblemCodeInvalidIfMatch              ProblemCode = "invalid_if_match"
+	ProblemCodeInvalidTransition           ProblemCode = "invalid_transition"
+	ProblemCodeItemArchived                ProblemCode = "item_archived"
+	ProblemCodeMalformedJson               ProblemCode = "malformed_json"
+	ProblemCodeMalformedQuery              ProblemCode = "malformed_query"
+	ProblemCodeNotFound                    ProblemCode = "not_found"
+	ProblemCodePropertyHasItems            ProblemCode = "property_has_items"
+	ProblemCodeRateLimited                 ProblemCode = "rate_limited"
+	ProblemCodeRateRuleLimitReached        ProblemCode = "rate_rule_limit_reached"
+	ProblemCodeSchemaDirty                 ProblemCode = "schema_dirty"
+	ProblemCodeSchemaOutdated              ProblemCode = "schema_outdated"
+	ProblemCodeShuttingDown                ProblemCode = "shutting_down"
+	ProblemCodeSlugTaken                   ProblemCode = "slug_taken"
+	ProblemCodeStaleVersion                ProblemCode = "stale_version"
+	ProblemCodeTooManyStreams              ProblemCode = "too_many_streams"
+	ProblemCodeUnauthorized                ProblemCode = "unauthorized"
+	ProblemCodeUnitHasBookings             ProblemCode = "unit_has_bookings"
+	ProblemCodeUnitLimitReached            ProblemCode = "unit_limit_reached"
+	ProblemCodeUnitNameTaken               ProblemCode = "unit_name_taken"
+	ProblemCodeUnsupportedMediaType        ProblemCode = "unsupported_media_type"
+	ProblemCodeValidationFailed            ProblemCode = "validation_failed"
+	ProblemCodeWebhookEndpointLimitReached ProblemCode = "webhook_endpoint_limit_reached"
 )
 
 // Valid indicates whether the value is a known member of the ProblemCode enum.
 func (e ProblemCode) Valid() bool {
 	switch e {
+	case ProblemCodeApiKeyLimitReached:
+		return true
 	case ProblemCodeBlockConflict:
 		return true
 	case ProblemCodeBodyTooLarge:
@@ -424,6 +431,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeBookingConflict:
 		return true
 	case ProblemCodeChargeLimitReached:
+		return true
+	case ProblemCodeCursorExpired:
 		return true
 	case ProblemCodeDatabaseUnavailable:
 		return true
@@ -449,6 +458,8 @@ func (e ProblemCode) Valid() bool {
 		return true
 	case ProblemCodeMalformedJson:
 		return true
+	case ProblemCodeMalformedQuery:
+		return true
 	case ProblemCodeNotFound:
 		return true
 	case ProblemCodePropertyHasItems:
@@ -467,6 +478,8 @@ func (e ProblemCode) Valid() bool {
 		return true
 	case ProblemCodeStaleVersion:
 		return true
+	case ProblemCodeTooManyStreams:
+		return true
 	case ProblemCodeUnauthorized:
 		return true
 	case ProblemCodeUnitHasBookings:
@@ -478,6 +491,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeUnsupportedMediaType:
 		return true
 	case ProblemCodeValidationFailed:
+		return true
+	case ProblemCodeWebhookEndpointLimitReached:
 		return true
 	default:
 		return false
@@ -2466,6 +2481,34 @@ type CommandConflict struct {
 	Type string `json:"type"`
 }
 
+// CursorExpired defines model for CursorExpired.
+type CursorExpired struct {
+	// BookingIds The active bookings of a unit from today on (409 unit_has_bookings); the bookings
+	// a block would overlap (409 block_conflict).
+	BookingIds *[]openapi_types.UUID `json:"booking_ids,omitempty"`
+	Code       interface{}           `json:"code"`
+
+	// Detail What went wrong
+	Detail string `json:"detail"`
+
+	// Errors The wrong fields (422 validation_failed).
+	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Instance The request's path.
+	Instance string `json:"instance"`
+
+	// ItemIds The items booked on overlapping dates (409 booking_conflict); the active items of
+	// a property (409 property_has_items).
+	ItemIds *[]openapi_types.UUID `json:"item_ids,omitempty"`
+	Status  interface{}           `json:"status"`
+
+	// Title The HTTP status text.
+	Title string `json:"title"`
+
+	// Type https://vacancy.dev/problems/<code>
+	Type string `json:"type"`
+}
+
 // Forbidden defines model for Forbidden.
 type Forbidden struct {
 	// BookingIds The active bookings of a unit from today on (409 unit_has_bookings); the bookings
@@ -2664,6 +2707,34 @@ type PreconditionRequired struct {
 
 // PropertyConflict defines model for PropertyConflict.
 type PropertyConflict struct {
+	// BookingIds The active bookings of a unit from today on (409 unit_has_bookings); the bookings
+	// a block would overlap (409 block_conflict).
+	BookingIds *[]openapi_types.UUID `json:"booking_ids,omitempty"`
+	Code       interface{}           `json:"code"`
+
+	// Detail What went wrong
+	Detail string `json:"detail"`
+
+	// Errors The wrong fields (422 validation_failed).
+	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Instance The request's path.
+	Instance string `json:"instance"`
+
+	// ItemIds The items booked on overlapping dates (409 booking_conflict); the active items of
+	// a property (409 property_has_items).
+	ItemIds *[]openapi_types.UUID `json:"item_ids,omitempty"`
+	Status  interface{}           `json:"status"`
+
+	// Title The HTTP status text.
+	Title string `json:"title"`
+
+	// Type https://vacancy.dev/problems/<code>
+	Type string `json:"type"`
+}
+
+// QuotaConflict defines model for QuotaConflict.
+type QuotaConflict struct {
 	// BookingIds The active bookings of a unit from today on (409 unit_has_bookings); the bookings
 	// a block would overlap (409 block_conflict).
 	BookingIds *[]openapi_types.UUID `json:"booking_ids,omitempty"`
@@ -4801,8 +4872,11 @@ type ClientInterface interface {
 	// `: stream open` comment; while idle it sends a `: heartbeat` comment every 15 s
 	// (VACANCY_STREAM_HEARTBEAT) so that proxies keep it open. The stream has no
 	// request deadline; it ends when the client leaves, when the server shuts down, or
-	// at the first heartbeat after its API key is revoked. Reconnect with `Last-Event-ID`
-	// to resume without a gap.
+	// as soon as its API key is revoked. Reconnect with `Last-Event-ID`
+	// to resume without a gap. A key may hold at most 5 streams open on one server
+	// instance, an organisation 50, an instance 2000 (VACANCY_QUOTAS); past a cap the
+	// answer is 429 `too_many_streams` with `Retry-After`. A client that stops reading
+	// loses its stream after 10 s without progress.
 	//
 	// Corresponds with GET /api/v3/organisations/{org}/events/stream (the `StreamEvents` operationId).
 	StreamEvents(ctx context.Context, org Org, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5284,8 +5358,9 @@ type ClientInterface interface {
 	// host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 	// otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 	// the addresses are checked again on every delivery, against DNS rebinding. A refused
-	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-	// `unresolvable_host` or `forbidden_address` on `url`.
+	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+	// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+	// `forbidden_address` on `url` (which never says what the host resolved to).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5300,8 +5375,9 @@ type ClientInterface interface {
 	// host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 	// otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 	// the addresses are checked again on every delivery, against DNS rebinding. A refused
-	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-	// `unresolvable_host` or `forbidden_address` on `url`.
+	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+	// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+	// `forbidden_address` on `url` (which never says what the host resolved to).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5397,7 +5473,10 @@ type ClientInterface interface {
 	// Readyz Readiness check
 	//
 	// 200 when the database answers and its schema is at (or past) the version this
-	// binary was built for; 503 otherwise, and from the moment a shutdown starts.
+	// binary was built for; 503 otherwise, and from the moment a shutdown starts. A
+	// success is remembered for a second, and probes arriving together share one check.
+	// The problem says which reason applies, not its details (the schema's versions are
+	// on the metrics listener's /readyz).
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, params *ReadyzParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6023,8 +6102,11 @@ func (c *Client) ListEvents(ctx context.Context, org Org, params *ListEventsPara
 // `: stream open` comment; while idle it sends a `: heartbeat` comment every 15 s
 // (VACANCY_STREAM_HEARTBEAT) so that proxies keep it open. The stream has no
 // request deadline; it ends when the client leaves, when the server shuts down, or
-// at the first heartbeat after its API key is revoked. Reconnect with `Last-Event-ID`
-// to resume without a gap.
+// as soon as its API key is revoked. Reconnect with `Last-Event-ID`
+// to resume without a gap. A key may hold at most 5 streams open on one server
+// instance, an organisation 50, an instance 2000 (VACANCY_QUOTAS); past a cap the
+// answer is 429 `too_many_streams` with `Retry-After`. A client that stops reading
+// loses its stream after 10 s without progress.
 //
 // Corresponds with GET /api/v3/organisations/{org}/events/stream (the `StreamEvents` operationId).
 func (c *Client) StreamEvents(ctx context.Context, org Org, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7086,8 +7168,9 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, org Org, params *List
 // host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 // otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 // the addresses are checked again on every delivery, against DNS rebinding. A refused
-// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-// `unresolvable_host` or `forbidden_address` on `url`.
+// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+// `forbidden_address` on `url` (which never says what the host resolved to).
 //
 // Takes any type of body and a specified content type.
 //
@@ -7112,8 +7195,9 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, org Org, par
 // host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 // otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 // the addresses are checked again on every delivery, against DNS rebinding. A refused
-// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-// `unresolvable_host` or `forbidden_address` on `url`.
+// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+// `forbidden_address` on `url` (which never says what the host resolved to).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7309,7 +7393,10 @@ func (c *Client) GetICalFeed(ctx context.Context, token string, params *GetICalF
 // Readyz Readiness check
 //
 // 200 when the database answers and its schema is at (or past) the version this
-// binary was built for; 503 otherwise, and from the moment a shutdown starts.
+// binary was built for; 503 otherwise, and from the moment a shutdown starts. A
+// success is remembered for a second, and probes arriving together share one check.
+// The problem says which reason applies, not its details (the schema's versions are
+// on the metrics listener's /readyz).
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, params *ReadyzParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -13550,8 +13637,11 @@ type ClientWithResponsesInterface interface {
 	// `: stream open` comment; while idle it sends a `: heartbeat` comment every 15 s
 	// (VACANCY_STREAM_HEARTBEAT) so that proxies keep it open. The stream has no
 	// request deadline; it ends when the client leaves, when the server shuts down, or
-	// at the first heartbeat after its API key is revoked. Reconnect with `Last-Event-ID`
-	// to resume without a gap.
+	// as soon as its API key is revoked. Reconnect with `Last-Event-ID`
+	// to resume without a gap. A key may hold at most 5 streams open on one server
+	// instance, an organisation 50, an instance 2000 (VACANCY_QUOTAS); past a cap the
+	// answer is 429 `too_many_streams` with `Retry-After`. A client that stops reading
+	// loses its stream after 10 s without progress.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14081,8 +14171,9 @@ type ClientWithResponsesInterface interface {
 	// host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 	// otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 	// the addresses are checked again on every delivery, against DNS rebinding. A refused
-	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-	// `unresolvable_host` or `forbidden_address` on `url`.
+	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+	// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+	// `forbidden_address` on `url` (which never says what the host resolved to).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14097,8 +14188,9 @@ type ClientWithResponsesInterface interface {
 	// host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 	// otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 	// the addresses are checked again on every delivery, against DNS rebinding. A refused
-	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-	// `unresolvable_host` or `forbidden_address` on `url`.
+	// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+	// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+	// `forbidden_address` on `url` (which never says what the host resolved to).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14204,7 +14296,10 @@ type ClientWithResponsesInterface interface {
 	// ReadyzWithResponse Readiness check
 	//
 	// 200 when the database answers and its schema is at (or past) the version this
-	// binary was built for; 503 otherwise, and from the moment a shutdown starts.
+	// binary was built for; 503 otherwise, and from the moment a shutdown starts. A
+	// success is remembered for a second, and probes arriving together share one check.
+	// The problem says which reason applies, not its details (the schema's versions are
+	// on the metrics listener's /readyz).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14420,6 +14515,14 @@ type GetOrganisationResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetOrganisationResponse400Headers the declared response headers of an HTTP 400 response for GetOrganisation
+type GetOrganisationResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetOrganisationResponse401Headers the declared response headers of an HTTP 401 response for GetOrganisation
 type GetOrganisationResponse401Headers struct {
 	RateLimit       *string
@@ -14464,6 +14567,8 @@ type GetOrganisationResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Organisation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -14476,6 +14581,8 @@ type GetOrganisationResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetOrganisationResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOrganisationResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetOrganisationResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -14491,6 +14598,11 @@ type GetOrganisationResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetOrganisationResponse) GetJSON200() *Organisation {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOrganisationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14554,6 +14666,14 @@ type ListAPIKeysResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListAPIKeysResponse400Headers the declared response headers of an HTTP 400 response for ListAPIKeys
+type ListAPIKeysResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListAPIKeysResponse401Headers the declared response headers of an HTTP 401 response for ListAPIKeys
 type ListAPIKeysResponse401Headers struct {
 	RateLimit       *string
@@ -14613,6 +14733,8 @@ type ListAPIKeysResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *APIKeyList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -14629,6 +14751,8 @@ type ListAPIKeysResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListAPIKeysResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListAPIKeysResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAPIKeysResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -14648,6 +14772,11 @@ type ListAPIKeysResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListAPIKeysResponse) GetJSON200() *APIKeyList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAPIKeysResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14755,10 +14884,10 @@ type CreateAPIKeyResponse404Headers struct {
 
 // CreateAPIKeyResponse409Headers the declared response headers of an HTTP 409 response for CreateAPIKey
 type CreateAPIKeyResponse409Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *string
-	XRequestID      RequestID
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
 }
 
 // CreateAPIKeyResponse413Headers the declared response headers of an HTTP 413 response for CreateAPIKey
@@ -14820,7 +14949,7 @@ type CreateAPIKeyResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *CommandConflict
+	ApplicationproblemJSON409 *QuotaConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -14885,7 +15014,7 @@ func (r CreateAPIKeyResponse) GetApplicationproblemJSON404() *NotFound {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateAPIKeyResponse) GetApplicationproblemJSON409() *CommandConflict {
+func (r CreateAPIKeyResponse) GetApplicationproblemJSON409() *QuotaConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -15157,6 +15286,14 @@ type AvailabilityResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// AvailabilityResponse400Headers the declared response headers of an HTTP 400 response for Availability
+type AvailabilityResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // AvailabilityResponse401Headers the declared response headers of an HTTP 401 response for Availability
 type AvailabilityResponse401Headers struct {
 	RateLimit       *string
@@ -15209,6 +15346,8 @@ type AvailabilityResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AvailableItemList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -15223,6 +15362,8 @@ type AvailabilityResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *AvailabilityResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AvailabilityResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AvailabilityResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -15240,6 +15381,11 @@ type AvailabilityResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AvailabilityResponse) GetJSON200() *AvailableItemList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AvailabilityResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -15308,6 +15454,14 @@ type ListBlocksResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListBlocksResponse400Headers the declared response headers of an HTTP 400 response for ListBlocks
+type ListBlocksResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListBlocksResponse401Headers the declared response headers of an HTTP 401 response for ListBlocks
 type ListBlocksResponse401Headers struct {
 	RateLimit       *string
@@ -15360,6 +15514,8 @@ type ListBlocksResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BlockList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -15374,6 +15530,8 @@ type ListBlocksResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListBlocksResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListBlocksResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListBlocksResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -15391,6 +15549,11 @@ type ListBlocksResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListBlocksResponse) GetJSON200() *BlockList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListBlocksResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -15681,6 +15844,14 @@ type GetBlockResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetBlockResponse400Headers the declared response headers of an HTTP 400 response for GetBlock
+type GetBlockResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetBlockResponse401Headers the declared response headers of an HTTP 401 response for GetBlock
 type GetBlockResponse401Headers struct {
 	RateLimit       *string
@@ -15725,6 +15896,8 @@ type GetBlockResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Block
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -15737,6 +15910,8 @@ type GetBlockResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetBlockResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetBlockResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetBlockResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -15752,6 +15927,11 @@ type GetBlockResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetBlockResponse) GetJSON200() *Block {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetBlockResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -16084,6 +16264,14 @@ type ListBookingsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListBookingsResponse400Headers the declared response headers of an HTTP 400 response for ListBookings
+type ListBookingsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListBookingsResponse401Headers the declared response headers of an HTTP 401 response for ListBookings
 type ListBookingsResponse401Headers struct {
 	RateLimit       *string
@@ -16136,6 +16324,8 @@ type ListBookingsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BookingList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -16150,6 +16340,8 @@ type ListBookingsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListBookingsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListBookingsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListBookingsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -16167,6 +16359,11 @@ type ListBookingsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListBookingsResponse) GetJSON200() *BookingList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListBookingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -16473,6 +16670,14 @@ type GetBookingResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetBookingResponse400Headers the declared response headers of an HTTP 400 response for GetBooking
+type GetBookingResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetBookingResponse401Headers the declared response headers of an HTTP 401 response for GetBooking
 type GetBookingResponse401Headers struct {
 	RateLimit       *string
@@ -16517,6 +16722,8 @@ type GetBookingResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Booking
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -16529,6 +16736,8 @@ type GetBookingResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetBookingResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetBookingResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetBookingResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -16544,6 +16753,11 @@ type GetBookingResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetBookingResponse) GetJSON200() *Booking {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetBookingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -18645,6 +18859,14 @@ type ListEventsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListEventsResponse400Headers the declared response headers of an HTTP 400 response for ListEvents
+type ListEventsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListEventsResponse401Headers the declared response headers of an HTTP 401 response for ListEvents
 type ListEventsResponse401Headers struct {
 	RateLimit       *string
@@ -18659,6 +18881,13 @@ type ListEventsResponse404Headers struct {
 	RateLimit          *string
 	RateLimitPolicy    *string
 	XRequestID         RequestID
+}
+
+// ListEventsResponse410Headers the declared response headers of an HTTP 410 response for ListEvents
+type ListEventsResponse410Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      RequestID
 }
 
 // ListEventsResponse422Headers the declared response headers of an HTTP 422 response for ListEvents
@@ -18697,10 +18926,14 @@ type ListEventsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *EventFeed
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *CursorExpired
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -18711,10 +18944,14 @@ type ListEventsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListEventsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListEventsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListEventsResponse404Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ListEventsResponse410Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *ListEventsResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -18730,6 +18967,11 @@ func (r ListEventsResponse) GetJSON200() *EventFeed {
 	return r.JSON200
 }
 
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
@@ -18738,6 +18980,11 @@ func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListEventsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON410() *CursorExpired {
+	return r.ApplicationproblemJSON410
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18797,6 +19044,14 @@ type StreamEventsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// StreamEventsResponse400Headers the declared response headers of an HTTP 400 response for StreamEvents
+type StreamEventsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // StreamEventsResponse401Headers the declared response headers of an HTTP 401 response for StreamEvents
 type StreamEventsResponse401Headers struct {
 	RateLimit       *string
@@ -18811,6 +19066,13 @@ type StreamEventsResponse404Headers struct {
 	RateLimit          *string
 	RateLimitPolicy    *string
 	XRequestID         RequestID
+}
+
+// StreamEventsResponse410Headers the declared response headers of an HTTP 410 response for StreamEvents
+type StreamEventsResponse410Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      RequestID
 }
 
 // StreamEventsResponse422Headers the declared response headers of an HTTP 422 response for StreamEvents
@@ -18847,10 +19109,14 @@ type StreamEventsResponse503Headers struct {
 type StreamEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *CursorExpired
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -18861,10 +19127,14 @@ type StreamEventsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StreamEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *StreamEventsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *StreamEventsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *StreamEventsResponse404Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *StreamEventsResponse410Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *StreamEventsResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -18875,6 +19145,11 @@ type StreamEventsResponse struct {
 	Headers503 *StreamEventsResponse503Headers
 }
 
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r StreamEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
@@ -18883,6 +19158,11 @@ func (r StreamEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r StreamEventsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON410() *CursorExpired {
+	return r.ApplicationproblemJSON410
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18941,6 +19221,14 @@ type ListItemsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListItemsResponse400Headers the declared response headers of an HTTP 400 response for ListItems
+type ListItemsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListItemsResponse401Headers the declared response headers of an HTTP 401 response for ListItems
 type ListItemsResponse401Headers struct {
 	RateLimit       *string
@@ -18993,6 +19281,8 @@ type ListItemsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ItemList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -19007,6 +19297,8 @@ type ListItemsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListItemsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListItemsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListItemsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -19024,6 +19316,11 @@ type ListItemsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListItemsResponse) GetJSON200() *ItemList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListItemsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -19549,6 +19846,14 @@ type GetItemResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetItemResponse400Headers the declared response headers of an HTTP 400 response for GetItem
+type GetItemResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetItemResponse401Headers the declared response headers of an HTTP 401 response for GetItem
 type GetItemResponse401Headers struct {
 	RateLimit       *string
@@ -19593,6 +19898,8 @@ type GetItemResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Item
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -19605,6 +19912,8 @@ type GetItemResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetItemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetItemResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetItemResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -19620,6 +19929,11 @@ type GetItemResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetItemResponse) GetJSON200() *Item {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetItemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -19951,6 +20265,14 @@ type ListAddonsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListAddonsResponse400Headers the declared response headers of an HTTP 400 response for ListAddons
+type ListAddonsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListAddonsResponse401Headers the declared response headers of an HTTP 401 response for ListAddons
 type ListAddonsResponse401Headers struct {
 	RateLimit       *string
@@ -19995,6 +20317,8 @@ type ListAddonsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AddonList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -20007,6 +20331,8 @@ type ListAddonsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListAddonsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListAddonsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAddonsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -20022,6 +20348,11 @@ type ListAddonsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListAddonsResponse) GetJSON200() *AddonList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAddonsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -20758,6 +21089,14 @@ type ItemCalendarResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ItemCalendarResponse400Headers the declared response headers of an HTTP 400 response for ItemCalendar
+type ItemCalendarResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ItemCalendarResponse401Headers the declared response headers of an HTTP 401 response for ItemCalendar
 type ItemCalendarResponse401Headers struct {
 	RateLimit       *string
@@ -20810,6 +21149,8 @@ type ItemCalendarResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Calendar
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -20824,6 +21165,8 @@ type ItemCalendarResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ItemCalendarResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ItemCalendarResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ItemCalendarResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -20841,6 +21184,11 @@ type ItemCalendarResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ItemCalendarResponse) GetJSON200() *Calendar {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ItemCalendarResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -24016,6 +24364,14 @@ type ListUnitsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListUnitsResponse400Headers the declared response headers of an HTTP 400 response for ListUnits
+type ListUnitsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListUnitsResponse401Headers the declared response headers of an HTTP 401 response for ListUnits
 type ListUnitsResponse401Headers struct {
 	RateLimit       *string
@@ -24068,6 +24424,8 @@ type ListUnitsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UnitList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -24082,6 +24440,8 @@ type ListUnitsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListUnitsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListUnitsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUnitsResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -24099,6 +24459,11 @@ type ListUnitsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListUnitsResponse) GetJSON200() *UnitList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListUnitsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -24626,6 +24991,14 @@ type GetUnitResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetUnitResponse400Headers the declared response headers of an HTTP 400 response for GetUnit
+type GetUnitResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetUnitResponse401Headers the declared response headers of an HTTP 401 response for GetUnit
 type GetUnitResponse401Headers struct {
 	RateLimit       *string
@@ -24670,6 +25043,8 @@ type GetUnitResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Unit
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -24682,6 +25057,8 @@ type GetUnitResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetUnitResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetUnitResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUnitResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -24697,6 +25074,11 @@ type GetUnitResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetUnitResponse) GetJSON200() *Unit {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUnitResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -25029,6 +25411,14 @@ type ListPropertiesResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListPropertiesResponse400Headers the declared response headers of an HTTP 400 response for ListProperties
+type ListPropertiesResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListPropertiesResponse401Headers the declared response headers of an HTTP 401 response for ListProperties
 type ListPropertiesResponse401Headers struct {
 	RateLimit       *string
@@ -25081,6 +25471,8 @@ type ListPropertiesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *PropertyList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -25095,6 +25487,8 @@ type ListPropertiesResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListPropertiesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListPropertiesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListPropertiesResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -25112,6 +25506,11 @@ type ListPropertiesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListPropertiesResponse) GetJSON200() *PropertyList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPropertiesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -25638,6 +26037,14 @@ type GetPropertyResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetPropertyResponse400Headers the declared response headers of an HTTP 400 response for GetProperty
+type GetPropertyResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetPropertyResponse401Headers the declared response headers of an HTTP 401 response for GetProperty
 type GetPropertyResponse401Headers struct {
 	RateLimit       *string
@@ -25682,6 +26089,8 @@ type GetPropertyResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Property
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -25694,6 +26103,8 @@ type GetPropertyResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetPropertyResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetPropertyResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetPropertyResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -25709,6 +26120,11 @@ type GetPropertyResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetPropertyResponse) GetJSON200() *Property {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPropertyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -26811,6 +27227,14 @@ type ListWebhookEndpointsResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListWebhookEndpointsResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse401Headers struct {
 	RateLimit       *string
@@ -26870,6 +27294,8 @@ type ListWebhookEndpointsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookEndpointList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -26886,6 +27312,8 @@ type ListWebhookEndpointsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhookEndpointsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListWebhookEndpointsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhookEndpointsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -26905,6 +27333,11 @@ type ListWebhookEndpointsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -27014,10 +27447,10 @@ type CreateWebhookEndpointResponse404Headers struct {
 
 // CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse409Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *string
-	XRequestID      RequestID
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
 }
 
 // CreateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhookEndpoint
@@ -27079,7 +27512,7 @@ type CreateWebhookEndpointResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *CommandConflict
+	ApplicationproblemJSON409 *QuotaConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -27144,7 +27577,7 @@ func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound 
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *CommandConflict {
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *QuotaConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -27434,6 +27867,14 @@ type GetWebhookEndpointResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// GetWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse401Headers struct {
 	RateLimit       *string
@@ -27485,6 +27926,8 @@ type GetWebhookEndpointResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookEndpointWithoutSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -27499,6 +27942,8 @@ type GetWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetWebhookEndpointResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookEndpointResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -27516,6 +27961,11 @@ type GetWebhookEndpointResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpointWithoutSecret {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -27852,6 +28302,14 @@ type ListWebhookDeliveriesResponse200Headers struct {
 	XRequestID      RequestID
 }
 
+// ListWebhookDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse400Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	XRequestID         RequestID
+}
+
 // ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse401Headers struct {
 	RateLimit       *string
@@ -27911,6 +28369,8 @@ type ListWebhookDeliveriesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookDeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -27927,6 +28387,8 @@ type ListWebhookDeliveriesResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhookDeliveriesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListWebhookDeliveriesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhookDeliveriesResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -27946,6 +28408,11 @@ type ListWebhookDeliveriesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -29053,8 +29520,11 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, org Or
 // `: stream open` comment; while idle it sends a `: heartbeat` comment every 15 s
 // (VACANCY_STREAM_HEARTBEAT) so that proxies keep it open. The stream has no
 // request deadline; it ends when the client leaves, when the server shuts down, or
-// at the first heartbeat after its API key is revoked. Reconnect with `Last-Event-ID`
-// to resume without a gap.
+// as soon as its API key is revoked. Reconnect with `Last-Event-ID`
+// to resume without a gap. A key may hold at most 5 streams open on one server
+// instance, an organisation 50, an instance 2000 (VACANCY_QUOTAS); past a cap the
+// answer is 429 `too_many_streams` with `Retry-After`. A client that stops reading
+// loses its stream after 10 s without progress.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29932,8 +30402,9 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 // otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 // the addresses are checked again on every delivery, against DNS rebinding. A refused
-// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-// `unresolvable_host` or `forbidden_address` on `url`.
+// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+// `forbidden_address` on `url` (which never says what the host resolved to).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29954,8 +30425,9 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // host must not be or resolve to a loopback, private, link-local (cloud metadata) or
 // otherwise reserved address unless the server sets VACANCY_WEBHOOK_ALLOW_PRIVATE;
 // the addresses are checked again on every delivery, against DNS rebinding. A refused
-// URL answers 422 with the field code `invalid`, `scheme_not_allowed`,
-// `unresolvable_host` or `forbidden_address` on `url`.
+// URL answers 422 with the field code `invalid`, `scheme_not_allowed`, `port_not_allowed`
+// (ports 443 and 80 unless the server sets VACANCY_WEBHOOK_PORTS), `unresolvable_host` or
+// `forbidden_address` on `url` (which never says what the host resolved to).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30121,7 +30593,10 @@ func (c *ClientWithResponses) GetICalFeedWithResponse(ctx context.Context, token
 // ReadyzWithResponse Readiness check
 //
 // 200 when the database answers and its schema is at (or past) the version this
-// binary was built for; 503 otherwise, and from the moment a shutdown starts.
+// binary was built for; 503 otherwise, and from the moment a shutdown starts. A
+// success is remembered for a second, and probes arriving together share one check.
+// The problem says which reason applies, not its details (the schema's versions are
+// on the metrics listener's /readyz).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30536,6 +31011,13 @@ func ParseGetOrganisationResponse(rsp *http.Response) (*GetOrganisationResponse,
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30598,6 +31080,37 @@ func ParseGetOrganisationResponse(rsp *http.Response) (*GetOrganisationResponse,
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOrganisationResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetOrganisationResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30772,6 +31285,13 @@ func ParseListAPIKeysResponse(rsp *http.Response) (*ListAPIKeysResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30848,6 +31368,37 @@ func ParseListAPIKeysResponse(rsp *http.Response) (*ListAPIKeysResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListAPIKeysResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListAPIKeysResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -31106,7 +31657,7 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest CommandConflict
+		var dest QuotaConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31307,6 +31858,13 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateAPIKeyResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -31320,13 +31878,6 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value RequestID
@@ -31915,6 +32466,13 @@ func ParseAvailabilityResponse(rsp *http.Response) (*AvailabilityResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31984,6 +32542,37 @@ func ParseAvailabilityResponse(rsp *http.Response) (*AvailabilityResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AvailabilityResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AvailabilityResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -32189,6 +32778,13 @@ func ParseListBlocksResponse(rsp *http.Response) (*ListBlocksResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32258,6 +32854,37 @@ func ParseListBlocksResponse(rsp *http.Response) (*ListBlocksResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListBlocksResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListBlocksResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -32903,6 +33530,13 @@ func ParseGetBlockResponse(rsp *http.Response) (*GetBlockResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32972,6 +33606,37 @@ func ParseGetBlockResponse(rsp *http.Response) (*GetBlockResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetBlockResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetBlockResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -33679,6 +34344,13 @@ func ParseListBookingsResponse(rsp *http.Response) (*ListBookingsResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33748,6 +34420,37 @@ func ParseListBookingsResponse(rsp *http.Response) (*ListBookingsResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListBookingsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListBookingsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -34424,6 +35127,13 @@ func ParseGetBookingResponse(rsp *http.Response) (*GetBookingResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34493,6 +35203,37 @@ func ParseGetBookingResponse(rsp *http.Response) (*GetBookingResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetBookingResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetBookingResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -38646,6 +39387,13 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38659,6 +39407,13 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest CursorExpired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable
@@ -38715,6 +39470,37 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListEventsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListEventsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -38777,6 +39563,30 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 410:
+		var headers ListEventsResponse410Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers410 = &headers
 	case rsp.StatusCode == 422:
 		var headers ListEventsResponse422Headers
 		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
@@ -38913,6 +39723,13 @@ func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38926,6 +39743,13 @@ func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest CursorExpired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable
@@ -38989,6 +39813,37 @@ func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers StreamEventsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers StreamEventsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -39051,6 +39906,30 @@ func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 410:
+		var headers StreamEventsResponse410Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers410 = &headers
 	case rsp.StatusCode == 422:
 		var headers StreamEventsResponse422Headers
 		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
@@ -39194,6 +40073,13 @@ func ParseListItemsResponse(rsp *http.Response) (*ListItemsResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -39263,6 +40149,37 @@ func ParseListItemsResponse(rsp *http.Response) (*ListItemsResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListItemsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListItemsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -40365,6 +41282,13 @@ func ParseGetItemResponse(rsp *http.Response) (*GetItemResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40434,6 +41358,37 @@ func ParseGetItemResponse(rsp *http.Response) (*GetItemResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetItemResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetItemResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -41134,6 +42089,13 @@ func ParseListAddonsResponse(rsp *http.Response) (*ListAddonsResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41196,6 +42158,37 @@ func ParseListAddonsResponse(rsp *http.Response) (*ListAddonsResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListAddonsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListAddonsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -42679,6 +43672,13 @@ func ParseItemCalendarResponse(rsp *http.Response) (*ItemCalendarResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -42748,6 +43748,37 @@ func ParseItemCalendarResponse(rsp *http.Response) (*ItemCalendarResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ItemCalendarResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ItemCalendarResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -48907,6 +49938,13 @@ func ParseListUnitsResponse(rsp *http.Response) (*ListUnitsResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -48976,6 +50014,37 @@ func ParseListUnitsResponse(rsp *http.Response) (*ListUnitsResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListUnitsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListUnitsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -50092,6 +51161,13 @@ func ParseGetUnitResponse(rsp *http.Response) (*GetUnitResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -50161,6 +51237,37 @@ func ParseGetUnitResponse(rsp *http.Response) (*GetUnitResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetUnitResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetUnitResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -50868,6 +51975,13 @@ func ParseListPropertiesResponse(rsp *http.Response) (*ListPropertiesResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -50937,6 +52051,37 @@ func ParseListPropertiesResponse(rsp *http.Response) (*ListPropertiesResponse, e
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListPropertiesResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListPropertiesResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -52046,6 +53191,13 @@ func ParseGetPropertyResponse(rsp *http.Response) (*GetPropertyResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -52115,6 +53267,37 @@ func ParseGetPropertyResponse(rsp *http.Response) (*GetPropertyResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetPropertyResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetPropertyResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -54270,6 +55453,13 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -54346,6 +55536,37 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListWebhookEndpointsResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListWebhookEndpointsResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -54604,7 +55825,7 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest CommandConflict
+		var dest QuotaConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -54819,6 +56040,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54832,13 +56060,6 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value RequestID
@@ -55465,6 +56686,13 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -55541,6 +56769,37 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -56265,6 +57524,13 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -56341,6 +57607,37 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListWebhookDeliveriesResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value RequestID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListWebhookDeliveriesResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {

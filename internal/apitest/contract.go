@@ -40,6 +40,7 @@ const SpecFile = "openapi.yaml"
 // prose (info.description) rather than on each of its ~200 responses.
 var everyResponseHeaders = []string{
 	"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Referrer-Policy",
+	"Strict-Transport-Security", // only when configured (VACANCY_HSTS)
 }
 
 // Contract is the parsed openapi.yaml with a validator over it. It is safe for

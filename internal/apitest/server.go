@@ -48,7 +48,9 @@ func Start(t testing.TB, configure ...func(*service.Config)) *Server {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	cfg := service.Config{Jobs: queue}
+	// The role and tenant matrices create more webhook endpoints than an
+	// organisation may hold by default; the quotas are tested in internal/service.
+	cfg := service.Config{Jobs: queue, Quotas: service.Quotas{WebhookEndpoints: 1000}}
 	for _, c := range configure {
 		c(&cfg)
 	}

@@ -271,3 +271,23 @@ func (s *Stream) Ended(timeout time.Duration) bool {
 		}
 	}
 }
+
+// EndsWith waits for the server to end the stream within timeout and reports
+// whether the last comment it sent contained text (a stream ended with a reason).
+func (s *Stream) EndsWith(text string, timeout time.Duration) bool {
+	last := ""
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				return strings.Contains(last, text)
+			}
+			if f.Comment != "" {
+				last = f.Comment
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}

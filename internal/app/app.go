@@ -43,8 +43,13 @@ Environment:
   VACANCY_SHUTDOWN_TIMEOUT  how long in-flight requests may finish on SIGTERM (default 25s)
   VACANCY_SHUTDOWN_DELAY    how long /readyz answers 503 before the listener closes (default 0s)
   VACANCY_RATE_LIMIT        requests per API key / client address per instance (default "20/s burst 40"; "off")
+  VACANCY_QUOTAS            what one organisation may hold (default "api_keys=100,webhook_endpoints=10,
+                            webhook_deliveries=4,streams_per_key=5,streams_per_organisation=50,streams=2000";
+                            deliveries in flight and streams are per instance)
+  VACANCY_ORG_RATE_LIMIT    requests per organisation (all its keys) per instance (default "100/s burst 200", off with VACANCY_RATE_LIMIT=off)
   VACANCY_TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For names the client
   VACANCY_CORS_ORIGINS      browser origins allowed to call the API (default none: CORS off)
+  VACANCY_HSTS              Strict-Transport-Security value, e.g. "max-age=31536000" (default none)
   VACANCY_METRICS_ADDR      Prometheus /metrics listener, e.g. 127.0.0.1:9090 (default off)
   VACANCY_LOG_LEVEL         debug, info, warn or error (default info)
   OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP to this collector (default off)
@@ -60,6 +65,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Events          EventsConfig
 	Operations
+	Fairness
 }
 
 // LoadConfig reads the environment and applies defaults.
@@ -90,7 +96,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := loadOperations(getenv, &c); err != nil {
 		return c, err
 	}
-	return c, c.Events.load(getenv)
+	if err := c.Events.load(getenv); err != nil {
+		return c, err
+	}
+	return c, loadFairness(getenv, &c)
 }
 
 func (c Config) requireDatabase() error {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/jobs"
+	"github.com/vacancy-dev/vacancy/internal/retention"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/stream"
@@ -27,7 +29,15 @@ type EventsConfig struct {
 	WebhookDisableAfter time.Duration // VACANCY_WEBHOOK_DISABLE_AFTER
 	HoldSweepInterval   time.Duration // VACANCY_HOLD_SWEEP_INTERVAL
 	StreamHeartbeat     time.Duration // VACANCY_STREAM_HEARTBEAT
+	WebhookPorts        []int         // VACANCY_WEBHOOK_PORTS
 	ICalSyncInterval    time.Duration // VACANCY_ICAL_SYNC_INTERVAL
+	// WebhookConcurrency is one organisation's deliveries in flight per
+	// instance (VACANCY_QUOTAS webhook_deliveries; loadFairness sets it).
+	WebhookConcurrency int
+	// Retention is how long records are kept, swept every RetentionInterval
+	// (VACANCY_RETENTION: commands, events, deliveries, interval).
+	Retention         retention.Windows
+	RetentionInterval time.Duration
 }
 
 const eventsUsage = `  VACANCY_WORKERS                work background jobs here (default true; false for API-only instances)
@@ -39,13 +49,17 @@ const eventsUsage = `  VACANCY_WORKERS                work background jobs here 
   VACANCY_WEBHOOK_DISABLE_AFTER  disable an endpoint failing without a break this long (default 24h)
   VACANCY_HOLD_SWEEP_INTERVAL    how often expired holds are swept (default 30s)
   VACANCY_STREAM_HEARTBEAT       comment line interval on idle event streams (default 15s)
+  VACANCY_WEBHOOK_PORTS          ports webhooks may reach (default "443,80"; "any")
   VACANCY_ICAL_SYNC_INTERVAL     how often every calendar import is synced (default 15m)
+  VACANCY_RETENTION              how long records are kept, how often older ones are deleted
+                                 (default "commands=7d,events=90d,deliveries=30d,interval=1h")
 `
 
 func (c *EventsConfig) load(getenv func(string) string) error {
 	*c = EventsConfig{Workers: true, WebhookTimeout: webhook.DefaultTimeout, WebhookMaxAttempts: webhook.DefaultMaxAttempts,
 		WebhookBackoff: webhook.DefaultBackoffBase, WebhookDisableAfter: 24 * time.Hour,
-		HoldSweepInterval: 30 * time.Second, StreamHeartbeat: 15 * time.Second, ICalSyncInterval: 15 * time.Minute}
+		HoldSweepInterval: 30 * time.Second, StreamHeartbeat: 15 * time.Second, ICalSyncInterval: 15 * time.Minute,
+		Retention: retention.Default, RetentionInterval: time.Hour}
 	for name, dst := range map[string]*bool{"VACANCY_WORKERS": &c.Workers,
 		"VACANCY_WEBHOOK_ALLOW_PRIVATE": &c.WebhookAllowPrivate, "VACANCY_WEBHOOK_ALLOW_HTTP": &c.WebhookAllowHTTP} {
 		if v := getenv(name); v != "" {
@@ -68,6 +82,16 @@ func (c *EventsConfig) load(getenv func(string) string) error {
 			*dst = d
 		}
 	}
+	if err := c.loadRetention(getenv("VACANCY_RETENTION")); err != nil {
+		return fmt.Errorf("VACANCY_RETENTION %w", err)
+	}
+	if v := getenv("VACANCY_WEBHOOK_PORTS"); v != "" {
+		ports, err := parsePorts(v)
+		if err != nil {
+			return fmt.Errorf("VACANCY_WEBHOOK_PORTS %w", err)
+		}
+		c.WebhookPorts = ports
+	}
 	if v := getenv("VACANCY_WEBHOOK_MAX_ATTEMPTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -78,14 +102,70 @@ func (c *EventsConfig) load(getenv func(string) string) error {
 	return nil
 }
 
+// loadRetention reads "commands=7d, events=90d, deliveries=30d, interval=1h";
+// what it leaves out keeps its default.
+func (c *EventsConfig) loadRetention(s string) error {
+	windows := map[string]*time.Duration{"commands": &c.Retention.Commands, "events": &c.Retention.Events,
+		"deliveries": &c.Retention.Deliveries, "interval": &c.RetentionInterval}
+	for part := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dst, ok := windows[strings.TrimSpace(k)]
+		if !ok {
+			return fmt.Errorf("names commands, events, deliveries and interval, not %q", strings.TrimSpace(k))
+		}
+		d, err := parseDays(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s must be a positive duration such as 30d or 12h, not %q", strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		*dst = d
+	}
+	if c.Retention.Commands < 24*time.Hour {
+		// openapi.yaml promises clients that a key is honoured at least a day.
+		return fmt.Errorf("commands must be at least 24h (idempotency keys are honoured that long), not %s", c.Retention.Commands)
+	}
+	return nil
+}
+
+// parseDays reads a Go duration, or a whole number of days such as "7d".
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
 func (c EventsConfig) policy() webhook.Policy {
-	return webhook.Policy{AllowPrivate: c.WebhookAllowPrivate, AllowHTTP: c.WebhookAllowHTTP}
+	return webhook.Policy{AllowPrivate: c.WebhookAllowPrivate, AllowHTTP: c.WebhookAllowHTTP, Ports: c.WebhookPorts}
+}
+
+// parsePorts reads "443,80" (ports from 1 to 65535) or "any".
+func parsePorts(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "any" {
+		return []int{webhook.AnyPort}, nil
+	}
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf(`must be ports from 1 to 65535 separated by commas, such as "443,80,8443", or "any", not %q`, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func (c EventsConfig) jobs(log *slog.Logger) jobs.Config {
 	return jobs.Config{Webhook: c.policy(), WebhookTimeout: c.WebhookTimeout, MaxAttempts: c.WebhookMaxAttempts,
 		BackoffBase: c.WebhookBackoff, DisableAfter: c.WebhookDisableAfter, HoldSweepInterval: c.HoldSweepInterval,
-		CalendarSyncInterval: c.ICalSyncInterval, Logger: log}
+		OrgConcurrency: c.WebhookConcurrency, CalendarSyncInterval: c.ICalSyncInterval,
+		Retention: c.Retention, RetentionInterval: c.RetentionInterval, Logger: log}
 }
 
 // background is what runs beside the HTTP server: the event listener that wakes

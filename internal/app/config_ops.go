@@ -12,13 +12,18 @@ import (
 )
 
 // defaultRateLimit is VACANCY_RATE_LIMIT's default, per API key and per client
-// address, per instance.
-const defaultRateLimit = "20/s burst 40"
+// address, per instance; defaultOrgRateLimit is VACANCY_ORG_RATE_LIMIT's, for
+// all of an organisation's keys together (unless VACANCY_RATE_LIMIT is off).
+const (
+	defaultRateLimit    = "20/s burst 40"
+	defaultOrgRateLimit = "100/s burst 200"
+)
 
 // Operations is the part of Config that runs the service in production: limits,
 // proxies, CORS and telemetry.
 type Operations struct {
 	RateLimit      httpapi.RateLimit
+	OrgRateLimit   httpapi.RateLimit
 	TrustedProxies []netip.Prefix
 	CORSOrigins    []string
 	MetricsAddr    string        // "" = no metrics listener
@@ -36,6 +41,16 @@ func loadOperations(getenv func(string) string, c *Config) error {
 	var err error
 	if c.RateLimit, err = httpapi.ParseRateLimit(rl); err != nil {
 		return fmt.Errorf("VACANCY_RATE_LIMIT %w", err)
+	}
+	orl := getenv("VACANCY_ORG_RATE_LIMIT")
+	if orl == "" {
+		orl = defaultOrgRateLimit
+		if !c.RateLimit.Enabled() {
+			orl = "off" // VACANCY_RATE_LIMIT=off alone turns rate limiting off
+		}
+	}
+	if c.OrgRateLimit, err = httpapi.ParseRateLimit(orl); err != nil {
+		return fmt.Errorf("VACANCY_ORG_RATE_LIMIT %w", err)
 	}
 	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(getenv("VACANCY_TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("VACANCY_TRUSTED_PROXIES: %w", err)

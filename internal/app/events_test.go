@@ -169,3 +169,42 @@ func TestHoldExpiryByJob(t *testing.T) {
 		t.Fatal("a hold before its deadline stays unpaid")
 	}
 }
+
+// TestRevocationEndsStreamsOnEveryInstance: revoking a key through one instance
+// ends its streams on another at once (the revocation is a notification every
+// listener hears), not at the next heartbeat.
+func TestRevocationEndsStreamsOnEveryInstance(t *testing.T) {
+	t.Parallel()
+	url := testenv.DatabaseURL(t)
+	a := serve(t, url, map[string]string{"VACANCY_WORKERS": "false"})
+	b := serve(t, url, map[string]string{"VACANCY_STREAM_HEARTBEAT": "1m"})
+	admin := newOrganisation(t, a, "acme")
+	var key struct{ ID, Key string }
+	admin.do("POST", "/api-keys", map[string]any{"name": "reader", "role": "read"}).Expect(201).JSON(&key)
+
+	s := admin.withKey(key.Key).via(b).openStream("", "")
+	s.Comment("stream open", 5*time.Second)
+	start := time.Now()
+	admin.do("DELETE", "/api-keys/"+key.ID, nil).Expect(200)
+	if !s.Ended(5 * time.Second) {
+		t.Fatal("the revoked key's stream on the other instance must end within 5 s, long before its next heartbeat (1 min)")
+	}
+	t.Logf("the stream on B ended %v after the revocation through A", time.Since(start))
+}
+
+// TestStreamCapsAnswerTheContract: VACANCY_QUOTAS sets the caps on open event
+// streams, and a refusal is the contract's 429 too_many_streams.
+func TestStreamCapsAnswerTheContract(t *testing.T) {
+	t.Parallel()
+	in := serve(t, testenv.DatabaseURL(t), map[string]string{"VACANCY_QUOTAS": "streams_per_key=1,streams_per_organisation=2"})
+	admin := newOrganisation(t, in, "acme")
+	admin.openStream("", "").Comment("stream open", 5*time.Second)
+	s := admin.client().Stream(admin.prefix + "/events/stream")
+	s.Problem(429, "too_many_streams")
+	if s.Header.Get("Retry-After") == "" {
+		t.Error("a refused stream must say when to retry")
+	}
+	reader := admin.withKey(admin.apiKey("read"))
+	reader.openStream("", "").Comment("stream open", 5*time.Second)
+	reader.client().Stream(reader.prefix+"/events/stream").Problem(429, "too_many_streams")
+}

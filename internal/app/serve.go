@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,7 +69,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 		return err
 	}
 	bg, err := newBackground(cfg.Events, d, log, metrics.WebhookDelivery, service.Config{Observer: metrics.ObserveCommand,
-		Tracer: tracing.Tracer("github.com/vacancy-dev/vacancy/internal/command")})
+		Tracer: tracing.Tracer("github.com/vacancy-dev/vacancy/internal/command"), Quotas: cfg.Quotas})
 	if err != nil {
 		return err
 	}
@@ -79,23 +80,25 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) (err error) {
 	}
 
 	var draining atomic.Bool
+	ready := readiness(d, &draining)
 	handler := httpapi.NewServer(httpapi.Config{Service: bg.svc, Logger: log, PlatformToken: cfg.PlatformToken,
-		RequestTimeout: cfg.RequestTimeout, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins: cfg.CORSOrigins, Ready: readiness(d, &draining), Metrics: metrics,
-		Tracer: tracing.Provider(), Propagator: tracing.Propagator(), Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat})
+		RequestTimeout: cfg.RequestTimeout, RateLimit: cfg.RateLimit, OrgRateLimit: cfg.OrgRateLimit, TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, Ready: ready, Metrics: metrics,
+		Tracer: tracing.Provider(), Propagator: tracing.Propagator(), Events: bg.hub, Heartbeat: cfg.Events.StreamHeartbeat,
+		Streams: cfg.Streams})
 
 	// The event listener (waking streams) and the job runner run beside the
 	// server; they stop after in-flight requests have finished.
 	if err := bg.start(ctx); err != nil {
 		return err
 	}
-	ls, err := listen(ctx, cfg, handler, metrics, log)
+	ls, err := listen(ctx, cfg, handler, ready, metrics, log)
 	if err != nil {
 		return errors.Join(err, bg.stop(context.WithoutCancel(ctx)))
 	}
 	srv := ls.api
 	srv.RegisterOnShutdown(bg.hub.Close) // open event streams end instead of holding the shutdown up
-	log.Info("serving", append(ls.attrs, "rate_limit", cfg.RateLimit.String(), "tracing", tracing != nil,
+	log.Info("serving", append(ls.attrs, "rate_limit", cfg.RateLimit.String(), "org_rate_limit", cfg.OrgRateLimit.String(), "tracing", tracing != nil,
 		"workers", cfg.Events.Workers)...)
 
 	select {
@@ -137,20 +140,79 @@ func flushTraces(ctx context.Context, tracing *telemetry.Tracing, log *slog.Logg
 	}
 }
 
-// readiness is /readyz's check: 503 while draining, else the schema's state.
+// readyCacheTTL is how long a successful readiness check answers /readyz
+// without asking the database again: a flood of probes costs at most one query
+// per TTL. Failures are not cached (recovery shows at the next probe), but
+// probes that arrive while a check runs share its answer.
+const readyCacheTTL = time.Second
+
+// readiness is /readyz's check: 503 while draining (never cached), else the
+// schema's state.
 func readiness(d *scope.DB, draining *atomic.Bool) func(context.Context) error {
+	var c readyCheck
 	return func(ctx context.Context) error {
 		if draining.Load() {
 			return &httpapi.NotReady{Code: "shutting_down", Detail: "this instance is shutting down"}
 		}
-		err := dbmigrate.CheckReady(ctx, d.Pool())
-		var nr *dbmigrate.NotReadyError
-		if errors.As(err, &nr) {
-			return &httpapi.NotReady{Code: nr.Code, Detail: nr.Detail}
-		}
-		return err
+		return c.do(ctx, func(ctx context.Context) error {
+			err := dbmigrate.CheckReady(ctx, d.Pool())
+			var nr *dbmigrate.NotReadyError
+			if errors.As(err, &nr) {
+				return &httpapi.NotReady{Code: nr.Code, Detail: nr.Detail}
+			}
+			return err
+		})
 	}
 }
+
+// readyCheck runs one check at a time and remembers a success for readyCacheTTL.
+type readyCheck struct {
+	mu      sync.Mutex
+	okAt    time.Time
+	running *readyRun
+}
+
+type readyRun struct {
+	done chan struct{}
+	err  error
+}
+
+func (c *readyCheck) do(ctx context.Context, check func(context.Context) error) error {
+	c.mu.Lock()
+	if time.Since(c.okAt) < readyCacheTTL {
+		c.mu.Unlock()
+		return nil
+	}
+	run := c.running
+	if run == nil {
+		run = &readyRun{done: make(chan struct{})}
+		c.running = run
+		go func() {
+			// Not the probe's context: its answer is shared with the probes waiting.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyCheckTimeout)
+			defer cancel()
+			run.err = check(cctx)
+			c.mu.Lock()
+			c.running = nil
+			if run.err == nil {
+				c.okAt = time.Now()
+			}
+			c.mu.Unlock()
+			close(run.done)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-run.done:
+		return run.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readyCheckTimeout bounds one readiness check (the handler's deadline is the
+// same: a probe gets an answer even when the database hangs).
+const readyCheckTimeout = 2 * time.Second
 
 // listeners are the API's HTTP server and, when configured, the metrics server,
 // both serving; errc hears from either if it stops by itself.
@@ -173,7 +235,7 @@ func (l *listeners) close() {
 // listen opens the API's listener and the metrics listener and serves both.
 // Requests run on a context that outlives ctx, so a graceful shutdown lets them
 // finish; cancelRequests ends it when the grace is over.
-func listen(ctx context.Context, cfg Config, handler http.Handler, metrics *telemetry.Metrics, log *slog.Logger) (*listeners, error) {
+func listen(ctx context.Context, cfg Config, handler http.Handler, ready func(context.Context) error, metrics *telemetry.Metrics, log *slog.Logger) (*listeners, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("VACANCY_ADDR %s: %w", cfg.Addr, err)
@@ -191,6 +253,8 @@ func listen(ctx context.Context, cfg Config, handler http.Handler, metrics *tele
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler())
+		// The detailed readiness (the schema's versions) stays off the public listener.
+		mux.Handle("GET /readyz", httpapi.ReadinessDetail(ready, log))
 		l.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: 30 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { l.errc <- fmt.Errorf("serve metrics: %w", l.metrics.Serve(mln)) }()

@@ -229,7 +229,7 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 			BookingID: bookingID, Position: int32(i), ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(),
 			Nights: l.Nights, Quantity: l.Quantity, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal,
 			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill, Guests: &guests,
-			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown})
+			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown, PropertyID: l.PropertyID})
 		if err != nil {
 			return fmt.Errorf("insert booking item: %w", err)
 		}
@@ -390,14 +390,15 @@ func (s *Bookings) GetBooking(ctx context.Context, sc scope.Scope, id uuid.UUID)
 
 // BookingFilter narrows a booking list.
 type BookingFilter struct {
-	Status *string
-	ItemID *uuid.UUID
-	From   *domain.Date // with To: bookings with a stay overlapping [From, To)
-	To     *domain.Date
+	Status     *string
+	ItemID     *uuid.UUID
+	PropertyID *uuid.UUID
+	From       *domain.Date // with To: bookings with a stay overlapping [From, To)
+	To         *domain.Date
 }
 
 // NewBookingFilter validates list filters as they arrive in a query string.
-func NewBookingFilter(status, itemID, from, to string) (BookingFilter, error) {
+func NewBookingFilter(status, itemID, propertyID, from, to string) (BookingFilter, error) {
 	var f BookingFilter
 	var p domain.Problems
 	if status != "" {
@@ -412,6 +413,13 @@ func NewBookingFilter(status, itemID, from, to string) (BookingFilter, error) {
 			p.Add("item_id", "invalid", "item_id must be an item id")
 		}
 		f.ItemID = &id
+	}
+	if propertyID != "" {
+		id, err := uuid.Parse(propertyID)
+		if err != nil {
+			p.Add("property_id", "invalid", "property_id must be a property id")
+		}
+		f.PropertyID = &id
 	}
 	if (from == "") != (to == "") {
 		p.Add("from", "required", "from and to go together")
@@ -443,13 +451,7 @@ func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFi
 		if err != nil {
 			return err
 		}
-		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Status: f.Status, ItemID: f.ItemID,
-			Before: page.Cursor, RowLimit: page.Limit + 1}
-		if f.From != nil {
-			from, to := f.From.Time(), f.To.Time()
-			params.FromDate, params.ToDate = &from, &to
-		}
-		rows, err := q.ListBookings(ctx, params)
+		rows, err := listBookings(ctx, q, sc, f, page, c.Now)
 		if err != nil {
 			return fmt.Errorf("list bookings: %w", err)
 		}
@@ -461,6 +463,56 @@ func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFi
 		return nil
 	})
 	return out, err
+}
+
+// Where a list filter is absent, these match everything (see the queries).
+var (
+	lastID    = uuid.Max
+	firstDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastDate  = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// listBookings runs the query whose index fits the filter best, so that no
+// filter makes the list walk every booking of the organisation (the plans are in
+// docs/operations.md): an item's stays; else the stays overlapping the dates;
+// else a property's stays; else a status; else every booking. Live holds
+// (status unpaid) with a property or dates read the few live holds instead.
+func listBookings(ctx context.Context, q *db.Queries, sc scope.Scope, f BookingFilter, page domain.Page, now time.Time) ([]db.Booking, error) {
+	org, limit, before := sc.OrganisationID, page.Limit+1, lastID
+	if page.Cursor != nil {
+		before = *page.Cursor
+	}
+	status := ""
+	if f.Status != nil {
+		status = *f.Status
+	}
+	from, to := firstDate, lastDate
+	if f.From != nil {
+		from, to = f.From.Time(), f.To.Time()
+	}
+	switch {
+	case status == StatusUnpaid && f.ItemID == nil && (f.PropertyID != nil || f.From != nil):
+		return q.ListLiveHoldsByStay(ctx, db.ListLiveHoldsByStayParams{OrganisationID: org, Before: before,
+			PropertyID: f.PropertyID, FromDate: from, ToDate: to, Now: now, RowLimit: limit})
+	case f.ItemID != nil:
+		return q.ListBookingsByItem(ctx, db.ListBookingsByItemParams{OrganisationID: org, ItemID: *f.ItemID,
+			Before: before, FromDate: from, ToDate: to, PropertyID: f.PropertyID, Status: status, Now: now, RowLimit: limit})
+	case f.From != nil:
+		return q.ListBookingsByStay(ctx, db.ListBookingsByStayParams{OrganisationID: org, Before: before,
+			FromDate: from, ToDate: to, PropertyID: f.PropertyID, Status: status, Now: now, RowLimit: limit})
+	case f.PropertyID != nil:
+		return q.ListBookingsByProperty(ctx, db.ListBookingsByPropertyParams{OrganisationID: org,
+			PropertyID: f.PropertyID, Before: before, Status: status, Now: now, RowLimit: limit})
+	case status != "":
+		rows, err := q.ListBookingsByStatus(ctx, db.ListBookingsByStatusParams{OrganisationID: org, Status: status,
+			Before: before, Now: now, RowLimit: limit})
+		out := make([]db.Booking, len(rows))
+		for i, r := range rows {
+			out[i] = db.Booking(r)
+		}
+		return out, err
+	}
+	return q.ListBookings(ctx, db.ListBookingsParams{OrganisationID: org, Before: before, RowLimit: limit})
 }
 
 // UpdateBookingInput is the body of a booking PATCH; absent fields stay as they are.

@@ -172,6 +172,7 @@ type PricedLine struct {
 	Quantity         int32              `json:"quantity"`
 	Guests           int32              `json:"guests"`
 	UnitID           *uuid.UUID         `json:"-"` // the unit asked for, if any
+	PropertyID       *uuid.UUID         `json:"-"` // the item's property, which the stay records for list filters
 	NightlyPrice     int64              `json:"nightly_price"`
 	NightlyPrices    []rates.Night      `json:"nightly_prices"`
 	RoomTotal        int64              `json:"room_total"`
@@ -279,7 +280,7 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 		item := catalogue.ItemFromRow(it, c.Currency)
 		checkWindow(&p, f, item.PriceSettings, c, loc, today, l.CheckIn)
 		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: int32(l.Nights()), Quantity: l.Quantity,
-			Guests: l.Guests, UnitID: l.UnitID, NightlyPrice: it.NightlyPrice, Addons: []AddonLine{}}
+			Guests: l.Guests, UnitID: l.UnitID, PropertyID: it.PropertyID, NightlyPrice: it.NightlyPrice, Addons: []AddonLine{}}
 		var nightsTotal int64
 		pl.NightlyPrices, nightsTotal = applyNightRules(&p, f, l, nights[i+1])
 		for j, aq := range l.Addons {

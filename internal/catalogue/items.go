@@ -314,6 +314,12 @@ func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scop
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("update item: %w", err)
 	}
+	if !equalID(cur.PropertyID, f.PropertyID) {
+		err := q.MoveItemStays(ctx, db.MoveItemStaysParams{OrganisationID: sc.OrganisationID, ItemID: id, PropertyID: f.PropertyID})
+		if err != nil {
+			return Item{}, nil, fmt.Errorf("move the item's stays to its property: %w", err)
+		}
+	}
 	item := ItemFromRow(row, c.Currency)
 	typ := domain.EventItemUpdated
 	if cur.Status != ItemArchived && f.Status == ItemArchived {
@@ -419,4 +425,12 @@ func (s *Catalogue) ListItems(ctx context.Context, sc scope.Scope, f ItemFilter,
 		return nil
 	})
 	return out, err
+}
+
+// equalID reports whether two optional ids are both absent or the same.
+func equalID(a, b *uuid.UUID) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -144,6 +144,21 @@ func Run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 // inserts them in the command's transaction.
 func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
 	fn func(q *db.Queries, enqueue scope.Enqueue) (T, []domain.Event, error)) (T, Receipt, error) {
+	return run(ctx, s, sc, meta, op, fields, nil, fn)
+}
+
+// RunChecked is Run with a check that needs no transaction but must not be
+// repeated for a retry, such as resolving a webhook URL's host: it runs after
+// the claim and before the transaction, and its domain error is the command's
+// recorded outcome, so a retry with the same key replays it instead of asking
+// the network again (and perhaps hearing another answer).
+func RunChecked[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
+	check func(ctx context.Context) error, fn func(q *db.Queries) (T, []domain.Event, error)) (T, Receipt, error) {
+	return run(ctx, s, sc, meta, op, fields, check, func(q *db.Queries, _ scope.Enqueue) (T, []domain.Event, error) { return fn(q) })
+}
+
+func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
+	check func(ctx context.Context) error, fn func(q *db.Queries, enqueue scope.Enqueue) (T, []domain.Event, error)) (T, Receipt, error) {
 	var zero T
 	if err := domain.Authorize(sc, op); err != nil {
 		return zero, Receipt{}, err
@@ -183,34 +198,42 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 		// The claim may have committed even though we did not hear so (the request
 		// was cancelled while COMMIT was on its way): free it for the retry.
 		s.release(ctx, sc, meta, claim)
+		s.observe(ctx, typ, meta.ID, "error", false, time.Since(started))
 		return zero, receipt, err
 	}
 	if prior != nil {
-		return replay[T](prior, typ, fp, receipt)
+		v, rc, err := replay[T](prior, typ, fp, receipt)
+		s.observe(ctx, typ, meta.ID, outcomeOf(err), rc.Replayed, time.Since(started))
+		return v, rc, err
 	}
 
 	var result T
-	err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
-		var events []domain.Event
-		var err error
-		result, events, err = fn(q, enqueue)
-		if err != nil {
-			return err
-		}
-		body, err := json.Marshal(result)
-		if err != nil {
-			return fmt.Errorf("encode %s result: %w", typ, err)
-		}
-		if err := finish(ctx, q, key, claim, "ok", body, time.Since(started)); err != nil {
-			return err
-		}
-		// Publishing last: it takes the organisation's event-position lock, which
-		// the transaction holds until it commits (see outbox.Publish).
-		if len(events) > 0 {
-			return s.publish(ctx, q, sc, enqueue, meta.ID, events)
-		}
-		return nil
-	})
+	if check != nil {
+		err = check(ctx)
+	}
+	if err == nil {
+		err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
+			var events []domain.Event
+			var err error
+			result, events, err = fn(q, enqueue)
+			if err != nil {
+				return err
+			}
+			body, err := json.Marshal(result)
+			if err != nil {
+				return fmt.Errorf("encode %s result: %w", typ, err)
+			}
+			if err := finish(ctx, q, key, claim, "ok", body, time.Since(started)); err != nil {
+				return err
+			}
+			// Publishing last: it takes the organisation's event-position lock, which
+			// the transaction holds until it commits (see outbox.Publish).
+			if len(events) > 0 {
+				return s.publish(ctx, q, sc, enqueue, meta.ID, events)
+			}
+			return nil
+		})
+	}
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -218,6 +241,7 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 			outcome = string(derr.Kind)
 			if derr.Code == domain.CodeKeyInUse {
 				// Our claim was taken over; the other executor records the outcome.
+				s.observe(ctx, typ, meta.ID, outcome, false, time.Since(started))
 				return zero, receipt, err
 			}
 			body, merr := json.Marshal(derr)
@@ -235,8 +259,20 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 			err = fmt.Errorf("%s %s: %w", typ, meta.ID, err)
 		}
 	}
-	s.observe(ctx, typ, meta.ID, outcome, time.Since(started))
+	s.observe(ctx, typ, meta.ID, outcome, false, time.Since(started))
 	return result, receipt, err
+}
+
+// outcomeOf names an error as the command log and metrics do: ok, the kind of
+// a domain error, or error.
+func outcomeOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if derr, ok := domain.AsError(err); ok {
+		return string(derr.Kind)
+	}
+	return "error"
 }
 
 // release gives up a claim that is still running under our claim id, so a retry
@@ -344,14 +380,27 @@ func RecordDone(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, o
 	return finish(ctx, q, db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}, claim, "ok", []byte(`{}`), time.Since(started))
 }
 
-// Observer hears about every handled command (for logs and metrics).
+// Observer hears about every handled command (for logs and metrics): executed,
+// replayed from its stored outcome (outcome Replayed), or failed before it could
+// run (its claim failed: outcome "error").
 type Observer func(ctx context.Context, commandType, commandID, outcome string, d time.Duration)
 
-func (s *Executor) observe(ctx context.Context, typ, id, outcome string, d time.Duration) {
-	s.log.InfoContext(ctx, "command", slog.String("command_type", typ), slog.String("command_id", id),
-		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+// Replayed is the outcome an Observer hears for a retry answered from the stored
+// outcome of the first execution, whatever that was (it is in the log line).
+const Replayed = "replayed"
+
+func (s *Executor) observe(ctx context.Context, typ, id, outcome string, replayed bool, d time.Duration) {
+	attrs := []any{slog.String("command_type", typ), slog.String("command_id", id),
+		slog.String("outcome", outcome), slog.Float64("duration_ms", float64(d.Microseconds())/1000)}
+	if replayed {
+		attrs = append(attrs, slog.Bool("replayed", true))
+	}
+	s.log.InfoContext(ctx, "command", attrs...)
 	endSpan(ctx, outcome)
 	if s.observer != nil {
+		if replayed {
+			outcome = Replayed
+		}
 		s.observer(ctx, typ, id, outcome, d)
 	}
 }
@@ -390,6 +439,6 @@ func Reconcile[T any](ctx context.Context, s *Executor, sc scope.Scope, op domai
 			outcome = string(derr.Kind)
 		}
 	}
-	s.observe(ctx, typ, "", outcome, time.Since(started))
+	s.observe(ctx, typ, "", outcome, false, time.Since(started))
 	return result, err
 }

@@ -47,6 +47,21 @@ func (q *Queries) APIKeyCredentialsByPrefix(ctx context.Context, prefix string) 
 	return i, err
 }
 
+const countLiveAPIKeys = `-- name: CountLiveAPIKeys :one
+SELECT count(*) FROM api_keys WHERE organisation_id = $1 AND revoked_at IS NULL
+`
+
+// The organisation's keys that are not revoked. Run it after
+// LockOrganisationQuota, in a statement of its own: under READ COMMITTED a
+// statement that waited for the lock would still count with the snapshot it
+// began with.
+func (q *Queries) CountLiveAPIKeys(ctx context.Context, organisationID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, countLiveAPIKeys, organisationID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createAPIKey = `-- name: CreateAPIKey :one
 INSERT INTO api_keys (organisation_id, id, name, role, prefix, secret_hash)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -127,6 +142,23 @@ func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]Api
 		return nil, err
 	}
 	return items, nil
+}
+
+const notifyAPIKeyRevoked = `-- name: NotifyAPIKeyRevoked :exec
+SELECT pg_notify('vacancy_keys', k.id::text) FROM api_keys k
+WHERE k.organisation_id = $1 AND k.id = $2
+`
+
+type NotifyAPIKeyRevokedParams struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+}
+
+// Tells every server instance, at the revocation's commit, that the key is
+// revoked: their event streams with it end at once (internal/stream).
+func (q *Queries) NotifyAPIKeyRevoked(ctx context.Context, arg NotifyAPIKeyRevokedParams) error {
+	_, err := q.db.Exec(ctx, notifyAPIKeyRevoked, arg.OrganisationID, arg.ID)
+	return err
 }
 
 const revokeAPIKey = `-- name: RevokeAPIKey :one

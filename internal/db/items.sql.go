@@ -590,6 +590,25 @@ func (q *Queries) LockItemsForBooking(ctx context.Context, arg LockItemsForBooki
 	return items, nil
 }
 
+const moveItemStays = `-- name: MoveItemStays :exec
+UPDATE booking_items SET property_id = $1
+WHERE organisation_id = $2 AND item_id = $3
+  AND property_id IS DISTINCT FROM $1
+`
+
+type MoveItemStaysParams struct {
+	PropertyID     *uuid.UUID
+	OrganisationID uuid.UUID
+	ItemID         uuid.UUID
+}
+
+// A booking's stay records its item's property (for the bookings list's
+// property filter, migration 0009): when an item moves, its stays move with it.
+func (q *Queries) MoveItemStays(ctx context.Context, arg MoveItemStaysParams) error {
+	_, err := q.db.Exec(ctx, moveItemStays, arg.PropertyID, arg.OrganisationID, arg.ItemID)
+	return err
+}
+
 const updateItem = `-- name: UpdateItem :one
 UPDATE items SET
     name = $1, description = $2, capacity = $3, nightly_price = $4,

@@ -91,6 +91,10 @@ type BookingItem struct {
 	ExtraGuestsTotal int64
 	Discount         int64
 	Breakdown        []byte
+	CheckIn          *time.Time
+	CheckOut         *time.Time
+	StayClass        *int16
+	PropertyID       *uuid.UUID
 }
 
 type BookingItemAddon struct {
@@ -179,6 +183,7 @@ type Event struct {
 type EventPosition struct {
 	OrganisationID uuid.UUID
 	LastPosition   int64
+	PurgedThrough  int64
 }
 
 type IcalFeed struct {

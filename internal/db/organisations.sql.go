@@ -123,6 +123,18 @@ func (q *Queries) GetOrganisation(ctx context.Context, organisationID uuid.UUID)
 	return i, err
 }
 
+const lockOrganisationQuota = `-- name: LockOrganisationQuota :exec
+SELECT organisations.id FROM organisations WHERE organisations.id = $1 FOR NO KEY UPDATE
+`
+
+// Serialises the commands that check a quota of the organisation (API keys,
+// webhook endpoints) until the end of the transaction. FOR NO KEY UPDATE: the
+// foreign-key checks of every other writer (FOR KEY SHARE) do not wait on it.
+func (q *Queries) LockOrganisationQuota(ctx context.Context, organisationID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockOrganisationQuota, organisationID)
+	return err
+}
+
 const organisationClock = `-- name: OrganisationClock :one
 SELECT id, slug, currency, timezone, hold_minutes, (now() + clock_offset)::timestamptz AS now, livemode
 FROM organisations WHERE organisations.id = $1

@@ -12,6 +12,18 @@ import (
 	"github.com/google/uuid"
 )
 
+const countWebhookEndpoints = `-- name: CountWebhookEndpoints :one
+SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1
+`
+
+// The organisation's endpoints (after LockOrganisationQuota, see CountLiveAPIKeys).
+func (q *Queries) CountWebhookEndpoints(ctx context.Context, organisationID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, countWebhookEndpoints, organisationID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const deleteWebhookEndpoint = `-- name: DeleteWebhookEndpoint :one
 DELETE FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2
 RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at
@@ -415,6 +427,29 @@ func (q *Queries) ListWebhookEndpoints(ctx context.Context, arg ListWebhookEndpo
 		return nil, err
 	}
 	return items, nil
+}
+
+const pendingDeliveries = `-- name: PendingDeliveries :one
+SELECT count(*) FROM (
+    SELECT 1 FROM webhook_deliveries
+    WHERE organisation_id = $1 AND status = 'pending'
+    LIMIT $2
+) p
+`
+
+type PendingDeliveriesParams struct {
+	OrganisationID uuid.UUID
+	RowLimit       int32
+}
+
+// How many of the organisation's deliveries are pending, counting no further
+// than row_limit (webhook_deliveries_pending): the fan-out's measure of how far
+// behind the organisation's webhooks are.
+func (q *Queries) PendingDeliveries(ctx context.Context, arg PendingDeliveriesParams) (int64, error) {
+	row := q.db.QueryRow(ctx, pendingDeliveries, arg.OrganisationID, arg.RowLimit)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const recordWebhookDelivery = `-- name: RecordWebhookDelivery :one

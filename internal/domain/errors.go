@@ -22,6 +22,7 @@ const (
 	KindNotFound  Kind = "not_found" // no such resource in this organisation
 	KindConflict  Kind = "conflict"  // the current state forbids it: see Code
 	KindForbidden Kind = "forbidden" // the actor's role does not allow it
+	KindGone      Kind = "gone"      // what the request refers to is no longer kept
 )
 
 // Conflict and validation codes that callers can rely on.
@@ -43,6 +44,7 @@ const (
 	CodePropertyHasItems  = "property_has_items"
 	CodeRateRuleLimit     = "rate_rule_limit_reached"
 	CodeChargeLimit       = "charge_limit_reached"
+	CodeCursorExpired     = "cursor_expired"
 )
 
 // FieldError is one wrong input field; Field is a path like items[0].check_out.
@@ -103,6 +105,11 @@ func Conflict(code, format string, args ...any) *Error {
 // Forbidden is the error for an actor whose role does not allow the operation.
 func Forbidden(format string, args ...any) *Error {
 	return &Error{Kind: KindForbidden, Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// Gone is the error for a reference to data retention has deleted.
+func Gone(code, format string, args ...any) *Error {
+	return &Error{Kind: KindGone, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Problems collects field errors while a constructor validates its input.

@@ -55,7 +55,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON body into T: 415 for another media type, 413 over 1 MiB,
-// 400 for malformed JSON (invalid UTF-8 included), unknown fields or trailing data. An empty body decodes
+// 400 for malformed JSON (invalid UTF-8 included), unknown fields, field names in
+// another case, keys given twice or trailing data. An empty body decodes
 // to the zero T (the lifecycle requests have optional bodies). On failure it has
 // written the problem and returns false.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
@@ -83,17 +84,134 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
 		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", "the body is not valid UTF-8"))
 		return v, false
 	}
+	// encoding/json lets the last of two equal keys win and matches field names
+	// in any case; what the client meant is then a guess, so both are refused.
+	if err := checkKeys(body, reflect.TypeFor[T]()); err != nil {
+		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", err.Error()))
+		return v, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", describeJSONError(err)))
 		return v, false
 	}
-	if dec.More() {
+	// Anything after the value, even a lone ] (which More does not report), is
+	// refused.
+	if _, err := dec.Token(); err != io.EOF {
 		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", "the body holds more than one JSON value"))
 		return v, false
 	}
 	return v, true
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// checkKeys walks a JSON text alongside the Go type it is for and refuses an
+// object that gives a key twice, and, where the type is a struct, a key that is
+// not exactly one of its JSON field names. Malformed JSON is left to the decoder.
+func checkKeys(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func(t reflect.Type, path string) error
+	walk = func(t reflect.Type, path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the decoder says what is wrong
+		}
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		opaque := t == nil || reflect.PointerTo(t).Implements(unmarshalerType)
+		switch tok {
+		case json.Delim('{'):
+			var fields map[string]reflect.Type
+			if !opaque && t.Kind() == reflect.Struct {
+				fields = jsonFields(t)
+			}
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil
+				}
+				key, _ := kt.(string)
+				if seen[key] {
+					return fmt.Errorf("%s gives the key %q twice", orBody(path), key)
+				}
+				seen[key] = true
+				var next reflect.Type
+				switch {
+				case fields != nil:
+					ft, ok := fields[key]
+					if !ok {
+						return fmt.Errorf("unknown field %q in %s (field names are lower case, as documented)", key, orBody(path))
+					}
+					next = ft
+				case !opaque && t.Kind() == reflect.Map:
+					next = t.Elem()
+				}
+				if err := walk(next, path+"."+key); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			var elem reflect.Type
+			if !opaque && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+				elem = t.Elem()
+			}
+			for i := 0; dec.More(); i++ {
+				if err := walk(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return nil
+	}
+	return walk(t, "")
+}
+
+func orBody(path string) string {
+	if path == "" {
+		return "the body"
+	}
+	return strings.TrimPrefix(path, ".")
+}
+
+// jsonFields are the JSON names of a struct's fields, as encoding/json sees
+// them (tags, untagged exported fields, fields of embedded structs).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" && tag == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					if _, ok := out[k]; !ok {
+						out[k] = v
+					}
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 func describeJSONError(err error) string {

@@ -354,7 +354,7 @@ func (s *server) listBookings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f, err := booking.NewBookingFilter(q.Get("status"), q.Get("item_id"), q.Get("from"), q.Get("to"))
+	f, err := booking.NewBookingFilter(q.Get("status"), q.Get("item_id"), q.Get("property_id"), q.Get("from"), q.Get("to"))
 	if err != nil {
 		s.fail(w, r, err)
 		return

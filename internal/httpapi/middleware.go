@@ -3,8 +3,11 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -39,6 +42,51 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// wellFormedQuery answers 400 malformed_query for a query string that does not
+// parse: r.URL.Query() silently drops a pair with a malformed percent-escape, so
+// GET /bookings?cursor=%%% would answer the first page as if no cursor was sent.
+func wellFormedQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_query",
+				"the query string is malformed: percent-encode '%' as %25 and every other reserved character"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// strictTransportSecurity sends Strict-Transport-Security with every response.
+// The server speaks plain HTTP behind a TLS-terminating proxy, so it is sent
+// only when configured (the proxy may set it instead).
+func strictTransportSecurity(value string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", value)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ParseHSTS checks a Strict-Transport-Security value: max-age=<seconds>,
+// optionally includeSubDomains and preload, separated by semicolons.
+func ParseHSTS(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	bad := fmt.Errorf(`must be a Strict-Transport-Security value such as "max-age=31536000; includeSubDomains", not %q`, s)
+	parts := strings.Split(s, ";")
+	age, ok := strings.CutPrefix(strings.TrimSpace(parts[0]), "max-age=")
+	if n, err := strconv.Atoi(age); !ok || err != nil || n < 0 {
+		return "", bad
+	}
+	for _, p := range parts[1:] {
+		if d := strings.TrimSpace(p); d != "includeSubDomains" && d != "preload" {
+			return "", bad
+		}
+	}
+	return s, nil
 }
 
 func bearer(r *http.Request) (string, bool) {

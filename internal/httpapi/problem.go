@@ -72,6 +72,8 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
 			status = http.StatusNotFound
 		case domain.KindForbidden:
 			status = http.StatusForbidden
+		case domain.KindGone:
+			status = http.StatusGone
 		case domain.KindConflict:
 			status = http.StatusConflict
 			if de.Code == domain.CodeStaleVersion {

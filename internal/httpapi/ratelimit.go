@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"golang.org/x/time/rate"
 )
 
@@ -179,9 +179,42 @@ type buckets struct {
 	lastSweep time.Time
 }
 
+// bucket is one token bucket. (golang.org/x/time/rate's Limiter cannot hand a
+// spent token back, which charging the address up front needs.)
 type bucket struct {
-	lim  *rate.Limiter
 	seen time.Time // guarded by buckets.mu
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time // when tokens was computed
+}
+
+// refill brings tokens up to now; b.mu is held.
+func (e *bucket) refill(now time.Time, l RateLimit) {
+	if now.After(e.last) {
+		e.tokens = min(float64(l.Burst), e.tokens+now.Sub(e.last).Seconds()*float64(l.Per))
+		e.last = now
+	}
+}
+
+// take spends a token if there is a whole one; it reports the tokens left.
+func (e *bucket) take(now time.Time, l RateLimit) (bool, float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refill(now, l)
+	if e.tokens < 1 {
+		return false, e.tokens
+	}
+	e.tokens--
+	return true, e.tokens
+}
+
+// give hands a token back.
+func (e *bucket) give(now time.Time, l RateLimit) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refill(now, l)
+	e.tokens = min(float64(l.Burst), e.tokens+1)
 }
 
 const maxBuckets = 100_000
@@ -190,7 +223,7 @@ func newBuckets(l RateLimit, now func() time.Time) *buckets {
 	return &buckets{limit: l, idle: l.window() + time.Second, max: maxBuckets, now: now, m: make(map[string]*bucket)}
 }
 
-func (b *buckets) get(key string, now time.Time) *rate.Limiter {
+func (b *buckets) get(key string, now time.Time) *bucket {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if now.Sub(b.lastSweep) >= b.idle || len(b.m) >= b.max {
@@ -198,11 +231,11 @@ func (b *buckets) get(key string, now time.Time) *rate.Limiter {
 	}
 	e, ok := b.m[key]
 	if !ok {
-		e = &bucket{lim: rate.NewLimiter(b.limit.Per, b.limit.Burst)}
+		e = &bucket{tokens: float64(b.limit.Burst), last: now}
 		b.m[key] = e
 	}
 	e.seen = now
-	return e.lim
+	return e
 }
 
 // sweep drops full buckets, then arbitrary ones while over the cap. b.mu is held.
@@ -227,29 +260,23 @@ func (b *buckets) len() int {
 	return len(b.m)
 }
 
-// take spends one token of key's bucket. It reports whether there was one, the
-// tokens left, and how long until the next token when there was none.
-func (b *buckets) take(key string, now time.Time) (ok bool, left float64, wait time.Duration) {
-	lim := b.get(key, now)
-	if lim.AllowN(now, 1) {
-		return true, lim.TokensAt(now), 0
+// reserve takes one token of key's bucket. It reports whether there was one,
+// the tokens left, and how long until the next token when there was none. A
+// granted token can be handed back with refund (a request that turns out to be
+// counted elsewhere).
+func (b *buckets) reserve(key string, now time.Time) (refund func(), ok bool, left float64, wait time.Duration) {
+	e := b.get(key, now)
+	ok, left = e.take(now, b.limit)
+	if !ok {
+		return nil, false, 0, b.untilToken(left)
 	}
-	return false, 0, b.untilToken(lim.TokensAt(now))
+	return func() { e.give(b.now(), b.limit) }, true, left, 0
 }
 
-// empty reports whether key's bucket has no whole token left, without spending one.
-func (b *buckets) empty(key string, now time.Time) (bool, time.Duration) {
-	b.mu.Lock()
-	e, ok := b.m[key]
-	b.mu.Unlock()
-	if !ok {
-		return false, 0
-	}
-	t := e.lim.TokensAt(now)
-	if t >= 1 {
-		return false, 0
-	}
-	return true, b.untilToken(t)
+// take is reserve without the refund.
+func (b *buckets) take(key string, now time.Time) (ok bool, left float64, wait time.Duration) {
+	_, ok, left, wait = b.reserve(key, now)
+	return ok, left, wait
 }
 
 // untilToken is how long a bucket holding tokens takes to hold a whole one.
@@ -257,70 +284,111 @@ func (b *buckets) untilToken(tokens float64) time.Duration {
 	return time.Duration((1 - tokens) / float64(b.limit.Per) * float64(time.Second))
 }
 
-// rateLimit counts requests per API key, before any database work: a
-// well-formed key is known by its public prefix. Requests without one count per
-// client address, and so does a key that fails authentication; an address
-// over its limit is refused even when it sends a key, so guessing keys
-// costs the guesser, not the database. Counting is per instance.
+// addrCharge is the context key of the token a request's address paid up front.
+type addrCharge struct{}
+
+// rateLimit charges every request to its client address up front, before any
+// database work: a token of the address's bucket, or 429. A request with an API
+// key gets its token back only once the key has authenticated and its key and
+// organisation buckets have paid instead (limitTenant). So a key's bucket is
+// never charged for a request that did not prove the key (nobody who merely
+// knows a key's public prefix can empty its bucket), failed authentications
+// and refused keys cost the address, and guessing keys costs the guesser, not
+// the database. Counting is per instance.
 func (s *server) rateLimit(next http.Handler) http.Handler {
 	if s.limits == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.limits.now()
-		addr := addrKey(clientIP(r, s.trustedProxies))
-		key, kind := addr, "ip"
-		if tok, ok := bearer(r); ok {
-			if prefix, ok := tenancy.KeyPrefix(tok); ok {
-				key, kind = "key:"+prefix, "key"
-				if empty, wait := s.limits.empty(addr, now); empty {
-					s.tooManyRequests(w, r, "ip", wait)
-					return
-				}
-			}
-		}
-		ok, left, wait := s.limits.take(key, now)
+		res, ok, left, wait := s.limits.reserve(addrKey(clientIP(r, s.trustedProxies)), now)
 		if !ok {
-			s.tooManyRequests(w, r, kind, wait)
+			s.tooManyRequests(w, r, "ip", s.limits, wait)
 			return
 		}
-		s.rateLimitHeaders(w.Header(), kind, left)
-		if kind == "ip" {
-			next.ServeHTTP(w, r)
-			return
+		s.rateLimitHeaders(w.Header(), policy{"ip", s.limits.limit, left})
+		if _, keyed := bearer(r); keyed {
+			r = r.WithContext(context.WithValue(r.Context(), addrCharge{}, res))
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.status == http.StatusUnauthorized {
-			s.limits.take(addr, now)
-		}
+		next.ServeHTTP(w, r)
 	})
 }
 
+// limitTenant runs after authentication: the request is counted against its API
+// key and its organisation (however many keys the organisation has), and the
+// token its address paid up front is handed back.
+func (s *server) limitTenant(next http.Handler) http.Handler {
+	if s.limits == nil && s.orgLimits == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc := scopeFrom(r)
+		var policies []policy
+		var taken []func()
+		refuse := func(kind string, b *buckets, wait time.Duration) {
+			for _, refund := range taken {
+				refund()
+			}
+			s.tooManyRequests(w, r, kind, b, wait)
+		}
+		for _, c := range []struct {
+			kind string
+			b    *buckets
+			key  string
+		}{{"key", s.limits, "key:" + sc.ActorID.String()}, {"organisation", s.orgLimits, "org:" + sc.OrganisationID.String()}} {
+			if c.b == nil {
+				continue
+			}
+			res, ok, left, wait := c.b.reserve(c.key, c.b.now())
+			if !ok {
+				refuse(c.kind, c.b, wait)
+				return
+			}
+			taken = append(taken, res)
+			policies = append(policies, policy{c.kind, c.b.limit, left})
+		}
+		if refund, ok := r.Context().Value(addrCharge{}).(func()); ok {
+			refund()
+		}
+		s.rateLimitHeaders(w.Header(), policies...)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// policy is one bucket's state for the RateLimit fields.
+type policy struct {
+	kind  string
+	limit RateLimit
+	left  float64
+}
+
 // rateLimitHeaders writes the IETF RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers): the quota q over w seconds (the
-// burst, and the time an empty bucket takes to refill), the requests r left
-// and the seconds t until the bucket is full again.
-func (s *server) rateLimitHeaders(h http.Header, kind string, left float64) {
-	l := s.limits.limit
-	full := time.Duration((float64(l.Burst) - left) / float64(l.Per) * float64(time.Second))
-	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", kind, l.Burst, ceilSeconds(l.window())))
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", kind, int(left), ceilSeconds(full)))
+// (draft-ietf-httpapi-ratelimit-headers), one item per bucket that counted the
+// request: the quota q over w seconds (the burst, and the time an empty bucket
+// takes to refill), the requests r left and the seconds t until the bucket is
+// full again.
+func (s *server) rateLimitHeaders(h http.Header, ps ...policy) {
+	var pol, cur []string
+	for _, p := range ps {
+		l := p.limit
+		full := time.Duration((float64(l.Burst) - p.left) / float64(l.Per) * float64(time.Second))
+		pol = append(pol, fmt.Sprintf("%q;q=%d;w=%d", p.kind, l.Burst, ceilSeconds(l.window())))
+		cur = append(cur, fmt.Sprintf("%q;r=%d;t=%d", p.kind, int(p.left), ceilSeconds(full)))
+	}
+	h.Set("RateLimit-Policy", strings.Join(pol, ", "))
+	h.Set("RateLimit", strings.Join(cur, ", "))
 }
 
 func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
 
-func (s *server) tooManyRequests(w http.ResponseWriter, r *http.Request, kind string, wait time.Duration) {
+func (s *server) tooManyRequests(w http.ResponseWriter, r *http.Request, kind string, b *buckets, wait time.Duration) {
 	s.metrics.RateLimited(kind)
-	s.rateLimitHeaders(w.Header(), kind, 0)
+	s.rateLimitHeaders(w.Header(), policy{kind, b.limit, 0})
 	retry := max(1, ceilSeconds(wait))
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	who := "this API key"
-	if kind == "ip" {
-		who = "this client address"
-	}
+	who := map[string]string{"ip": "this client address", "key": "this API key", "organisation": "this organisation"}[kind]
 	writeProblem(w, r, newProblem(http.StatusTooManyRequests, "rate_limited",
-		fmt.Sprintf("too many requests from %s (limit %s); retry in %d s", who, s.limits.limit, retry)))
+		fmt.Sprintf("too many requests from %s (limit %s); retry in %d s", who, b.limit, retry)))
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/time/rate"
+
+	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
 )
 
 func TestParseRateLimit(t *testing.T) {
@@ -110,8 +115,11 @@ type countingMetrics struct {
 
 func (m *countingMetrics) RateLimited(limit string) { m.limited[limit]++ }
 
-// limitedServer wraps a handler that answers 401 for keys ending in "bad".
-func limitedServer(t *testing.T, limit string) (http.Handler, *fakeClock, *countingMetrics) {
+// limitedServer is the rate limiting of the API around a handler that answers
+// 200, with an authentication that refuses keys ending in "bad", puts every
+// other key in the organisation named by its X-Org header, and lets requests
+// without a key through (as the platform's route does).
+func limitedServer(t *testing.T, limit string, orgLimit ...string) (http.Handler, *fakeClock, *countingMetrics) {
 	t.Helper()
 	l, err := ParseRateLimit(limit)
 	if err != nil {
@@ -120,25 +128,44 @@ func limitedServer(t *testing.T, limit string) (http.Handler, *fakeClock, *count
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	m := &countingMetrics{limited: map[string]int{}}
 	s := &server{log: slog.New(slog.DiscardHandler), limits: newBuckets(l, clock.now), metrics: m}
-	h := s.rateLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.Header.Get("Authorization"), "bad") {
-			unauthorized(w, r)
-			return
+	if len(orgLimit) > 0 {
+		ol, err := ParseRateLimit(orgLimit[0])
+		if err != nil {
+			t.Fatal(err)
 		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	return h, clock, m
+		s.orgLimits = newBuckets(ol, clock.now)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	authenticate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, keyed := bearer(r)
+			if !keyed {
+				ok(w, r)
+				return
+			}
+			if strings.HasSuffix(tok, "bad") {
+				unauthorized(w, r)
+				return
+			}
+			sc := scope.Scope{ActorID: uuid.NewSHA1(uuid.Nil, []byte(tok)), OrganisationID: uuid.NewSHA1(uuid.Nil, []byte(r.Header.Get("X-Org")))}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, tenancy.Principal{Scope: sc})))
+		})
+	}
+	return s.rateLimit(authenticate(s.limitTenant(ok))), clock, m
 }
 
 func key(c byte) string { return "vac_live_" + strings.Repeat(string(c), 48) }
 
 func badKey(c byte) string { return "vac_live_" + strings.Repeat(string(c), 45) + "bad" }
 
-func send(h http.Handler, addr, bearer string) *httptest.ResponseRecorder {
+func send(h http.Handler, addr, bearer string, org ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodGet, "/api/v3/organisations/acme/items", nil)
 	r.RemoteAddr = addr
 	if bearer != "" {
 		r.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if len(org) > 0 {
+		r.Header.Set("X-Org", org[0])
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -241,6 +268,88 @@ func TestFailedKeysCountAgainstTheAddress(t *testing.T) {
 	}
 }
 
+// TestJunkSecretsCannotEmptyAKey: the key's bucket is charged only once the
+// key has authenticated, so requests that carry a key's public prefix with a
+// wrong secret cost their sender's address, never the key.
+func TestJunkSecretsCannotEmptyAKey(t *testing.T) {
+	t.Parallel()
+	h, _, _ := limitedServer(t, "1/m burst 3")
+	victim := key('v')
+	junk := victim[:len(victim)-3] + "bad" // the same public prefix, another secret
+	for i := range 10 {
+		if w := send(h, fmt.Sprintf("203.0.113.%d:1", 10+i), junk); w.Code != http.StatusUnauthorized {
+			t.Fatalf("junk secret %d: want 401, got %d", i+1, w.Code)
+		}
+	}
+	for i := range 3 {
+		if w := send(h, "192.0.2.50:1", victim); w.Code != http.StatusOK {
+			t.Fatalf("the key's own request %d after 10 junk secrets with its prefix must pass, got %d", i+1, w.Code)
+		}
+	}
+}
+
+// TestServedRequestsAreCountedOnceAndRefusedOnesCostTheAddress: the address
+// pays up front and is paid back when the key and its organisation pay, so
+// several keys behind one address are limited per key, not as one client;
+// a request its key refuses keeps the address's token.
+func TestServedRequestsAreCountedOnceAndRefusedOnesCostTheAddress(t *testing.T) {
+	t.Parallel()
+	h, _, m := limitedServer(t, "1/m burst 3")
+	for _, k := range []byte("abc") {
+		for i := range 3 {
+			if w := send(h, "192.0.2.9:1", key(k)); w.Code != http.StatusOK {
+				t.Fatalf("key %c request %d from a shared address: want 200, got %d", k, i+1, w.Code)
+			}
+		}
+	}
+	for i := range 3 {
+		w := send(h, "192.0.2.9:1", key('a'))
+		if w.Code != http.StatusTooManyRequests || !strings.HasPrefix(w.Header().Get("RateLimit-Policy"), `"key"`) {
+			t.Fatalf("refusal %d must come from the key: %d %q", i+1, w.Code, w.Header().Get("RateLimit-Policy"))
+		}
+	}
+	w := send(h, "192.0.2.9:1", key('d'))
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("RateLimit-Policy") != `"ip";q=3;w=180` {
+		t.Errorf("three refused requests have emptied the address: %d %q", w.Code, w.Header().Get("RateLimit-Policy"))
+	}
+	if m.limited["key"] != 3 || m.limited["ip"] != 1 {
+		t.Errorf("rate-limited metric: %v", m.limited)
+	}
+}
+
+// TestOrganisationLimitAcrossKeys: however many keys an organisation has, their
+// requests together stay within the organisation's limit.
+func TestOrganisationLimitAcrossKeys(t *testing.T) {
+	t.Parallel()
+	h, _, m := limitedServer(t, "100/s burst 100", "1/m burst 4")
+	for i := range 4 {
+		w := send(h, "192.0.2.1:1", key(byte('a'+i)), "acme")
+		if w.Code != http.StatusOK {
+			t.Fatalf("request %d with a fresh key: want 200, got %d", i+1, w.Code)
+		}
+		if got := w.Header().Get("RateLimit-Policy"); got != `"key";q=100;w=1, "organisation";q=4;w=240` {
+			t.Errorf("RateLimit-Policy = %q", got)
+		}
+	}
+	w := send(h, "192.0.2.1:1", key('z'), "acme")
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("a fifth key of the organisation must be refused, got %d", w.Code)
+	}
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Code != "rate_limited" || !strings.Contains(p.Detail, "organisation") {
+		t.Errorf("429 body must be a rate_limited problem naming the organisation, got %s", w.Body)
+	}
+	if w := send(h, "192.0.2.1:1", key('z'), "globex"); w.Code != http.StatusOK {
+		t.Errorf("another organisation is unaffected: %d", w.Code)
+	}
+	if w := send(h, "192.0.2.1:1", key('y'), "acme"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("the refused request must not have charged the key either way; the organisation stays empty: %d", w.Code)
+	}
+	if m.limited["organisation"] != 2 {
+		t.Errorf("rate-limited metric by organisation = %d, want 2", m.limited["organisation"])
+	}
+}
+
 func TestBucketsStayBounded(t *testing.T) {
 	t.Parallel()
 	l, _ := ParseRateLimit("10/s burst 10")
@@ -276,8 +385,12 @@ func TestBucketsStayBounded(t *testing.T) {
 
 func BenchmarkRateLimit(b *testing.B) {
 	l, _ := ParseRateLimit("1000000/s burst 1000000")
-	s := &server{log: slog.New(slog.DiscardHandler), limits: newBuckets(l, time.Now), metrics: noMetrics{}}
-	h := s.rateLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := &server{log: slog.New(slog.DiscardHandler), limits: newBuckets(l, time.Now), orgLimits: newBuckets(l, time.Now), metrics: noMetrics{}}
+	p := tenancy.Principal{Scope: scope.Scope{ActorID: uuid.New(), OrganisationID: uuid.New()}}
+	h := s.rateLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.limitTenant(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w,
+			r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	}))
 	r := httptest.NewRequest(http.MethodGet, "/api/v3/organisations/acme/items", nil)
 	r.RemoteAddr = "192.0.2.1:1000"
 	r.Header.Set("Authorization", "Bearer "+key('a'))

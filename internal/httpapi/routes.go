@@ -24,10 +24,10 @@ func (s *server) routes() http.Handler {
 	r.With(s.rateLimit).Get("/ical/{token}.ics", s.icalFeed)
 
 	r.Route("/api/v3", func(r chi.Router) {
-		r.Use(s.rateLimit)
+		r.Use(s.rateLimit, wellFormedQuery)
 		r.Post("/organisations", s.createOrganisation)
 		r.Route("/organisations/{org}", func(r chi.Router) {
-			r.Use(s.authenticate, s.matchOrganisation)
+			r.Use(s.authenticate, s.limitTenant, s.matchOrganisation)
 			r.With(s.allow(domain.OpReadOrganisation)).Get("/", s.getOrganisation)
 
 			r.With(s.allow(domain.OpCreateAPIKey)).Post("/api-keys", s.createAPIKey)

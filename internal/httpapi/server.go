@@ -32,13 +32,23 @@ type Config struct {
 	Events *stream.Hub
 	// Heartbeat is how often an idle event stream sends a comment line (default 15s).
 	Heartbeat time.Duration
+	// Streams caps open event streams (zero fields: DefaultStreamLimits).
+	Streams StreamLimits
+	// StreamWriteTimeout bounds each write to an event stream (default 10s).
+	StreamWriteTimeout time.Duration
 
 	// RateLimit limits requests per API key and per client address (zero: off).
 	RateLimit RateLimit
+	// OrgRateLimit limits the requests of all of an organisation's keys together
+	// (zero: off).
+	OrgRateLimit RateLimit
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
 	// CORSOrigins are the browser origins allowed to call the API (none: CORS off).
 	CORSOrigins []string
+	// HSTS, when set, is the Strict-Transport-Security value sent with every
+	// response (for deployments where TLS ends in front of the server).
+	HSTS string
 	// Ready reports whether this instance should receive traffic (GET /readyz);
 	// nil only pings the database.
 	Ready func(ctx context.Context) error
@@ -56,8 +66,12 @@ type server struct {
 	platformToken string
 	events        *stream.Hub
 	heartbeat     time.Duration
+	streams       *openStreams
+	// streamWriteTimeout bounds each write to an event stream.
+	streamWriteTimeout time.Duration
 
-	limits         *buckets // nil: no rate limit
+	limits         *buckets // per key and per address; nil: no rate limit
+	orgLimits      *buckets // per organisation; nil: none
 	trustedProxies []netip.Prefix
 	cors           func(http.Handler) http.Handler
 	ready          func(ctx context.Context) error
@@ -71,11 +85,18 @@ func NewServer(cfg Config) http.Handler {
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
 	}
+	s.streams, s.streamWriteTimeout = newOpenStreams(cfg.Streams), cfg.StreamWriteTimeout
+	if s.streamWriteTimeout <= 0 {
+		s.streamWriteTimeout = defaultStreamWriteTimeout
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.RateLimit.Enabled() {
 		s.limits = newBuckets(cfg.RateLimit, time.Now)
+	}
+	if cfg.OrgRateLimit.Enabled() {
+		s.orgLimits = newBuckets(cfg.OrgRateLimit, time.Now)
 	}
 	if s.ready == nil {
 		s.ready = s.svc.Ping
@@ -84,6 +105,9 @@ func NewServer(cfg Config) http.Handler {
 		s.metrics = noMetrics{}
 	}
 	h := requestLog(s.log, cfg.RequestTimeout, s.observeRequest)(s.routes())
+	if cfg.HSTS != "" {
+		h = strictTransportSecurity(cfg.HSTS, h)
+	}
 	if cfg.Tracer != nil {
 		h = traced(h, cfg.Tracer, cfg.Propagator)
 	}

@@ -9,11 +9,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -22,6 +26,7 @@ import (
 
 	"github.com/vacancy-dev/vacancy/internal/calendar"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/retention"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
@@ -31,6 +36,10 @@ import (
 type Config struct {
 	// MaxWorkers is how many jobs one instance works at once (default 20).
 	MaxWorkers int
+	// OrgConcurrency is how many of one organisation's webhook deliveries one
+	// instance sends at once (default 4): the rest wait, so an organisation
+	// whose endpoints hang holds at most this many workers.
+	OrgConcurrency int
 	// Webhook is the delivery side of the SSRF guard (AllowPrivate, AllowHTTP).
 	Webhook webhook.Policy
 	// WebhookTimeout bounds one delivery attempt (default 10s).
@@ -49,6 +58,10 @@ type Config struct {
 	// CalendarSyncInterval is how often every calendar import is synced (default
 	// 15m).
 	CalendarSyncInterval time.Duration
+	// Retention is how long records are kept (zero fields: retention.Default's);
+	// RetentionInterval is how often the retention job runs (default 1h).
+	Retention         retention.Windows
+	RetentionInterval time.Duration
 	// FetchPollInterval is how often an idle worker polls for jobs when no
 	// notification woke it (River's default, 1s, when zero).
 	FetchPollInterval time.Duration
@@ -61,6 +74,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = 20
+	}
+	if c.OrgConcurrency <= 0 {
+		c.OrgConcurrency = DefaultOrgConcurrency
 	}
 	if c.WebhookTimeout <= 0 {
 		c.WebhookTimeout = webhook.DefaultTimeout
@@ -80,11 +96,26 @@ func (c Config) withDefaults() Config {
 	if c.CalendarSyncInterval <= 0 {
 		c.CalendarSyncInterval = 15 * time.Minute
 	}
+	if c.Retention.Commands == 0 {
+		c.Retention.Commands = retention.Default.Commands
+	}
+	if c.Retention.Events == 0 {
+		c.Retention.Events = retention.Default.Events
+	}
+	if c.Retention.Deliveries == 0 {
+		c.Retention.Deliveries = retention.Default.Deliveries
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = time.Hour
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
+
+// DefaultOrgConcurrency is Config.OrgConcurrency's default.
+const DefaultOrgConcurrency = 4
 
 // Queue is the insert-only River client that commands enqueue jobs with, in their
 // own transaction (it satisfies scope.JobQueue). API-only instances have just this.
@@ -116,11 +147,15 @@ type Runner struct {
 func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &deliveryWorker{svc: svc, sender: webhook.NewSender(cfg.Webhook, cfg.WebhookTimeout), cfg: cfg}); err != nil {
+	if err := river.AddWorkerSafely(workers, &deliveryWorker{svc: svc, sender: webhook.NewSender(cfg.Webhook, cfg.WebhookTimeout), cfg: cfg,
+		sending: map[uuid.UUID]int{}}); err != nil {
 		return nil, fmt.Errorf("register delivery worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &sweepWorker{svc: svc, log: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("register hold sweep worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &retentionWorker{purger: svc.Purger(cfg.Retention), log: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("register retention worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &calendarSweepWorker{svc: svc}); err != nil {
 		return nil, fmt.Errorf("register calendar sync sweep worker: %w", err)
@@ -138,6 +173,9 @@ func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, 
 			&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.CalendarSyncInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return CalendarSyncSweep{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionSweep{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true})},
 		// River's reindexer rebuilds its own indexes, which needs their owner (the
 		// migrating role); the server runs as vacancy_app, so it is left off.
@@ -174,16 +212,55 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return nil
 }
 
-// deliveryWorker sends one webhook delivery per job.
+// deliveryWorker sends one webhook delivery per job, at most
+// Config.OrgConcurrency of one organisation at once.
 type deliveryWorker struct {
 	river.WorkerDefaults[outbox.DeliveryJob]
 	svc    *service.Services
 	sender *webhook.Sender
 	cfg    Config
+
+	mu      sync.Mutex
+	sending map[uuid.UUID]int // deliveries in flight by organisation
+}
+
+// slot takes one of the organisation's delivery slots; false when they are all
+// in use.
+func (w *deliveryWorker) slot(org uuid.UUID) (release func(), ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sending[org] >= w.cfg.OrgConcurrency {
+		return nil, false
+	}
+	w.sending[org]++
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.sending[org]--; w.sending[org] == 0 {
+			delete(w.sending, org)
+		}
+	}, true
+}
+
+// busyWait is how long a delivery whose organisation has every slot in use
+// waits before River offers it again: from 1 s, doubling with each wait, up to
+// 30 s, with jitter; the job's attempts are not spent (River's snooze).
+func busyWait(job *rivertype.JobRow) time.Duration {
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta)
+	d := min(time.Second<<min(meta.Snoozes, 5), 30*time.Second)
+	return d/2 + rand.N(d)
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[outbox.DeliveryJob]) error {
 	org, id := job.Args.OrganisationID, job.Args.DeliveryID
+	release, ok := w.slot(org)
+	if !ok {
+		return river.JobSnooze(busyWait(job.JobRow))
+	}
+	defer release()
 	d, err := w.svc.PrepareDelivery(ctx, org, id)
 	if errors.Is(err, outbox.ErrNothingToDeliver) {
 		return nil
@@ -345,4 +422,43 @@ func (w *calendarSyncWorker) Work(ctx context.Context, job *river.Job[calendar.S
 // Timeout leaves room for the fetch and a large reconciliation.
 func (w *calendarSyncWorker) Timeout(*river.Job[calendar.SyncJob]) time.Duration {
 	return calendar.FetchTimeout + time.Minute
+}
+
+// RetentionSweep is the periodic job that deletes records older than their
+// windows (internal/retention).
+type RetentionSweep struct{}
+
+// Kind names the job's worker.
+func (RetentionSweep) Kind() string { return "retention_sweep" }
+
+// InsertOpts: one attempt, and never two at once; the next run comes at the next
+// interval and carries on where this one stopped.
+func (RetentionSweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+}
+
+type retentionWorker struct {
+	river.WorkerDefaults[RetentionSweep]
+	purger *retention.Purger
+	log    *slog.Logger
+}
+
+// Timeout: a first run over a large backlog deletes millions of rows, a batch at
+// a time; River's default minute would cut it off again and again.
+func (w *retentionWorker) Timeout(*river.Job[RetentionSweep]) time.Duration { return 30 * time.Minute }
+
+func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionSweep]) error {
+	started := time.Now()
+	r, err := w.purger.Run(ctx, started)
+	attrs := []any{"organisations", r.Organisations, "commands", r.Commands, "platform_commands", r.PlatformCommands,
+		"events", r.Events, "deliveries", r.Deliveries, "took", time.Since(started).Round(time.Millisecond)}
+	if err != nil {
+		w.log.WarnContext(ctx, "retention", append(attrs, "err", err)...)
+		return err
+	}
+	if r.Commands+r.PlatformCommands+r.Events+r.Deliveries > 0 {
+		w.log.InfoContext(ctx, "retention", attrs...)
+	}
+	return nil
 }

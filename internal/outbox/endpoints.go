@@ -82,7 +82,7 @@ type WebhookEndpointFields struct {
 
 // shapeOnly checks a URL's form; the server's policy (https only, public
 // addresses) is applied by the Service, which knows it.
-var shapeOnly = webhook.Policy{AllowHTTP: true}
+var shapeOnly = webhook.Policy{AllowHTTP: true, Ports: []int{webhook.AnyPort}}
 
 func (f WebhookEndpointFields) apply(in WebhookEndpointInput, creating bool) (WebhookEndpointFields, error) {
 	var p domain.Problems
@@ -150,17 +150,30 @@ func (s *Outbox) checkURL(ctx context.Context, raw string) error {
 	return nil
 }
 
+// CodeEndpointLimit is the conflict of an endpoint creation past the
+// organisation's quota.
+const CodeEndpointLimit = "webhook_endpoint_limit_reached"
+
 // CreateWebhookEndpoint registers an endpoint; the answer carries the signing
 // secret, shown this once (a replay of the request does not show it again).
+// The URL's host is resolved inside the recorded command, so a retry replays
+// the first answer. An organisation holds at most its quota of endpoints: each
+// one multiplies the deliveries its events cost.
 func (s *Outbox) CreateWebhookEndpoint(ctx context.Context, sc scope.Scope, cmd CreateWebhookEndpoint) (WebhookEndpoint, command.Receipt, error) {
-	if err := domain.Authorize(sc, domain.OpCreateWebhookEndpoint); err != nil {
-		return WebhookEndpoint{}, command.Receipt{}, err
-	}
-	if err := s.checkURL(ctx, cmd.URL); err != nil {
-		return WebhookEndpoint{}, command.Receipt{}, err
-	}
 	var secret string
-	ep, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateWebhookEndpoint, cmd, func(q *db.Queries) (WebhookEndpoint, []domain.Event, error) {
+	check := func(ctx context.Context) error { return s.checkURL(ctx, cmd.URL) }
+	ep, rc, err := command.RunChecked(ctx, s.exec, sc, cmd.Meta, domain.OpCreateWebhookEndpoint, cmd, check, func(q *db.Queries) (WebhookEndpoint, []domain.Event, error) {
+		if err := q.LockOrganisationQuota(ctx, sc.OrganisationID); err != nil {
+			return WebhookEndpoint{}, nil, fmt.Errorf("lock the organisation's quota: %w", err)
+		}
+		n, err := q.CountWebhookEndpoints(ctx, sc.OrganisationID)
+		if err != nil {
+			return WebhookEndpoint{}, nil, fmt.Errorf("count webhook endpoints: %w", err)
+		}
+		if n >= int64(s.endpointQuota) {
+			return WebhookEndpoint{}, nil, domain.Conflict(CodeEndpointLimit,
+				"the organisation has %d webhook endpoints, its limit: delete one first, or subscribe an existing one to more event types", n)
+		}
 		sec := webhook.NewSecret()
 		row, err := q.InsertWebhookEndpoint(ctx, db.InsertWebhookEndpointParams{OrganisationID: sc.OrganisationID,
 			ID: uuid.Must(uuid.NewV7()), Url: cmd.URL, Description: cmd.Description, EventTypes: cmd.EventTypes,
@@ -193,17 +206,16 @@ func NewUpdateWebhookEndpoint(meta command.Meta, id uuid.UUID, in WebhookEndpoin
 	return cmd, err
 }
 
-// UpdateWebhookEndpoint handles UpdateWebhookEndpoint.
+// UpdateWebhookEndpoint handles UpdateWebhookEndpoint; a new URL's host is
+// resolved inside the recorded command, as at creation.
 func (s *Outbox) UpdateWebhookEndpoint(ctx context.Context, sc scope.Scope, cmd UpdateWebhookEndpoint) (WebhookEndpoint, command.Receipt, error) {
-	if err := domain.Authorize(sc, domain.OpUpdateWebhookEndpoint); err != nil {
-		return WebhookEndpoint{}, command.Receipt{}, err
-	}
-	if cmd.Input.URL != nil {
-		if err := s.checkURL(ctx, strings.TrimSpace(*cmd.Input.URL)); err != nil {
-			return WebhookEndpoint{}, command.Receipt{}, err
+	check := func(ctx context.Context) error {
+		if cmd.Input.URL == nil {
+			return nil
 		}
+		return s.checkURL(ctx, strings.TrimSpace(*cmd.Input.URL))
 	}
-	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateWebhookEndpoint, cmd, func(q *db.Queries) (WebhookEndpoint, []domain.Event, error) {
+	return command.RunChecked(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateWebhookEndpoint, cmd, check, func(q *db.Queries) (WebhookEndpoint, []domain.Event, error) {
 		cur, err := q.GetWebhookEndpointForUpdate(ctx, db.GetWebhookEndpointForUpdateParams{OrganisationID: sc.OrganisationID, ID: cmd.EndpointID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return WebhookEndpoint{}, nil, domain.NotFound("webhook endpoint")

@@ -226,12 +226,19 @@ func (s *Outbox) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed
 		if after.legacySeq != 0 {
 			p, err := q.EventPositionBySeq(ctx, db.EventPositionBySeqParams{OrganisationID: sc.OrganisationID, Seq: after.legacySeq})
 			if errors.Is(err, pgx.ErrNoRows) {
+				// Its event is gone: deleted by retention, or never the organisation's.
+				if err := checkCursorKept(ctx, q, sc, Cursor{position: 1}); err != nil {
+					return err
+				}
 				return domain.Invalid("after", "invalid", "after must be a cursor from next_cursor or an event stream id")
 			}
 			if err != nil {
 				return fmt.Errorf("read events: %w", err)
 			}
 			after = Cursor{position: p}
+		}
+		if err := checkCursorKept(ctx, q, sc, after); err != nil {
+			return err
 		}
 		rows, err := q.ListEvents(ctx, db.ListEventsParams{OrganisationID: sc.OrganisationID,
 			AfterPosition: after.position, Types: types, RowLimit: fq.Limit + 1})
@@ -270,4 +277,33 @@ func (s *Outbox) FeedTail(ctx context.Context, sc scope.Scope) (Cursor, error) {
 		return nil
 	})
 	return c, err
+}
+
+// CheckCursor answers 410 cursor_expired (a Gone error) for a cursor from before
+// what retention has deleted.
+func (s *Outbox) CheckCursor(ctx context.Context, sc scope.Scope, after Cursor) error {
+	if err := domain.Authorize(sc, domain.OpReadEvents); err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, sc, func(q *db.Queries) error { return checkCursorKept(ctx, q, sc, after) })
+}
+
+// checkCursorKept refuses a cursor from before what retention has deleted: the
+// events after it are partly gone, and resuming would skip them silently. A
+// cursor below the highest position deleted is such a cursor (retention deletes
+// the oldest positions first). A legacy cursor is checked once Events has
+// translated it.
+func checkCursorKept(ctx context.Context, q *db.Queries, sc scope.Scope, after Cursor) error {
+	if after.position == 0 {
+		return nil
+	}
+	purged, err := q.EventsPurgedThrough(ctx, sc.OrganisationID)
+	if err != nil {
+		return fmt.Errorf("read event retention: %w", err)
+	}
+	if after.position < purged {
+		return domain.Gone(domain.CodeCursorExpired,
+			"the events after this cursor are older than the feed keeps (see docs/operations.md#retention): start again without a cursor, or from the stream's tail")
+	}
+	return nil
 }

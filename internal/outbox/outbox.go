@@ -15,14 +15,23 @@ import (
 
 // Outbox handles events, webhook endpoints and deliveries.
 type Outbox struct {
-	db       *scope.DB
-	exec     *command.Executor
-	log      *slog.Logger
-	webhooks webhook.Policy // which webhook URLs may be registered
+	db            *scope.DB
+	exec          *command.Executor
+	log           *slog.Logger
+	webhooks      webhook.Policy // which webhook URLs may be registered
+	endpointQuota int            // most webhook endpoints an organisation may hold
 }
 
+// DefaultEndpointQuota is how many webhook endpoints an organisation may hold
+// unless configured otherwise.
+const DefaultEndpointQuota = 10
+
 // NewOutbox returns an Outbox running its commands with exec; policy says which
-// webhook URLs may be registered.
-func NewOutbox(d *scope.DB, exec *command.Executor, policy webhook.Policy) *Outbox {
-	return &Outbox{db: d, exec: exec, log: exec.Logger(), webhooks: policy}
+// webhook URLs may be registered, and an organisation may hold endpointQuota
+// endpoints (DefaultEndpointQuota when endpointQuota <= 0).
+func NewOutbox(d *scope.DB, exec *command.Executor, policy webhook.Policy, endpointQuota int) *Outbox {
+	if endpointQuota <= 0 {
+		endpointQuota = DefaultEndpointQuota
+	}
+	return &Outbox{db: d, exec: exec, log: exec.Logger(), webhooks: policy, endpointQuota: endpointQuota}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
@@ -19,10 +21,34 @@ import (
 type DeliveryJob struct {
 	OrganisationID uuid.UUID `json:"organisation_id"`
 	DeliveryID     uuid.UUID `json:"delivery_id"`
+	// Behind is set when the organisation had a backlog of deliveries as this one
+	// was made: the job waits behind every organisation that keeps up.
+	Behind bool `json:"behind,omitempty"`
 }
 
 // Kind names the job's worker.
 func (DeliveryJob) Kind() string { return "webhook_delivery" }
+
+// Delivery job priorities (River works lower numbers first): an organisation
+// whose deliveries keep up gets the first; one with a backlog, for example
+// endpoints that time out, the last, so it slows only itself.
+const (
+	priorityKeepingUp = 1
+	priorityBehind    = 4
+)
+
+// InsertOpts gives the job its priority.
+func (j DeliveryJob) InsertOpts() river.InsertOpts {
+	if j.Behind {
+		return river.InsertOpts{Priority: priorityBehind}
+	}
+	return river.InsertOpts{Priority: priorityKeepingUp}
+}
+
+// BacklogLimit is how many pending deliveries an organisation may have before
+// its new ones wait behind everyone else's: a queue ordered by priority then age
+// holds at most this many of one organisation's jobs ahead of another's.
+const BacklogLimit = 100
 
 // fanOut creates a delivery, and its job, for every enabled endpoint of the
 // organisation (as EnabledWebhookEndpoints read them) that wants each event.
@@ -45,6 +71,17 @@ func fanOut(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.En
 	}
 	if len(jobs) == 0 {
 		return nil
+	}
+	backlog, err := q.PendingDeliveries(ctx, db.PendingDeliveriesParams{OrganisationID: sc.OrganisationID, RowLimit: BacklogLimit})
+	if err != nil {
+		return fmt.Errorf("count pending webhook deliveries: %w", err)
+	}
+	if backlog >= BacklogLimit {
+		for i := range jobs {
+			j := jobs[i].(DeliveryJob)
+			j.Behind = true
+			jobs[i] = j
+		}
 	}
 	var insertErr error
 	q.InsertWebhookDeliveries(ctx, deliveries).Exec(func(_ int, err error) {
@@ -212,8 +249,9 @@ func (s *Outbox) RecordDeliveryAttempt(ctx context.Context, organisationID, deli
 		return nil
 	})
 	if err == nil && disabled != nil {
+		// The host only: a URL's path and query may carry the receiver's token.
 		s.log.WarnContext(ctx, "webhook endpoint disabled: it kept failing", "organisation_id", organisationID,
-			"endpoint_id", disabled.ID, "url", disabled.Url, "failing_since", disabled.FailingSince,
+			"endpoint_id", disabled.ID, "host", webhook.Host(disabled.Url), "failing_since", disabled.FailingSince,
 			"disable_after", disableAfter.String())
 	}
 	return stop, err

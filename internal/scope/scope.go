@@ -115,7 +115,10 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*DB, error) {
 		// Without this, pgx scans uuid.UUID through database/sql's Scanner: the
 		// 16 bytes become a 36-character string, which uuid then parses back.
 		pgxuuid.Register(conn.TypeMap())
-		return takeRole(ctx, conn, AppRole)
+		if err := takeRole(ctx, conn, AppRole); err != nil {
+			return err
+		}
+		return applyRoleTimeouts(ctx, conn)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/rates"
+	"github.com/vacancy-dev/vacancy/internal/retention"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
 	"github.com/vacancy-dev/vacancy/internal/testmode"
@@ -50,6 +51,14 @@ type Config struct {
 	// WebhookPolicy says which webhook URLs may be registered, and which calendar
 	// feed URLs may be imported.
 	WebhookPolicy webhook.Policy
+	// Quotas bound what one organisation may hold (zero fields: the defaults).
+	Quotas Quotas
+}
+
+// Quotas are how many of a shared thing one organisation may hold.
+type Quotas struct {
+	APIKeys          int // API keys that are not revoked (default tenancy.DefaultKeyQuota)
+	WebhookEndpoints int // webhook endpoints (default outbox.DefaultEndpointQuota)
 }
 
 // New returns the services over d.
@@ -64,10 +73,10 @@ func New(d *scope.DB, cfg Config) *Services {
 	exec := command.NewExecutor(d, outbox.Publish, opts...)
 	bookings := booking.NewBookings(d, exec)
 	return &Services{
-		Registry:  tenancy.NewRegistry(d, exec),
+		Registry:  tenancy.NewRegistry(d, exec, cfg.Quotas.APIKeys),
 		Catalogue: catalogue.NewCatalogue(d, exec),
 		Bookings:  bookings,
-		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
+		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy, cfg.Quotas.WebhookEndpoints),
 		Sandbox:   testmode.NewSandbox(d, exec, bookings),
 		Calendar: calendar.NewCalendar(d, exec, bookings, cfg.WebhookPolicy,
 			fetch.New(cfg.WebhookPolicy, calendar.FetchTimeout)),
@@ -75,6 +84,9 @@ func New(d *scope.DB, cfg Config) *Services {
 		db:    d,
 	}
 }
+
+// Purger deletes what is older than the windows w (the retention job's work).
+func (s *Services) Purger(w retention.Windows) *retention.Purger { return retention.New(s.db, w) }
 
 // Ping checks that the database answers.
 func (s *Services) Ping(ctx context.Context) error { return s.db.Pool().Ping(ctx) }

@@ -49,13 +49,13 @@ func NewMetrics() *Metrics {
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "http_request_duration_seconds",
 			Help: "Time to handle an HTTP request, by route pattern and method.", Buckets: latencyBuckets}, []string{"route", "method"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "commands_total",
-			Help: "Commands handled, by command type and outcome (ok, invalid, not_found, conflict, forbidden, error)."}, []string{"type", "outcome"}),
+			Help: "Commands handled, by command type and outcome (ok, invalid, not_found, conflict, forbidden, error, replayed)."}, []string{"type", "outcome"}),
 		commandDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "command_duration_seconds",
 			Help: "Time to handle a command, idempotency bookkeeping included, by command type.", Buckets: latencyBuckets}, []string{"type"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "idempotent_replays_total",
 			Help: "Responses replayed from a command's stored outcome (a retry with the same Idempotency-Key), by route pattern."}, []string{"route"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rate_limited_requests_total",
-			Help: "Requests refused with 429, by the limit that refused them (key: per API key, ip: per client address)."}, []string{"limit"}),
+			Help: "Requests refused with 429, by the limit that refused them (ip, key, organisation, streams)."}, []string{"limit"}),
 		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "webhook_deliveries_total",
 			Help: "Webhook delivery attempts, by outcome."}, []string{"outcome"}),
 		webhookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "webhook_delivery_duration_seconds",
@@ -93,8 +93,8 @@ func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limi
 func (m *Metrics) IdempotentReplay(route string) { m.replays.WithLabelValues(route).Inc() }
 
 // ObserveCommand is a command.Observer: pass it as service.Config's Observer.
-// outcome is "ok", "error", or the kind of a domain error (invalid, not_found,
-// conflict, forbidden).
+// outcome is "ok", "error", "replayed", or the kind of a domain error (invalid,
+// not_found, conflict, forbidden).
 func (m *Metrics) ObserveCommand(_ context.Context, commandType, _, outcome string, d time.Duration) {
 	m.commands.WithLabelValues(commandType, outcome).Inc()
 	m.commandDuration.WithLabelValues(commandType).Observe(d.Seconds())

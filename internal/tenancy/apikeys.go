@@ -106,8 +106,10 @@ func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, err
 	if !wellFormed(key) {
 		return Principal{}, ErrUnauthenticated
 	}
-	cred, err := s.db.CredentialByPrefix(ctx, key[:prefixLen])
+	prefix := key[:prefixLen]
+	cred, err := s.db.CredentialByPrefix(ctx, prefix)
 	if errors.Is(err, pgx.ErrNoRows) {
+		s.creds.forgetPrefix(prefix)
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
@@ -115,11 +117,14 @@ func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, err
 	}
 	sum := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare(sum[:], cred.SecretHash) != 1 || cred.Revoked {
+		s.creds.forgetPrefix(prefix)
 		return Principal{}, ErrUnauthenticated
 	}
 	sc := scope.Scope{OrganisationID: cred.OrganisationID, ActorID: cred.ID, Role: scope.Role(cred.Role)}
 	s.touchKey(ctx, sc)
-	return Principal{Scope: sc, OrganisationSlug: cred.OrganisationSlug}, nil
+	p := Principal{Scope: sc, OrganisationSlug: cred.OrganisationSlug}
+	s.creds.remember(prefix, sum, p, time.Now())
+	return p, nil
 }
 
 // keyTouchInterval bounds how often one instance records a key's last use.
@@ -167,9 +172,14 @@ func NewCreateAPIKey(meta command.Meta, in CreateAPIKeyInput) (CreateAPIKey, err
 	return cmd, p.Err()
 }
 
+// CodeKeyLimit is the conflict of a key creation past the organisation's quota.
+const CodeKeyLimit = "api_key_limit_reached"
+
 // CreateAPIKey creates a key; the answer carries the secret, shown this once.
 // The stored command outcome keeps only the key's public fields, so a replay
-// of the request cannot reveal the secret again.
+// of the request cannot reveal the secret again. An organisation holds at most
+// its quota of keys that are not revoked: every key has a rate limit of its
+// own, so keys without end would multiply what one organisation may send.
 func (s *Registry) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAPIKey) (APIKey, command.Receipt, error) {
 	if cmd.Livemode != nil && *cmd.Livemode != sc.Livemode() {
 		if sc.Livemode() {
@@ -190,6 +200,17 @@ func (s *Registry) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateA
 	}
 	var secret string
 	key, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
+		if err := q.LockOrganisationQuota(ctx, sc.OrganisationID); err != nil {
+			return APIKey{}, nil, fmt.Errorf("lock the organisation's quota: %w", err)
+		}
+		n, err := q.CountLiveAPIKeys(ctx, sc.OrganisationID)
+		if err != nil {
+			return APIKey{}, nil, fmt.Errorf("count api keys: %w", err)
+		}
+		if n >= int64(s.keyQuota) {
+			return APIKey{}, nil, domain.Conflict(CodeKeyLimit,
+				"the organisation holds %d API keys, its limit: revoke one it no longer uses first", n)
+		}
 		k, err := createAPIKey(ctx, q, sc, cmd.Name, cmd.Role)
 		secret = k.Key
 		k.Key = ""
@@ -205,9 +226,11 @@ type RevokeAPIKey struct {
 	KeyID        uuid.UUID `json:"key_id"`
 }
 
-// RevokeAPIKey revokes a key of the scope's organisation.
+// RevokeAPIKey revokes a key of the scope's organisation. Every instance hears
+// of it at the commit (a notification), so event streams with the key end at
+// once, wherever they are.
 func (s *Registry) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeAPIKey) (APIKey, command.Receipt, error) {
-	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpRevokeAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
+	k, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpRevokeAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
 		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID, Now: cmd.IssuedAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return APIKey{}, nil, domain.NotFound("api key")
@@ -215,8 +238,15 @@ func (s *Registry) RevokeAPIKey(ctx context.Context, sc scope.Scope, cmd RevokeA
 		if err != nil {
 			return APIKey{}, nil, fmt.Errorf("revoke api key: %w", err)
 		}
+		if err := q.NotifyAPIKeyRevoked(ctx, db.NotifyAPIKeyRevokedParams{OrganisationID: sc.OrganisationID, ID: cmd.KeyID}); err != nil {
+			return APIKey{}, nil, fmt.Errorf("notify the revocation: %w", err)
+		}
 		return apiKeyFromRow(row), nil, nil
 	})
+	if err == nil {
+		s.ForgetKey(cmd.KeyID)
+	}
+	return k, rc, err
 }
 
 // ListAPIKeys lists the organisation's keys (never their secrets).

@@ -13,14 +13,25 @@ import (
 
 // Registry handles organisations and API keys.
 type Registry struct {
-	db   *scope.DB
-	exec *command.Executor
-	log  *slog.Logger
+	db       *scope.DB
+	exec     *command.Executor
+	log      *slog.Logger
+	keyQuota int // most API keys, not revoked, an organisation may hold
 
-	touched sync.Map // api key id -> time.Time of the last recorded use
+	touched sync.Map    // api key id -> time.Time of the last recorded use
+	creds   credentials // keys that authenticated, for Recheck
 }
 
-// NewRegistry returns a Registry running its commands with exec.
-func NewRegistry(d *scope.DB, exec *command.Executor) *Registry {
-	return &Registry{db: d, exec: exec, log: exec.Logger()}
+// DefaultKeyQuota is how many API keys, not revoked, an organisation may hold
+// unless configured otherwise.
+const DefaultKeyQuota = 100
+
+// NewRegistry returns a Registry running its commands with exec; an
+// organisation may hold keyQuota keys that are not revoked (DefaultKeyQuota
+// when keyQuota <= 0).
+func NewRegistry(d *scope.DB, exec *command.Executor, keyQuota int) *Registry {
+	if keyQuota <= 0 {
+		keyQuota = DefaultKeyQuota
+	}
+	return &Registry{db: d, exec: exec, log: exec.Logger(), keyQuota: keyQuota}
 }

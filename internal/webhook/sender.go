@@ -3,12 +3,14 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -82,7 +84,7 @@ func (s *Sender) Send(ctx context.Context, d Delivery) Result {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
-		return Result{Err: truncate("build request: " + err.Error())}
+		return Result{Err: "the url cannot be requested"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Vacancy-Webhooks/1")
@@ -103,16 +105,33 @@ func (s *Sender) Send(ctx context.Context, d Delivery) Result {
 	return r
 }
 
+// describe says why no response arrived, in words fit for the delivery log
+// (which admins read) and the job log: never the URL (it may carry a token) nor
+// the addresses the host resolved to or the server's own network details.
 func describe(err error, timeout time.Duration) string {
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	var dns *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return fmt.Sprintf("no response within %s", timeout)
+	case errors.Is(err, errRefusedAddress):
+		return errRefusedAddress.Error()
+	case errors.As(err, &dns):
+		return "the host does not resolve"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection was closed before a response"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "the host cannot be reached"
+	case errors.As(err, &certErr):
+		return truncate("the TLS certificate was not accepted: " + certErr.Err.Error())
+	case errors.As(err, &recErr):
+		return "the receiver does not speak TLS"
 	}
-	// The dialer's refusal is wrapped in url.Error and net.OpError; keep its own words.
-	if i := strings.Index(err.Error(), "refused: address"); i >= 0 {
-		return truncate(err.Error()[i:])
-	}
-	return truncate(err.Error())
+	return "no response: the connection failed"
 }
 
 func truncate(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -46,13 +47,18 @@ func TestForbiddenAddresses(t *testing.T) {
 	t.Parallel()
 	forbidden := []string{"127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fd00::1",
 		"169.254.169.254", "fe80::1", "0.0.0.0", "::", "100.100.100.200", "fd00:ec2::254", "224.0.0.1",
-		"::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a00:1::", "255.255.255.255", "198.18.0.1"}
+		"::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a00:1::", "255.255.255.255", "198.18.0.1",
+		// IPv6 outside global unicast, and special ranges inside it, which passed before:
+		"::a00:1", "::8.8.8.8", "fec0::1", "64:ff9b:1::a00:1", "64:ff9b:1::808:808", "2001::1", "2001:0:4136:e378::1",
+		"2001:db8::1", "3fff::1", "100::1", "5f00::1", "4000::1",
+		// IPv4 documentation ranges:
+		"192.0.2.10", "198.51.100.7", "203.0.113.99"}
 	for _, s := range forbidden {
 		if _, bad := webhook.Forbidden(netip.MustParseAddr(s)); !bad {
 			t.Errorf("%s must be forbidden", s)
 		}
 	}
-	for _, s := range []string{"93.184.215.14", "8.8.8.8", "2606:4700::6810:84e5", "64:ff9b::808:808"} {
+	for _, s := range []string{"93.184.215.14", "8.8.8.8", "2606:4700::6810:84e5", "64:ff9b::808:808", "2a00:1450:4001:80e::200e", "2002:808:808::1"} {
 		if reason, bad := webhook.Forbidden(netip.MustParseAddr(s)); bad {
 			t.Errorf("%s is public, refused as %s", s, reason)
 		}
@@ -68,7 +74,8 @@ func TestCheckURL(t *testing.T) {
 		code   string // "" when accepted
 	}{
 		{strict, "https://127.0.0.1/hook", "forbidden_address"},
-		{strict, "https://[::1]:8443/hook", "forbidden_address"},
+		{strict, "https://[::1]/hook", "forbidden_address"},
+		{strict, "https://[::1]:8443/hook", "forbidden_address"}, // the address is named before the port
 		{strict, "https://169.254.169.254/latest/meta-data", "forbidden_address"},
 		{strict, "https://localhost/hook", "forbidden_address"}, // resolves to loopback
 		{strict, "https://10.0.0.7/hook", "forbidden_address"},
@@ -82,6 +89,14 @@ func TestCheckURL(t *testing.T) {
 		{webhook.Policy{AllowHTTP: true}, "http://93.184.215.14/hook", ""},
 		{webhook.Policy{AllowHTTP: true}, "http://127.0.0.1/hook", "forbidden_address"},
 		{webhook.Policy{AllowHTTP: true, AllowPrivate: true}, "http://127.0.0.1:9/hook", ""},
+		{strict, "https://93.184.215.14:8443/hook", "port_not_allowed"},
+		{strict, "https://93.184.215.14:22/hook", "port_not_allowed"},
+		{strict, "https://93.184.215.14:443/hook", ""},
+		{webhook.Policy{AllowHTTP: true}, "http://93.184.215.14:80/hook", ""},
+		{webhook.Policy{Ports: []int{443, 8443}}, "https://93.184.215.14:8443/hook", ""},
+		{webhook.Policy{Ports: []int{webhook.AnyPort}}, "https://93.184.215.14:2222/hook", ""},
+		{strict, "https://[2001:db8::1]/hook", "forbidden_address"},
+		{strict, "https://[fec0::1]/hook", "forbidden_address"},
 	}
 	for _, c := range cases {
 		_, err := c.policy.CheckURL(context.Background(), c.url)
@@ -104,12 +119,61 @@ func TestSenderRefusesPrivateAddressAtDial(t *testing.T) {
 	defer srv.Close()
 	// A name, not a literal, so the refusal comes from the dialer's resolved address.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	res := webhook.NewSender(webhook.Policy{AllowHTTP: true}, 2*time.Second).Send(context.Background(), webhook.Delivery{URL: url, Secret: "s", Body: []byte("{}")})
-	if res.OK() || !strings.Contains(res.Err, "refused: address") || !strings.Contains(res.Err, "loopback") {
+	res := webhook.NewSender(webhook.Policy{AllowHTTP: true, Ports: []int{webhook.AnyPort}}, 2*time.Second).
+		Send(context.Background(), webhook.Delivery{URL: url, Secret: "s", Body: []byte("{}")})
+	if res.OK() || !strings.Contains(res.Err, "refused") {
 		t.Fatalf("the sender must refuse to connect to a loopback address, got %+v", res)
+	}
+	// The delivery log is shown to the organisation's admins: it names neither the
+	// address the host resolved to nor what kind it is.
+	for _, leak := range []string{"127.0.0.1", "::1", "loopback"} {
+		if strings.Contains(res.Err, leak) {
+			t.Errorf("the refusal must not reveal %q: %q", leak, res.Err)
+		}
 	}
 	if hits.Load() != 0 {
 		t.Fatal("the receiver must not have been reached")
+	}
+}
+
+// TestCheckURLDoesNotRevealWhatAHostResolvedTo: a registration refused for
+// resolving to an internal address says so, but not which address or kind.
+func TestCheckURLDoesNotRevealWhatAHostResolvedTo(t *testing.T) {
+	t.Parallel()
+	_, err := webhook.Policy{}.CheckURL(context.Background(), "https://localhost/hook")
+	var ue *webhook.URLError
+	if !errors.As(err, &ue) || ue.Code != "forbidden_address" {
+		t.Fatalf("localhost must be refused: %v", err)
+	}
+	for _, leak := range []string{"127.0.0.1", "::1", "loopback"} {
+		if strings.Contains(ue.Message, leak) {
+			t.Errorf("the refusal must not reveal %q: %q", leak, ue.Message)
+		}
+	}
+}
+
+// TestSenderErrorsCarryNoURLOrAddress: why an attempt failed is recorded for
+// the organisation's admins and logged by the job queue; it must not carry the
+// URL (which may hold a token) or the addresses the host resolved to.
+func TestSenderErrorsCarryNoURLOrAddress(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: the connection is refused
+	s := webhook.NewSender(webhook.Policy{AllowHTTP: true, AllowPrivate: true}, 2*time.Second)
+	for _, url := range []string{"http://" + addr + "/hooks?token=s3cr3t-t0ken", "http://no-such-host.invalid/hooks?token=s3cr3t-t0ken"} {
+		res := s.Send(context.Background(), webhook.Delivery{URL: url, Secret: "s", Body: []byte("{}")})
+		if res.OK() || res.Err == "" {
+			t.Fatalf("%s cannot be reached: %+v", url, res)
+		}
+		for _, leak := range []string{"s3cr3t-t0ken", "127.0.0.1", "/hooks", "no-such-host"} {
+			if strings.Contains(res.Err, leak) {
+				t.Errorf("the error for %s must not carry %q: %q", url, leak, res.Err)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 -- Back to the views, the xid feed order and the NOTIFY trigger, with row level
 -- security enabled but not forced. Plain PostgreSQL only: a distributed schema
 -- cannot take the trigger back. Cursors issued since 0011 stop working.
+DROP FUNCTION retention_organisations(uuid, integer);
 DROP FUNCTION due_calendar_imports(integer);
 DROP INDEX ical_feeds_by_token;
 ALTER TABLE ical_feeds DROP CONSTRAINT ical_feeds_token_hash,

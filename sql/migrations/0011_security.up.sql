@@ -207,10 +207,24 @@ BEGIN
 END
 $$;
 
+-- Retention (migration 0012, docs/operations.md#retention) visits every
+-- organisation, a page of ids at a time, and deletes in each one's scoped
+-- transaction.
+CREATE FUNCTION retention_organisations(after uuid, n integer)
+RETURNS SETOF uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT o.id FROM organisations o WHERE o.id > after ORDER BY o.id LIMIT least(greatest(n, 0), 1000);
+END
+$$;
+
 REVOKE ALL ON FUNCTION api_key_credential(text), due_holds(integer), ical_feed_by_token(bytea),
-    due_calendar_imports(integer) FROM PUBLIC;
+    due_calendar_imports(integer), retention_organisations(uuid, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api_key_credential(text), due_holds(integer), ical_feed_by_token(bytea),
-    due_calendar_imports(integer) TO vacancy_app;
+    due_calendar_imports(integer), retention_organisations(uuid, integer) TO vacancy_app;
 
 -- Hand the functions to vacancy_pretenant. A role that is not a superuser may
 -- do so only if it may SET ROLE to the new owner, which must be allowed to
@@ -235,6 +249,7 @@ BEGIN
     ALTER FUNCTION due_holds(integer) OWNER TO vacancy_pretenant;
     ALTER FUNCTION ical_feed_by_token(bytea) OWNER TO vacancy_pretenant;
     ALTER FUNCTION due_calendar_imports(integer) OWNER TO vacancy_pretenant;
+    ALTER FUNCTION retention_organisations(uuid, integer) OWNER TO vacancy_pretenant;
     IF NOT super THEN
         EXECUTE format('REVOKE vacancy_pretenant FROM %I', current_user);
         EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM vacancy_pretenant', current_schema());

@@ -29,3 +29,16 @@ RETURNING *;
 -- name: TouchAPIKey :exec
 UPDATE api_keys SET last_used_at = now()
 WHERE organisation_id = @organisation_id AND id = @id;
+
+-- name: CountLiveAPIKeys :one
+-- The organisation's keys that are not revoked. Run it after
+-- LockOrganisationQuota, in a statement of its own: under READ COMMITTED a
+-- statement that waited for the lock would still count with the snapshot it
+-- began with.
+SELECT count(*) FROM api_keys WHERE organisation_id = @organisation_id AND revoked_at IS NULL;
+
+-- name: NotifyAPIKeyRevoked :exec
+-- Tells every server instance, at the revocation's commit, that the key is
+-- revoked: their event streams with it end at once (internal/stream).
+SELECT pg_notify('vacancy_keys', k.id::text) FROM api_keys k
+WHERE k.organisation_id = @organisation_id AND k.id = @id;

@@ -27,6 +27,13 @@ WHERE organisation_id = @organisation_id
 ORDER BY id
 LIMIT @row_limit;
 
+-- name: MoveItemStays :exec
+-- A booking's stay records its item's property (for the bookings list's
+-- property filter, migration 0009): when an item moves, its stays move with it.
+UPDATE booking_items SET property_id = sqlc.narg(property_id)
+WHERE organisation_id = sqlc.arg(organisation_id) AND item_id = sqlc.arg(item_id)
+  AND property_id IS DISTINCT FROM sqlc.narg(property_id);
+
 -- name: UpdateItem :one
 UPDATE items SET
     name = @name, description = @description, capacity = @capacity, nightly_price = @nightly_price,

@@ -12,6 +12,12 @@ SELECT * FROM organisations WHERE organisations.id = @organisation_id;
 SELECT id, slug, currency, timezone, hold_minutes, (now() + clock_offset)::timestamptz AS now, livemode
 FROM organisations WHERE organisations.id = @organisation_id;
 
+-- name: LockOrganisationQuota :exec
+-- Serialises the commands that check a quota of the organisation (API keys,
+-- webhook endpoints) until the end of the transaction. FOR NO KEY UPDATE: the
+-- foreign-key checks of every other writer (FOR KEY SHARE) do not wait on it.
+SELECT organisations.id FROM organisations WHERE organisations.id = @organisation_id FOR NO KEY UPDATE;
+
 -- name: CreateSandbox :one
 -- The sandbox twin of a live organisation (its id derived from the live one),
 -- or nothing when it exists already.

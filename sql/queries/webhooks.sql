@@ -93,3 +93,17 @@ UPDATE webhook_endpoints SET
     version = CASE WHEN @enabled::boolean = enabled THEN version ELSE version + 1 END,
     updated_at = CASE WHEN @enabled::boolean = enabled THEN updated_at ELSE @now::timestamptz END
 WHERE organisation_id = @organisation_id AND id = @id;
+
+-- name: CountWebhookEndpoints :one
+-- The organisation's endpoints (after LockOrganisationQuota, see CountLiveAPIKeys).
+SELECT count(*) FROM webhook_endpoints WHERE organisation_id = @organisation_id;
+
+-- name: PendingDeliveries :one
+-- How many of the organisation's deliveries are pending, counting no further
+-- than row_limit (webhook_deliveries_pending): the fan-out's measure of how far
+-- behind the organisation's webhooks are.
+SELECT count(*) FROM (
+    SELECT 1 FROM webhook_deliveries
+    WHERE organisation_id = @organisation_id AND status = 'pending'
+    LIMIT @row_limit
+) p;
