@@ -81,8 +81,8 @@ type ImportFields struct {
 }
 
 // shapeOnly checks an import URL's form; the server's policy (https only, public
-// addresses) is applied by the service, as for webhook URLs.
-var shapeOnly = webhook.Policy{AllowHTTP: true}
+// addresses, its ports) is applied by the service, as for webhook URLs.
+var shapeOnly = webhook.Policy{AllowHTTP: true, Ports: []int{webhook.AnyPort}}
 
 func (f ImportFields) apply(in ImportInput, creating bool) (ImportFields, error) {
 	var p domain.Problems
