@@ -86,7 +86,7 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
 	}
 	// encoding/json lets the last of two equal keys win and matches field names
 	// in any case; what the client meant is then a guess, so both are refused.
-	if err := checkKeys(body, reflect.TypeFor[T]()); err != nil {
+	if err := checkKeys(body, reflect.TypeFor[T]()); err != nil && !errors.Is(err, errMalformed) {
 		writeProblem(w, r, newProblem(http.StatusBadRequest, "malformed_json", err.Error()))
 		return v, false
 	}
@@ -107,6 +107,11 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
+// errMalformed stops checkKeys at the first token it cannot read: the decoder
+// then says what is wrong. (Carrying on would loop: a token the decoder refuses
+// is never consumed.)
+var errMalformed = errors.New("malformed JSON")
+
 // checkKeys walks a JSON text alongside the Go type it is for and refuses an
 // object that gives a key twice, and, where the type is a struct, a key that is
 // not exactly one of its JSON field names. Malformed JSON is left to the decoder.
@@ -116,7 +121,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 	walk = func(t reflect.Type, path string) error {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil // the decoder says what is wrong
+			return errMalformed
 		}
 		for t != nil && t.Kind() == reflect.Pointer {
 			t = t.Elem()
@@ -132,7 +137,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
-					return nil
+					return errMalformed
 				}
 				key, _ := kt.(string)
 				if seen[key] {
@@ -154,7 +159,9 @@ func checkKeys(body []byte, t reflect.Type) error {
 					return err
 				}
 			}
-			_, _ = dec.Token()
+			if _, err := dec.Token(); err != nil {
+				return errMalformed
+			}
 		case json.Delim('['):
 			var elem reflect.Type
 			if !opaque && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
@@ -165,7 +172,9 @@ func checkKeys(body []byte, t reflect.Type) error {
 					return err
 				}
 			}
-			_, _ = dec.Token()
+			if _, err := dec.Token(); err != nil {
+				return errMalformed
+			}
 		}
 		return nil
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/vacancy-dev/vacancy/internal/apitest"
 )
 
@@ -50,4 +52,19 @@ func TestAmbiguousInputIsRefused(t *testing.T) {
 		admin.Get(o.path("/bookings")+"?"+q).Problem(http.StatusBadRequest, "malformed_query")
 	}
 	admin.Get(o.path("/bookings") + "?status=%70aid").Expect(http.StatusOK) // a well-formed escape is fine
+}
+
+// TestMalformedJSONInsideAnArrayIsRefused: a value the decoder cannot read inside
+// an array or an object is answered 400 malformed_json (the key check once
+// looped on it forever, growing until the process was killed).
+func TestMalformedJSONInsideAnArrayIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	o := newOrg(t, srv, "malformed")
+	admin := o.as(t, "admin")
+	for _, body := range []string{`{"items":[x]}`, `{"items":[{"item_id":x}]}`, `{"items":[1,,2]}`, `{"guest_name":}`, `[x`} {
+		admin.Post(o.path("/bookings"), nil, apitest.RawBody("application/json", []byte(body)),
+			apitest.IdempotencyKey(uuid.NewString()), apitest.BreaksContract("malformed JSON")).
+			Problem(http.StatusBadRequest, "malformed_json")
+	}
 }
