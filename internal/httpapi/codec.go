@@ -112,16 +112,24 @@ var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 // is never consumed.)
 var errMalformed = errors.New("malformed JSON")
 
+// maxDepth bounds how deeply a body may nest arrays and objects: no request of
+// the API needs more than a few levels, and a body of a million [ must cost a
+// bounded walk, not a path string per level.
+const maxDepth = 32
+
 // checkKeys walks a JSON text alongside the Go type it is for and refuses an
 // object that gives a key twice, and, where the type is a struct, a key that is
 // not exactly one of its JSON field names. Malformed JSON is left to the decoder.
 func checkKeys(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var walk func(t reflect.Type, path string) error
-	walk = func(t reflect.Type, path string) error {
+	var walk func(t reflect.Type, path string, depth int) error
+	walk = func(t reflect.Type, path string, depth int) error {
 		tok, err := dec.Token()
 		if err != nil {
 			return errMalformed
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && depth >= maxDepth {
+			return fmt.Errorf("the body nests arrays and objects more than %d levels deep", maxDepth)
 		}
 		for t != nil && t.Kind() == reflect.Pointer {
 			t = t.Elem()
@@ -155,7 +163,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 				case !opaque && t.Kind() == reflect.Map:
 					next = t.Elem()
 				}
-				if err := walk(next, path+"."+key); err != nil {
+				if err := walk(next, path+"."+key, depth+1); err != nil {
 					return err
 				}
 			}
@@ -168,7 +176,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 				elem = t.Elem()
 			}
 			for i := 0; dec.More(); i++ {
-				if err := walk(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				if err := walk(elem, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
 					return err
 				}
 			}
@@ -178,7 +186,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 		}
 		return nil
 	}
-	return walk(t, "")
+	return walk(t, "", 0)
 }
 
 func orBody(path string) string {
