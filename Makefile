@@ -6,21 +6,23 @@ export TESTCONTAINERS_HOST_OVERRIDE := 127.0.0.1
 export VACANCY_PG_IMAGE ?= postgres:17
 
 SQLC_VERSION := v1.31.1
+OAPI_CODEGEN_VERSION := v2.8.2
 IMAGE ?= vacancy/api:dev
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 BIN := $(CURDIR)/bin
 SQLC := $(BIN)/sqlc
+OAPI_CODEGEN := $(BIN)/oapi-codegen
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run test check ci pg-image tools build generate image bench test-reliability fuzz
+.PHONY: run test check ci pg-image tools build generate client image bench test-reliability fuzz
 
 ## run: serve Vacancy with a disposable PostgreSQL (or DATABASE_URL) and a demo organisation
 run: pg-image
 	go build -o $(BIN)/vacancy-dev ./cmd/vacancy-dev
 	$(BIN)/vacancy-dev
 
-## test: unit and integration tests (PostgreSQL in testcontainers, race detector on)
-test: pg-image
+## test: unit and integration tests (PostgreSQL in testcontainers, race detector on; vacancytest runs the API image)
+test: pg-image image
 	go test $(GO_TEST_FLAGS) ./...
 
 ## test-reliability: only the reliability suite (races, retries, faults, crashes, hostile input); make test runs it too
@@ -42,6 +44,9 @@ check: tools
 	go vet ./...
 	$(SQLC) diff
 	$(SQLC) vet
+	@tmp=$$(mktemp -d) && sed 's|^output: .*|output: '$$tmp'/api.gen.go|' client/api/oapi-codegen.yaml > $$tmp/cfg.yaml && \
+		$(OAPI_CODEGEN) -config $$tmp/cfg.yaml openapi.yaml && \
+		if ! cmp -s $$tmp/api.gen.go client/api/api.gen.go; then echo "client/api is stale: run make client"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 ## ci: what .ci/run runs
 ci: check test fuzz
@@ -66,12 +71,19 @@ bench: pg-image build
 generate: tools
 	$(SQLC) generate
 
+## client: regenerate the typed Go client (client/api) after editing openapi.yaml
+client: tools
+	$(OAPI_CODEGEN) -config client/api/oapi-codegen.yaml openapi.yaml
+
 ## pg-image: make sure the PostgreSQL image exists locally (builds it from Debian packages when it cannot be pulled)
 pg-image:
 	./scripts/pg-image.sh
 
-## tools: install pinned sqlc into ./bin
-tools: $(SQLC)
+## tools: install pinned sqlc and oapi-codegen into ./bin
+tools: $(SQLC) $(OAPI_CODEGEN)
+
+$(OAPI_CODEGEN):
+	GOBIN=$(BIN) go install github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
 
 $(SQLC):
 	GOBIN=$(BIN) go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)

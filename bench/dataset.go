@@ -63,6 +63,9 @@ type sizes struct {
 	UnitsPerItem int
 	BookingItems int
 	SlugPrefix   string // "bench", "pool"
+	// RateRules per item, spread over the loaded future; with any, each
+	// organisation also has an inclusive VAT and a city tax per guest-night.
+	RateRules int
 }
 
 const bookingSamplePerOrg = 2000
@@ -141,7 +144,7 @@ func load(ctx context.Context, admin *pgx.Conn, serverURL func(db string) string
 			}
 			defer conn.Close(context.WithoutCancel(gctx))
 			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			n, err := loadOrganisation(gctx, conn, o, sz.ItemsPerOrg, ds.Units, perOrg[i], ds.Today, rng)
+			n, err := loadOrganisation(gctx, conn, o, sz.ItemsPerOrg, ds.Units, perOrg[i], sz.RateRules, ds.Today, rng)
 			if err != nil {
 				return fmt.Errorf("load organisation %s: %w", o.Slug, err)
 			}
@@ -211,10 +214,11 @@ type stay struct {
 	nights     int
 }
 
-// loadOrganisation copies one organisation's items, their units, bookings,
-// booking items and occupancies, and returns how many booking items it loaded.
-// No two stays of a unit overlap, so the exclusion constraint accepts them all.
-func loadOrganisation(ctx context.Context, conn *pgx.Conn, o *organisation, items, units, bookingItems int, today time.Time, rng *rand.Rand) (int, error) {
+// loadOrganisation copies one organisation's items, their units, rate rules and
+// charges, bookings, booking items and occupancies, and returns how many booking
+// items it loaded. No two stays of a unit overlap, so the exclusion constraint
+// accepts them all.
+func loadOrganisation(ctx context.Context, conn *pgx.Conn, o *organisation, items, units, bookingItems, rateRules int, today time.Time, rng *rand.Rand) (int, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -249,6 +253,23 @@ func loadOrganisation(ctx context.Context, conn *pgx.Conn, o *organisation, item
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"units"}, []string{"organisation_id", "id", "item_id", "name"},
 		pgx.CopyFromRows(unitRows)); err != nil {
 		return 0, fmt.Errorf("copy units: %w", err)
+	}
+	if rateRules > 0 {
+		// Rules every 16 days from a month ago, a week to three weeks long (so some
+		// overlap), a third of them on Fridays and Saturdays only: prices only, so
+		// every stay the scenarios ask for stays sellable.
+		if _, err := tx.Exec(ctx, `INSERT INTO rate_rules (organisation_id, id, item_id, start_date, end_date, days, nightly_price)
+			SELECT i.organisation_id, gen_random_uuid(), i.id, $2::date + k * 16, $2::date + k * 16 + 7 + (k % 3) * 7,
+			       CASE WHEN k % 3 = 0 THEN '{5,6}'::smallint[] END, i.nightly_price + (k % 7) * 500
+			FROM items i CROSS JOIN generate_series(0, $3::integer - 1) AS k
+			WHERE i.organisation_id = $1`, o.ID, today.AddDate(0, 0, -30), rateRules); err != nil {
+			return 0, fmt.Errorf("insert rate rules: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO charges (organisation_id, id, name, kind, percent_bp, amount, per, inclusive)
+			VALUES ($1, gen_random_uuid(), 'VAT', 'tax', 1000, NULL, 'stay', true),
+			       ($1, gen_random_uuid(), 'City tax', 'tax', NULL, 150, 'guest_night', false)`, o.ID); err != nil {
+			return 0, fmt.Errorf("insert charges: %w", err)
+		}
 	}
 
 	var stays []stay

@@ -144,7 +144,7 @@ func literal(a any) (string, error) {
 			s[i] = id.String()
 		}
 		return quote("{"+strings.Join(s, ",")+"}") + "::uuid[]", nil
-	case int32, int64, int, float64:
+	case int32, int64, int, float64, bool:
 		return fmt.Sprint(v), nil
 	case string:
 		return quote(v), nil

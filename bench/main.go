@@ -60,6 +60,7 @@ type config struct {
 	scale                                        bool
 	scaleOrgs, scaleBookingItems                 int
 	twoAPIs                                      bool
+	rateRules                                    int
 	concurrency, serverConns, contentionItems    int
 	rounds                                       int
 	duration, warmup, timeout                    time.Duration
@@ -87,6 +88,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients, for the API and the floors alike")
 	fs.IntVar(&c.serverConns, "server-conns", 20, "the server's database pool size (VACANCY_DB_MAX_CONNS)")
 	fs.IntVar(&c.contentionItems, "contention-items", 4, "items the contention scenario fights over")
+	fs.IntVar(&c.rateRules, "rate-rules", 50, "rate rules per item on every dataset (and two taxes per organisation when more than 0)")
 	fs.DurationVar(&c.duration, "duration", 15*time.Second, "measured time of each scenario's API load, and of each of its floors")
 	fs.IntVar(&c.rounds, "rounds", 3, "API and floors take turns this many times, duration/rounds each")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured warm-up before each side's first round")
@@ -107,8 +109,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 	}
 	switch {
-	case c.orgs < 1 || c.items < 1 || c.bookingItems < 0 || c.smallBookingItems < 0:
-		return c, errors.New("-orgs and -items must be positive, booking items not negative")
+	case c.orgs < 1 || c.items < 1 || c.bookingItems < 0 || c.smallBookingItems < 0 || c.rateRules < 0:
+		return c, errors.New("-orgs and -items must be positive, booking items and rate rules not negative")
 	case c.poolOrgs < 1 || c.poolItems < 1 || c.poolUnits < 2 || c.poolUnits > 1000:
 		return c, errors.New("-pool-orgs and -pool-items must be positive, -pool-units between 2 and 1000")
 	case c.scaleOrgs < 1 || c.scaleBookingItems < 0:
@@ -148,18 +150,18 @@ func (c config) jobs() []job {
 	}
 	var js []job
 	main := job{role: "main", dbname: "vacancy_bench", label: label(c.bookingItems), sizes: sizes{Orgs: c.orgs, ItemsPerOrg: c.items,
-		BookingItems: c.bookingItems, SlugPrefix: "bench"}, scenarios: pick(mainScenarios), floors: true, twoAPIs: c.twoAPIs}
+		BookingItems: c.bookingItems, SlugPrefix: "bench", RateRules: c.rateRules}, scenarios: pick(mainScenarios), floors: true, twoAPIs: c.twoAPIs}
 	if c.smallBookingItems > 0 && slices.Contains(main.scenarios, "availability") {
 		// How availability grows with data needs the API's latency only.
 		js = append(js, job{role: "small", dbname: "vacancy_bench_small", label: label(c.smallBookingItems), sizes: sizes{Orgs: c.orgs,
-			ItemsPerOrg: c.items, BookingItems: c.smallBookingItems, SlugPrefix: "bench"}, scenarios: []string{"availability"}})
+			ItemsPerOrg: c.items, BookingItems: c.smallBookingItems, SlugPrefix: "bench", RateRules: c.rateRules}, scenarios: []string{"availability"}})
 	}
 	if len(main.scenarios) > 0 || main.twoAPIs {
 		js = append(js, main)
 	}
 	if p := pick(poolScenarios); len(p) > 0 {
 		js = append(js, job{role: "pool", dbname: "vacancy_bench_pool", label: "pool", sizes: sizes{Orgs: c.poolOrgs, ItemsPerOrg: c.poolItems,
-			UnitsPerItem: c.poolUnits, SlugPrefix: "pool"}, scenarios: p, floors: true})
+			UnitsPerItem: c.poolUnits, SlugPrefix: "pool", RateRules: c.rateRules}, scenarios: p, floors: true})
 	}
 	if c.scale {
 		l := label(c.scaleBookingItems)
@@ -167,7 +169,7 @@ func (c config) jobs() []job {
 			l += " scale"
 		}
 		js = append(js, job{role: "scale", dbname: "vacancy_bench_scale", label: l, sizes: sizes{Orgs: c.scaleOrgs, ItemsPerOrg: c.items,
-			BookingItems: c.scaleBookingItems, SlugPrefix: "bench"}, scenarios: scaleScenarios, floors: true})
+			BookingItems: c.scaleBookingItems, SlugPrefix: "bench", RateRules: c.rateRules}, scenarios: scaleScenarios, floors: true})
 	}
 	return js
 }
@@ -277,13 +279,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		} else {
 			what += fmt.Sprintf(", %d booking items", j.sizes.BookingItems)
 		}
+		what += fmt.Sprintf(", %d rate rules per item", j.sizes.RateRules)
 		logf("loading %s (%s): %s", j.dbname, j.label, what)
 		ds, err := load(ctx, admin, serverURL, j.dbname, j.sizes, cfg.seed, logf)
 		if err != nil {
 			return err
 		}
 		info := DSInfo{Name: j.label, Role: j.role, Organisations: j.sizes.Orgs, Items: j.sizes.Orgs * j.sizes.ItemsPerOrg,
-			UnitsPerItem: ds.Units, BookingItems: ds.BookingItems, Load: ds.LoadTime.Round(time.Second).String()}
+			UnitsPerItem: ds.Units, BookingItems: ds.BookingItems,
+			RateRules: j.sizes.Orgs * j.sizes.ItemsPerOrg * j.sizes.RateRules, Load: ds.LoadTime.Round(time.Second).String()}
 		_ = admin.QueryRow(ctx, "SELECT pg_size_pretty(pg_database_size($1))", j.dbname).Scan(&info.Size)
 		rep.Datasets = append(rep.Datasets, info)
 		logf("loaded %s in %s: %d booking items, %s on disk", j.dbname, info.Load, info.BookingItems, info.Size)

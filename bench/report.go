@@ -90,6 +90,7 @@ type DSInfo struct {
 	Items         int    `json:"items"`
 	UnitsPerItem  int    `json:"units_per_item"`
 	BookingItems  int    `json:"booking_items"`
+	RateRules     int    `json:"rate_rules"`
 	Load          string `json:"load_time"`
 	Size          string `json:"size"`
 }
@@ -229,8 +230,8 @@ func (r *Report) markdown() string {
 		if d.UnitsPerItem > 1 {
 			units = fmt.Sprintf(" × %d units", d.UnitsPerItem)
 		}
-		fmt.Fprintf(&b, "- dataset %s: %d organisations, %d items%s, %d booking items (%s on disk), loaded in %s\n", d.Name, d.Organisations,
-			d.Items, units, d.BookingItems, d.Size, d.Load)
+		fmt.Fprintf(&b, "- dataset %s: %d organisations, %d items%s, %d booking items, %d rate rules (%s on disk), loaded in %s\n", d.Name,
+			d.Organisations, d.Items, units, d.BookingItems, d.RateRules, d.Size, d.Load)
 	}
 	b.WriteString("\n")
 	b.WriteString(r.Table())

@@ -97,8 +97,9 @@ func (w *workload) availabilityTargeter(base string, quantity int) vegeta.Target
 }
 
 // availabilityFloor is what GET /availability costs PostgreSQL: the key lookup
-// of authentication, then one scoped transaction with the organisation's clock
-// and the availability query, with the server's parameters (first page of 50).
+// of authentication, then one scoped transaction with the organisation's clock,
+// the availability query, with the server's parameters (first page of 50), and
+// the charges of the page's items.
 func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Context, *rand.Rand) error {
 	return func(ctx context.Context, rng *rand.Rand) error {
 		o := w.org(rng.IntN)
@@ -111,10 +112,19 @@ func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Con
 			if _, err := q.OrganisationClock(ctx, o.ID); err != nil {
 				return fmt.Errorf("clock: %w", err)
 			}
-			_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Guests: guests, Nights: 2,
-				Quantity: int32(max(1, quantity)), CheckIn: in, CheckOut: out, RowLimit: domain.DefaultLimit + 1})
+			rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Now: time.Now(), Guests: guests, Nights: 2,
+				CheckIn: in, CheckOut: out, Quantity: int32(max(1, quantity)), Timezone: "UTC", RowLimit: domain.DefaultLimit + 1})
 			if err != nil {
 				return fmt.Errorf("available items: %w", err)
+			}
+			if len(rows) > 0 {
+				ids := make([]uuid.UUID, len(rows))
+				for i, r := range rows {
+					ids[i] = r.Item.ID
+				}
+				if _, err := q.ChargesForItems(ctx, db.ChargesForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+					return fmt.Errorf("charges: %w", err)
+				}
 			}
 			return nil
 		})
@@ -227,17 +237,27 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			if _, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
 				return fmt.Errorf("addons: %w", err)
 			}
-			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+			nights, err := q.StayNights(ctx, db.StayNightsParams{OrganisationID: o.ID, Lines: []int32{1, 1, 1},
+				ItemIds: []uuid.UUID{item, item, item}, Days: []time.Time{in, in.AddDate(0, 0, 1), out}})
+			if err != nil || len(nights) != 3 {
+				return fmt.Errorf("stay nights: %d, %w", len(nights), err)
+			}
+			if _, err := q.ChargesForItems(ctx, db.ChargesForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
+				return fmt.Errorf("charges: %w", err)
+			}
+			if _, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: o.ID, Now: clock.Now, ItemIds: ids}); err != nil {
 				return fmt.Errorf("expire: %w", err)
 			}
-			free, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: o.ID, ItemID: item, CheckIn: in, CheckOut: out})
+			free, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: o.ID, Now: clock.Now, ItemID: item, CheckIn: in, CheckOut: out})
 			if err != nil {
 				return fmt.Errorf("free units: %w", err)
 			}
 			if len(free) == 0 {
 				return errors.New("floor slot unexpectedly blocked")
 			}
-			price := items[0].Item.NightlyPrice
+			price := (nights[0].Price + nights[1].Price) / 2 // the floor skips the charges' arithmetic
+			breakdown := fmt.Appendf(nil, `{"nightly_prices":[{"date":%q,"price":%d,"rule_id":null},{"date":%q,"price":%d,"rule_id":null}],"fees":[],"taxes":[]}`,
+				day(in), nights[0].Price, day(in.AddDate(0, 0, 1)), nights[1].Price)
 			holdTill := clock.Now.Add(time.Duration(clock.HoldMinutes) * time.Minute)
 			id := uuid.Must(uuid.NewV7())
 			if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: o.ID, ID: id, GuestName: benchGuest.Name,
@@ -247,7 +267,7 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			lineID := uuid.Must(uuid.NewV7())
 			if err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: o.ID, ID: lineID,
 				BookingID: id, ItemID: item, CheckIn: in, CheckOut: out, Nights: 2, Quantity: 1, NightlyPrice: price,
-				RoomTotal: 2 * price, Total: 2 * price, Status: booking.StatusUnpaid, HoldExpiresAt: holdTill}); err != nil {
+				RoomTotal: 2 * price, Total: 2 * price, Status: booking.StatusUnpaid, HoldExpiresAt: holdTill, Breakdown: breakdown}); err != nil {
 				return fmt.Errorf("insert booking item: %w", err)
 			}
 			if err := q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: o.ID, ID: uuid.Must(uuid.NewV7()),

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ const (
 	orgPath = "/api/v3/organisations/acme"
 	itemID  = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a60"
 	item    = `{"id":"` + itemID + `","name":"Room","description":"","capacity":2,"nightly_price":100,` +
-		`"currency":"EUR","min_nights":1,"max_nights":365,"unit_count":1,"property_id":null,"status":"active","version":1,` +
+		`"currency":"EUR","min_nights":1,"max_nights":365,"unit_count":1,"property_id":null,"base_guests":1,"extra_guest_price":0,"min_lead_hours":0,"max_advance_days":null,"discounts":[],"status":"active","version":1,` +
 		`"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
 	key = "vac_live_abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnop"
 )
@@ -106,8 +107,7 @@ func TestTransportReportsEveryKindOfMismatch(t *testing.T) {
 			}))
 			defer srv.Close()
 			rec := &recorder{}
-			client := &Client{t: t, base: srv.URL, key: key, http: &http.Client{Timeout: 10 * time.Second,
-				Transport: &Transport{Base: http.DefaultTransport, Contract: c, Report: rec}}}
+			client := &Client{t: t, base: srv.URL, key: key, contract: c, report: rec, timeout: 10 * time.Second}
 			opts := tc.opts
 			if tc.body != "" {
 				opts = append(opts, RawBody("application/json", []byte(tc.body)))
@@ -135,7 +135,7 @@ const (
 	eventID = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a61"
 	orgID   = "0190b6d4-6a7e-7cc2-9c1e-3f4b1d2e5a62"
 	event   = `{"id":"` + eventID + `","type":"item.created","occurred_at":"2026-01-02T03:04:05Z",` +
-		`"organisation_id":"` + orgID + `","data":` + item + `,"command_id":"k1"}`
+		`"organisation_id":"` + orgID + `","data":` + item + `,"command_id":"k1","livemode":true}`
 )
 
 // TestTransportChecksEveryEventOfAStream serves fixed event streams and checks
@@ -182,8 +182,7 @@ func TestTransportChecksEveryEventOfAStream(t *testing.T) {
 			}))
 			defer srv.Close()
 			rec := &recorder{}
-			client := &Client{t: t, base: srv.URL, key: key, http: &http.Client{Timeout: 10 * time.Second,
-				Transport: &Transport{Base: http.DefaultTransport, Contract: c, Report: rec}}}
+			client := &Client{t: t, base: srv.URL, key: key, contract: c, report: rec, timeout: 10 * time.Second}
 			s := client.Stream(orgPath + "/events/stream")
 			if s.Status != http.StatusOK {
 				t.Fatalf("status %d", s.Status)
@@ -258,3 +257,87 @@ func TestValidateWebhook(t *testing.T) {
 		})
 	}
 }
+
+// TestClientSendReturnsTransportFailures: Send hands a failure to reach the
+// server back to the caller instead of failing the test, with a Response that
+// is never nil.
+func TestClientSendReturnsTransportFailures(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	rec := &recorder{}
+	client := &Client{t: t, base: base, contract: c, report: rec, timeout: 10 * time.Second}
+	res, err := client.Send(t.Context(), http.MethodGet, "/healthz", nil)
+	if err == nil {
+		t.Fatal("a refused connection must be returned as an error")
+	}
+	if res == nil || res.Status != 0 {
+		t.Fatalf("after a transport failure the response must be empty, not nil: %+v", res)
+	}
+	if len(rec.errs) > 0 {
+		t.Fatalf("a transport failure is not a contract mismatch, got:\n%s", strings.Join(rec.errs, "\n"))
+	}
+}
+
+// TestClientUncheckedAndUsing: an Unchecked client reports nothing about
+// exchanges the contract does not describe; Using sends through the given
+// client's transport and gives up after its timeout.
+func TestClientUncheckedAndUsing(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-slow:
+			case <-r.Context().Done():
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "# not the API\n")
+	}))
+	defer srv.Close()
+	defer close(slow)
+	rec := &recorder{}
+	client := &Client{t: t, base: srv.URL, contract: c, report: rec, timeout: 10 * time.Second}
+
+	client.Get("/metrics")
+	if len(rec.errs) == 0 {
+		t.Fatal("a checked client must report an exchange the contract does not describe")
+	}
+	rec.errs = nil
+	res := client.Unchecked("a metrics listener").Get("/metrics")
+	if res.Status != http.StatusOK || string(res.Body) != "# not the API\n" {
+		t.Fatalf("an unchecked client must pass the answer through: %d %q", res.Status, res.Body)
+	}
+	if len(rec.errs) > 0 {
+		t.Fatalf("an unchecked client must report nothing, got:\n%s", strings.Join(rec.errs, "\n"))
+	}
+
+	var sent atomic.Int32
+	counting := roundTripper(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	impatient := client.Unchecked("a slow path").Using(&http.Client{Transport: counting, Timeout: 100 * time.Millisecond})
+	started := time.Now()
+	if _, err := impatient.Send(t.Context(), http.MethodGet, "/slow", nil); err == nil {
+		t.Fatal("a request past the client's timeout must fail")
+	}
+	if took := time.Since(started); took > 5*time.Second {
+		t.Fatalf("the timeout of the client given to Using must apply, the request took %v", took)
+	}
+	if sent.Load() != 1 {
+		t.Fatalf("the request must go through the transport given to Using, it went %d times", sent.Load())
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

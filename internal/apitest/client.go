@@ -4,20 +4,41 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
-// Client sends requests to the API under test through a contract-validating
-// Transport. A Client belongs to one test (or subtest): mismatches and transport
-// failures fail that test. Its methods may be called from several goroutines.
+// Client sends requests to the API under test, by default through a
+// contract-validating Transport. A Client belongs to one test (or subtest):
+// contract mismatches fail that test, and so do transport failures in Do and its
+// shorthands (Send returns them instead). Its methods may be called from several
+// goroutines. As, Unchecked and Using return adjusted copies.
 type Client struct {
-	t    testing.TB
-	base string
-	http *http.Client
-	key  string
+	t        testing.TB
+	base     string
+	key      string
+	contract *Contract
+	// report is where contract mismatches go: t, or a recorder in this
+	// package's own tests.
+	report Reporter
+	// send carries requests under the contract checks; nil means
+	// http.DefaultTransport.
+	send    http.RoundTripper
+	timeout time.Duration
+	// unchecked says why this client's exchanges are not checked against the
+	// contract; empty when they are.
+	unchecked string
+}
+
+// defaultTimeout bounds a request of a client that was not given a timeout.
+const defaultTimeout = 2 * time.Minute
+
+func newClient(t testing.TB, base string, contract *Contract, send http.RoundTripper) *Client {
+	return &Client{t: t, base: base, contract: contract, report: t, send: send, timeout: defaultTimeout}
 }
 
 // As returns a copy of c that authenticates with key (Authorization: Bearer key);
@@ -26,6 +47,47 @@ func (c *Client) As(key string) *Client {
 	cc := *c
 	cc.key = key
 	return &cc
+}
+
+// Unchecked returns a copy of c whose exchanges are not checked against the
+// contract, for the reason given: traffic the contract does not describe (a
+// metrics listener, a CORS preflight, an undeclared header sent on purpose, a
+// bucketful of hostile input whose answers the test checks itself), or load
+// whose timing the test measures. Prefer BreaksContract for one deliberately
+// malformed request: it still checks that the contract rejects the request and
+// describes the answer.
+func (c *Client) Unchecked(why string) *Client {
+	if why == "" {
+		why = "unchecked"
+	}
+	cc := *c
+	cc.unchecked = why
+	return &cc
+}
+
+// Using returns a copy of c that sends its requests through hc's Transport
+// (http.DefaultTransport when nil) and with hc's Timeout (none when zero): a
+// client that opens a connection per request, one that gives up early. The
+// contract checks still wrap the transport, and redirects are still not
+// followed.
+func (c *Client) Using(hc *http.Client) *Client {
+	cc := *c
+	cc.send, cc.timeout = hc.Transport, hc.Timeout
+	return &cc
+}
+
+// httpClient is the client a request goes through.
+func (c *Client) httpClient() *http.Client {
+	rt := c.send
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	if c.unchecked == "" {
+		rt = &Transport{Base: rt, Contract: c.contract, Report: c.report}
+	}
+	return &http.Client{Transport: rt, Timeout: c.timeout,
+		// Redirects are never part of this API; surface them instead of following.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // Option adjusts one request.
@@ -38,7 +100,8 @@ type request struct {
 	breach      string
 }
 
-// Header sets a request header.
+// Header sets a request header. A Content-Type set this way wins over the body's
+// (application/json, or RawBody's).
 func Header(name, value string) Option {
 	return func(r *request) { r.header.Set(name, value) }
 }
@@ -86,23 +149,36 @@ func (c *Client) Delete(path string, opts ...Option) *Response {
 	return c.Do(http.MethodDelete, path, nil, opts...)
 }
 
-// Do sends one request. path is relative to the server (e.g. /api/v3/...). A
-// transport failure is reported as a test error and answered with Status 0.
+// Do sends one request (see Send). A failure to send it or to read the answer is
+// reported as a test error and answered with Status 0.
 func (c *Client) Do(method, path string, body any, opts ...Option) *Response {
 	c.t.Helper()
+	r, err := c.Send(context.Background(), method, path, body, opts...)
+	if err != nil {
+		c.t.Errorf("%v", err)
+	}
+	return r
+}
+
+// Send sends one request and returns the answer, or the error that kept it from
+// arriving whole (a refused connection, a timeout, ctx ending): for tests that
+// observe transport failures. The Response is never nil; after an error it holds
+// what did arrive (Status 0 when nothing did). path is relative to the client's
+// base (e.g. /api/v3/...); body, unless nil, is encoded as JSON (RawBody sends
+// bytes as they are). Contract mismatches are reported to the test, not returned.
+func (c *Client) Send(ctx context.Context, method, path string, body any, opts ...Option) (*Response, error) {
+	res := &Response{t: c.t, Method: method, Path: path}
 	r := request{header: http.Header{}}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			c.t.Errorf("apitest: encode %s %s body: %v", method, path, err)
-			return &Response{t: c.t, Method: method, Path: path}
+			return res, fmt.Errorf("apitest: encode %s %s body: %w", method, path, err)
 		}
 		r.body, r.contentType = b, "application/json"
 	}
 	for _, o := range opts {
 		o(&r)
 	}
-	ctx := context.Background()
 	if r.breach != "" {
 		ctx = WithContractBreach(ctx, r.breach)
 	}
@@ -112,31 +188,29 @@ func (c *Client) Do(method, path string, body any, opts ...Option) *Response {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		c.t.Errorf("apitest: build %s %s: %v", method, path, err)
-		return &Response{t: c.t, Method: method, Path: path}
+		return res, fmt.Errorf("apitest: build %s %s: %w", method, path, err)
 	}
 	req.Header = r.header
-	if r.contentType != "" {
+	if r.contentType != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		c.t.Errorf("apitest: %s %s: %v", method, path, err)
-		return &Response{t: c.t, Method: method, Path: path}
+		return res, fmt.Errorf("apitest: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	res.Status, res.Header = resp.StatusCode, resp.Header
 	if isEventStream(resp.Header) {
-		c.t.Errorf("apitest: %s %s answered an event stream, which never ends: open it with Client.Stream", method, path)
-		return &Response{t: c.t, Method: method, Path: path, Status: resp.StatusCode, Header: resp.Header}
+		return res, fmt.Errorf("apitest: %s %s answered an event stream, which never ends: open it with Client.Stream", method, path)
 	}
-	b, err := io.ReadAll(resp.Body)
+	res.Body, err = io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Errorf("apitest: read response to %s %s: %v", method, path, err)
+		return res, fmt.Errorf("apitest: read response to %s %s: %w", method, path, err)
 	}
-	return &Response{t: c.t, Method: method, Path: path, Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return res, nil
 }
 
 // Response is a received response, already validated against the contract.
@@ -165,6 +239,17 @@ func (r *Response) JSON(v any) {
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		r.t.Fatalf("%s %s: decode %d body: %v; body: %s", r.Method, r.Path, r.Status, err, excerpt(r.Body))
 	}
+}
+
+// Field is the top-level string field name of the JSON object body ("" when it
+// is absent or not a string), failing the test at once if the body is not a JSON
+// object.
+func (r *Response) Field(name string) string {
+	r.t.Helper()
+	var m map[string]any
+	r.JSON(&m)
+	s, _ := m[name].(string)
+	return s
 }
 
 // ETag is the response's ETag header.
@@ -207,6 +292,16 @@ func (r *Response) Problem(status int, code string) Problem {
 		r.t.Fatalf("%s %s: problem code %q, want %q; body: %s", r.Method, r.Path, p.Code, code, excerpt(r.Body))
 	}
 	return p
+}
+
+// ProblemCode is the code of a problem body, "" when the body is not one. Unlike
+// Problem it asserts nothing, so it may be called from any goroutine.
+func (r *Response) ProblemCode() string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(r.Body, &p)
+	return p.Code
 }
 
 // HasField reports whether the problem names field with the given code.

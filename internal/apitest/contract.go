@@ -1,10 +1,12 @@
 // Package apitest is the test side of Vacancy's HTTP contract. It loads openapi.yaml
 // (the repository's OpenAPI 3.1 document), and hands out the only HTTP client the
-// end-to-end tests use: its transport validates every request it sends and every
+// tests use (Client): its transport validates every request it sends and every
 // response it receives against the document and fails the test on any mismatch, so
-// the server and its contract cannot drift apart unnoticed. It also starts the API
-// on a fresh test database (Start). Test code only; it must not hold API behaviour
-// or assertions about it beyond the contract itself.
+// the server and its contract cannot drift apart unnoticed. A test opts out only
+// by saying why (BreaksContract for one malformed request, Client.Unchecked for
+// traffic the contract does not describe). It also starts the API on a fresh test
+// database (Start). Test code only; it must not hold API behaviour or assertions
+// about it beyond the contract itself.
 package apitest
 
 import (

@@ -19,7 +19,7 @@ import (
 // streams poll).
 // Requests reach it only through Client, so each one is checked against the contract.
 type Server struct {
-	// Env is the server's database: its superuser URL lets a test arrange
+	// Env is the server's database: its Superuser lets a test arrange
 	// situations the API cannot create (a hold past its deadline) and check what
 	// was stored.
 	Env *testenv.Env
@@ -32,8 +32,10 @@ type Server struct {
 }
 
 // Start serves the API over a fresh database for the test t (which needs
-// testenv.Main as its package's TestMain); everything stops when t ends.
-func Start(t testing.TB) *Server {
+// testenv.Main as its package's TestMain); everything stops when t ends. configure,
+// if given, adjusts the services' configuration (calendar sync tests let import
+// URLs reach the test's own feed server on 127.0.0.1).
+func Start(t testing.TB, configure ...func(*service.Config)) *Server {
 	t.Helper()
 	contract, err := Load()
 	if err != nil {
@@ -46,7 +48,11 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	env.Service = service.New(env.DB, service.Config{Jobs: queue})
+	cfg := service.Config{Jobs: queue}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	env.Service = service.New(env.DB, cfg)
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	token := "vac_platform_test_" + hex.EncodeToString(b)
@@ -69,8 +75,8 @@ func (s *Server) Client(t testing.TB) *Client {
 
 // NewClient returns a client without an API key for the test t, for an API the
 // test serves itself at base (scheme and host, e.g. http://127.0.0.1:8080): the
-// whole `api serve` in internal/app's tests. It validates exactly as Server's
-// clients do.
+// whole `api serve` in internal/app's, internal/e2e's and internal/reliability's
+// tests. It validates exactly as Server's clients do, unless made Unchecked.
 func NewClient(t testing.TB, base string) *Client {
 	t.Helper()
 	contract, err := Load()
@@ -80,13 +86,14 @@ func NewClient(t testing.TB, base string) *Client {
 	return newClient(t, base, contract, http.DefaultTransport)
 }
 
-func newClient(t testing.TB, base string, contract *Contract, rt http.RoundTripper) *Client {
-	return &Client{t: t, base: base, http: &http.Client{
-		Transport: &Transport{Base: rt, Contract: contract, Report: t},
-		// Redirects are never part of this API; surface them instead of following.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       2 * time.Minute,
-	}}
+// URL is the server's root (scheme and host).
+func (s *Server) URL() string { return s.url }
+
+// HTTPClient is an *http.Client for test t whose every request, response and
+// streamed event is validated against the contract, for clients other than
+// Client (the typed Go client).
+func (s *Server) HTTPClient(t testing.TB) *http.Client {
+	return s.Client(t).httpClient()
 }
 
 // Contract is the contract the server's clients validate against.

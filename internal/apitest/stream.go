@@ -161,7 +161,8 @@ func (c *Client) Stream(path string, opts ...Option) *Stream {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	// No client timeout: a stream lasts as long as the test wants it.
-	hc := &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}
+	hc := c.httpClient()
+	hc.Timeout = 0
 	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()

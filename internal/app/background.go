@@ -27,6 +27,7 @@ type EventsConfig struct {
 	WebhookDisableAfter time.Duration // VACANCY_WEBHOOK_DISABLE_AFTER
 	HoldSweepInterval   time.Duration // VACANCY_HOLD_SWEEP_INTERVAL
 	StreamHeartbeat     time.Duration // VACANCY_STREAM_HEARTBEAT
+	ICalSyncInterval    time.Duration // VACANCY_ICAL_SYNC_INTERVAL
 }
 
 const eventsUsage = `  VACANCY_WORKERS                work background jobs here (default true; false for API-only instances)
@@ -38,12 +39,13 @@ const eventsUsage = `  VACANCY_WORKERS                work background jobs here 
   VACANCY_WEBHOOK_DISABLE_AFTER  disable an endpoint failing without a break this long (default 24h)
   VACANCY_HOLD_SWEEP_INTERVAL    how often expired holds are swept (default 30s)
   VACANCY_STREAM_HEARTBEAT       comment line interval on idle event streams (default 15s)
+  VACANCY_ICAL_SYNC_INTERVAL     how often every calendar import is synced (default 15m)
 `
 
 func (c *EventsConfig) load(getenv func(string) string) error {
 	*c = EventsConfig{Workers: true, WebhookTimeout: webhook.DefaultTimeout, WebhookMaxAttempts: webhook.DefaultMaxAttempts,
 		WebhookBackoff: webhook.DefaultBackoffBase, WebhookDisableAfter: 24 * time.Hour,
-		HoldSweepInterval: 30 * time.Second, StreamHeartbeat: 15 * time.Second}
+		HoldSweepInterval: 30 * time.Second, StreamHeartbeat: 15 * time.Second, ICalSyncInterval: 15 * time.Minute}
 	for name, dst := range map[string]*bool{"VACANCY_WORKERS": &c.Workers,
 		"VACANCY_WEBHOOK_ALLOW_PRIVATE": &c.WebhookAllowPrivate, "VACANCY_WEBHOOK_ALLOW_HTTP": &c.WebhookAllowHTTP} {
 		if v := getenv(name); v != "" {
@@ -56,7 +58,8 @@ func (c *EventsConfig) load(getenv func(string) string) error {
 	}
 	for name, dst := range map[string]*time.Duration{"VACANCY_WEBHOOK_TIMEOUT": &c.WebhookTimeout,
 		"VACANCY_WEBHOOK_BACKOFF": &c.WebhookBackoff, "VACANCY_WEBHOOK_DISABLE_AFTER": &c.WebhookDisableAfter,
-		"VACANCY_HOLD_SWEEP_INTERVAL": &c.HoldSweepInterval, "VACANCY_STREAM_HEARTBEAT": &c.StreamHeartbeat} {
+		"VACANCY_HOLD_SWEEP_INTERVAL": &c.HoldSweepInterval, "VACANCY_STREAM_HEARTBEAT": &c.StreamHeartbeat,
+		"VACANCY_ICAL_SYNC_INTERVAL": &c.ICalSyncInterval} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -82,7 +85,7 @@ func (c EventsConfig) policy() webhook.Policy {
 func (c EventsConfig) jobs(log *slog.Logger) jobs.Config {
 	return jobs.Config{Webhook: c.policy(), WebhookTimeout: c.WebhookTimeout, MaxAttempts: c.WebhookMaxAttempts,
 		BackoffBase: c.WebhookBackoff, DisableAfter: c.WebhookDisableAfter, HoldSweepInterval: c.HoldSweepInterval,
-		Logger: log}
+		CalendarSyncInterval: c.ICalSyncInterval, Logger: log}
 }
 
 // background is what runs beside the HTTP server: the event listener that wakes

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/app"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
@@ -40,13 +39,14 @@ func TestHungDatabaseGives503WithinTheDeadline(t *testing.T) {
 	key := org.APIKey.Key
 
 	const timeout = time.Second
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": pg.URL, "VACANCY_REQUEST_TIMEOUT": timeout.String(), "VACANCY_RATE_LIMIT": "off"})
-	base := srv.base + "/api/v3/organisations/frozen"
-	res, body := call(t, "POST", base+"/items", key, item("Ice Room"))
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create item: %d %s", res.StatusCode, body)
+	srv := serve(t, pg.URL, map[string]string{"VACANCY_REQUEST_TIMEOUT": timeout.String(), "VACANCY_RATE_LIMIT": "off"})
+	c := srv.client(t).As(key)
+	const base = "/api/v3/organisations/frozen"
+	res := c.Post(base+"/items", item("Ice Room"))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create item: %d %s", res.Status, res.Body)
 	}
-	itemID := field(t, body, "id")
+	itemID := res.Field("id")
 	newBooking := map[string]any{"guest": map[string]any{"name": "Elsa", "email": "elsa@example.com"},
 		"items": []any{stay(itemID, 20)}}
 
@@ -63,22 +63,27 @@ func TestHungDatabaseGives503WithinTheDeadline(t *testing.T) {
 	// After the deadline a query gets 250 ms to be cancelled before its
 	// connection is dropped; 1.5 s of slack covers that and a busy machine.
 	slack := 1500 * time.Millisecond
+	// Every probe carries the API key and the booking's Idempotency-Key; the
+	// contract declares the key only on the POST.
+	breach := apitest.BreaksContract("an Idempotency-Key on a GET")
 	probes := []struct {
 		name, method, path string
 		body               any
 		limit              time.Duration
+		opts               []apitest.Option
 	}{
-		{"list items", "GET", base + "/items", nil, timeout + slack},
-		{"create booking", "POST", base + "/bookings", newBooking, timeout + slack},
-		{"readyz", "GET", srv.base + "/readyz", nil, 2*time.Second + slack},
+		{"list items", "GET", base + "/items", nil, timeout + slack, []apitest.Option{breach}},
+		{"create booking", "POST", base + "/bookings", newBooking, timeout + slack, nil},
+		{"readyz", "GET", "/readyz", nil, 2*time.Second + slack, []apitest.Option{breach}},
 	}
 	results := make([]outcome, len(probes))
 	var wg sync.WaitGroup
 	for i, p := range probes {
 		wg.Go(func() {
 			start := time.Now()
-			res, body := call(t, p.method, p.path, key, p.body, "Idempotency-Key", "frozen-booking")
-			results[i] = outcome{p.name, res.StatusCode, problemCode(body), time.Since(start), p.limit}
+			// Do reports a transport failure with t.Errorf, which is safe here.
+			res := c.Do(p.method, p.path, p.body, append(p.opts, apitest.IdempotencyKey("frozen-booking"))...)
+			results[i] = outcome{p.name, res.Status, res.ProblemCode(), time.Since(start), p.limit}
 		})
 	}
 	wg.Wait()
@@ -96,24 +101,21 @@ func TestHungDatabaseGives503WithinTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	for {
-		res, body := call(t, "GET", base+"/items", key, nil)
-		if res.StatusCode == http.StatusOK {
-			t.Logf("recovered %v after the database came back", time.Since(start).Round(time.Millisecond))
-			break
-		}
-		if time.Since(start) > 15*time.Second {
-			t.Fatalf("the server did not recover within 15 s of the database coming back: %d %s", res.StatusCode, body)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var last *apitest.Response
+	if !testenv.Poll(15*time.Second, func() bool {
+		last = c.Get(base + "/items")
+		return last.Status == http.StatusOK
+	}) {
+		t.Fatalf("the server did not recover within 15 s of the database coming back: %d %s", last.Status, last.Body)
 	}
+	t.Logf("recovered %v after the database came back", time.Since(start).Round(time.Millisecond))
 	// The booking refused while frozen changed nothing: the same key books now.
-	res, body = call(t, "POST", base+"/bookings", key, newBooking, "Idempotency-Key", "frozen-booking")
-	if res.StatusCode != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "" {
-		t.Errorf("a retry with the same Idempotency-Key must run the booking now: %d %s", res.StatusCode, body)
+	res = c.Post(base+"/bookings", newBooking, apitest.IdempotencyKey("frozen-booking"))
+	if res.Status != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("a retry with the same Idempotency-Key must run the booking now: %d %s", res.Status, res.Body)
 	}
-	if res, body := call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
-		t.Errorf("ready again: %d %s", res.StatusCode, body)
+	if res := srv.client(t).Get("/readyz"); res.Status != http.StatusOK {
+		t.Errorf("ready again: %d %s", res.Status, res.Body)
 	}
 }
 
@@ -125,12 +127,13 @@ func TestStatementsAreCancelled(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "blocked")
-	short := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_REQUEST_TIMEOUT": "1s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false",
+	short := serve(t, env.URL, map[string]string{"VACANCY_REQUEST_TIMEOUT": "1s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false",
 		"VACANCY_METRICS_ADDR": "127.0.0.1:0"})
-	long := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_REQUEST_TIMEOUT": "60s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false"})
+	long := serve(t, env.URL, map[string]string{"VACANCY_REQUEST_TIMEOUT": "60s", "VACANCY_RATE_LIMIT": "off", "VACANCY_WORKERS": "false"})
+	const items = "/api/v3/organisations/blocked/items"
 
-	if res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil); res.StatusCode != http.StatusOK {
-		t.Fatalf("warm up: %d %s", res.StatusCode, body)
+	if res := short.client(t).As(key).Get(items); res.Status != http.StatusOK {
+		t.Fatalf("warm up: %d %s", res.Status, res.Body)
 	}
 	newConns := func() float64 {
 		m, ok := sample(scrape(t, short.metrics), "vacancy_db_pool_new_connections_total", nil)
@@ -141,17 +144,7 @@ func TestStatementsAreCancelled(t *testing.T) {
 	}
 	connsBefore := newConns()
 
-	owner, err := pgx.Connect(ctx, env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close(ctx)
-	locker, err := pgx.Connect(ctx, env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(ctx)
-	tx, err := locker.Begin(ctx)
+	tx, err := env.Superuser.Conn(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,32 +153,22 @@ func TestStatementsAreCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	waiting := func() int {
-		var n int
-		if err := owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return env.Superuser.Int(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`)
 	}
 	gone := func(what string) {
 		t.Helper()
-		for start := time.Now(); waiting() > 0; time.Sleep(50 * time.Millisecond) {
-			if time.Since(start) > 2*time.Second {
-				t.Fatalf("%s: PostgreSQL still runs the statement 2 s later", what)
-			}
-		}
+		testenv.Eventually(t, 2*time.Second, "PostgreSQL ends the statement "+what, func() bool { return waiting() == 0 })
 	}
 
-	res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil)
-	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "database_unavailable" {
-		t.Fatalf("a statement past the deadline: want 503 database_unavailable, got %d %s", res.StatusCode, body)
+	res := short.client(t).As(key).Get(items)
+	if res.Status != http.StatusServiceUnavailable || res.ProblemCode() != "database_unavailable" {
+		t.Fatalf("a statement past the deadline: want 503 database_unavailable, got %d %s", res.Status, res.Body)
 	}
 	gone("after the deadline")
 
-	client := &http.Client{Timeout: 300 * time.Millisecond}
-	req, _ := http.NewRequest("GET", long.base+"/api/v3/organisations/blocked/items", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if _, err := client.Do(req); err == nil {
+	impatient := long.client(t).As(key).Using(&http.Client{Timeout: 300 * time.Millisecond})
+	if _, err := impatient.Send(ctx, http.MethodGet, items, nil); err == nil {
 		t.Fatal("the request should have been blocked by the lock")
 	}
 	gone("after the client went away")
@@ -196,8 +179,8 @@ func TestStatementsAreCancelled(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if res, body := call(t, "GET", short.base+"/api/v3/organisations/blocked/items", key, nil); res.StatusCode != http.StatusOK {
-		t.Fatalf("after the lock is gone: %d %s", res.StatusCode, body)
+	if res := short.client(t).As(key).Get(items); res.Status != http.StatusOK {
+		t.Fatalf("after the lock is gone: %d %s", res.Status, res.Body)
 	}
 	if after := newConns(); after != connsBefore {
 		t.Errorf("the pool opened %v new connections: a cancelled statement must not cost its connection", after-connsBefore)

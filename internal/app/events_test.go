@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -75,7 +77,7 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 		NextCursor string  `json:"next_cursor"`
 		HasMore    bool    `json:"has_more"`
 	}
-	reader.must(200, "GET", "/events?after="+f1.ID, nil).json(t, &page)
+	reader.do("GET", "/events?after="+f1.ID, nil).Expect(200).JSON(&page)
 	if len(page.Data) != 2 || page.Data[0].ID != e2.ID || page.Data[1].ID != e3.ID || page.HasMore {
 		t.Fatalf("GET /events?after=<stream id> must list the same events, got %+v", page)
 	}
@@ -88,8 +90,8 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 		t.Fatalf("the stream must outlive the request deadline, got %+v", e4)
 	}
 
-	if r := reader.do("GET", "/events/stream", nil, "Last-Event-ID", "not-a-cursor"); r.status != 422 || r.problemCode(t) != "validation_failed" {
-		t.Fatalf("a malformed Last-Event-ID is a 422, got %d %s", r.status, r.body)
+	if r := reader.do("GET", "/events/stream", nil, apitest.Header("Last-Event-ID", "not-a-cursor")); r.Status != 422 || r.ProblemCode() != "validation_failed" {
+		t.Fatalf("a malformed Last-Event-ID is a 422, got %d %s", r.Status, r.Body)
 	}
 	// A revoked key's stream ends at the next heartbeat.
 	var keys struct {
@@ -98,10 +100,10 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 			Role string
 		}
 	}
-	org.must(200, "GET", "/api-keys", nil).json(t, &keys)
+	org.do("GET", "/api-keys", nil).Expect(200).JSON(&keys)
 	for _, k := range keys.Data {
 		if k.Role == "read" {
-			org.must(200, "DELETE", "/api-keys/"+k.ID, nil)
+			org.do("DELETE", "/api-keys/"+k.ID, nil).Expect(200)
 		}
 	}
 	if !s2.Ended(3 * time.Second) {
@@ -138,21 +140,22 @@ func TestShutdownEndsStreams(t *testing.T) {
 func TestHoldExpiryByJob(t *testing.T) {
 	t.Parallel()
 	url := testenv.DatabaseURL(t)
+	db := pgtest.Superuser(t, url)
 	in := serve(t, url, map[string]string{"VACANCY_HOLD_SWEEP_INTERVAL": "200ms"})
 	org := newOrganisation(t, in, "acme")
 	item := org.createItem("Sea room")
 	due, live := org.book(item.ID, 3, 5), org.book(item.ID, 6, 8)
-	sqlExec(t, url, "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", due.ID)
-	sqlExec(t, url, "UPDATE booking_items SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
-	sqlExec(t, url, "UPDATE occupancies SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
+	db.Exec(t, "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", due.ID)
+	db.Exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
+	db.Exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 second' WHERE booking_id = $1", due.ID)
 
-	eventually(t, 10*time.Second, "the sweep expires the due hold", func() bool {
-		return sqlScalar[int](t, url, `SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id
+	testenv.Eventually(t, 10*time.Second, "the sweep expires the due hold", func() bool {
+		return db.Int(t, `SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id
 			WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'`, due.ID) == 1
 	})
 	var page struct{ Data []event }
-	eventually(t, 5*time.Second, "booking.expired in the feed", func() bool {
-		org.must(200, "GET", "/events?types=booking.expired", nil).json(t, &page)
+	testenv.Eventually(t, 5*time.Second, "booking.expired in the feed", func() bool {
+		org.do("GET", "/events?types=booking.expired", nil).Expect(200).JSON(&page)
 		return len(page.Data) == 1
 	})
 	var b bookingOut
@@ -162,7 +165,7 @@ func TestHoldExpiryByJob(t *testing.T) {
 	if page.Data[0].CommandID == nil || *page.Data[0].CommandID != "hold-expiry:"+due.ID {
 		t.Fatalf("the expiry is recorded as the sweep's command, got %v", page.Data[0].CommandID)
 	}
-	if n := sqlScalar[int](t, url, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", live.ID); n != 1 {
+	if n := db.Int(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", live.ID); n != 1 {
 		t.Fatal("a hold before its deadline stays unpaid")
 	}
 }

@@ -1,18 +1,12 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/app"
@@ -23,59 +17,33 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const platformToken = "vac_platform_test_token"
 
-// syncBuffer is a log sink the server writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// instance is one `api serve` running in this process, as in production: its
-// own pool, HTTP server, event listener and (unless VACANCY_WORKERS=false) jobs.
+// instance is one `api serve` running in this process, as in production
+// (app.Run): its own pool, HTTP server, event listener and (unless
+// VACANCY_WORKERS=false) jobs.
 type instance struct {
-	url  string // http://127.0.0.1:port
-	logs *syncBuffer
-	stop func() error
+	url     string // http://127.0.0.1:port
+	metrics string // the metrics listener's http://127.0.0.1:port, when VACANCY_METRICS_ADDR is set
+	logs    *testenv.Log
+	stop    func() error
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// serve starts `api serve` against databaseURL with extra environment; the
-// server is stopped (and must stop cleanly) when the test ends.
+// serve starts `api serve` against databaseURL with extra environment (nothing
+// is read from the real one); the server is stopped (and must stop cleanly) when
+// the test ends.
 func serve(t *testing.T, databaseURL string, extra map[string]string) *instance {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	vars := map[string]string{"DATABASE_URL": databaseURL, "VACANCY_ADDR": addr, "VACANCY_PLATFORM_TOKEN": platformToken,
+	vars := map[string]string{"DATABASE_URL": databaseURL, "VACANCY_ADDR": "127.0.0.1:0", "VACANCY_PLATFORM_TOKEN": platformToken,
 		"VACANCY_SHUTDOWN_TIMEOUT": "10s", "VACANCY_DB_MAX_CONNS": "10"}
 	for k, v := range extra {
 		vars[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Log{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Run(ctx, []string{"api", "serve"}, func(k string) string { return vars[k] }, logs, logs)
 	}()
-	in := &instance{url: "http://" + addr, logs: logs}
+	in := &instance{logs: logs}
 	var once sync.Once
 	var stopErr error
 	in.stop = func() error {
@@ -94,25 +62,40 @@ func serve(t *testing.T, databaseURL string, extra map[string]string) *instance 
 			t.Errorf("the server must stop cleanly: %v\n%s", err, logs.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return in
-			}
-		}
+	// The serving line names the addresses it listens on (port 0 picks them).
+	var serving map[string]any
+	exited := false
+	testenv.Poll(20*time.Second, func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("the server exited at start: %v\n%s", err, logs.String())
-		case <-time.After(50 * time.Millisecond):
+			done <- err // for stop
+			exited = true
+			return true
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not answer /healthz within 15s\n%s", logs.String())
+		for _, l := range logs.Lines(t) {
+			if l["msg"] == "serving" {
+				serving = l
+				return true
+			}
 		}
+		return false
+	})
+	switch {
+	case exited:
+		t.Fatalf("the server exited at start: %v\n%s", in.stop(), logs.String())
+	case serving == nil:
+		t.Fatalf("the server did not log that it is serving within 20s\n%s", logs.String())
 	}
+	in.url = "http://" + serving["addr"].(string)
+	if m, ok := serving["metrics_addr"].(string); ok {
+		in.metrics = "http://" + m
+	}
+	return in
 }
+
+// client is a client of the instance's API for the test t, without an API key.
+func (in *instance) client(t *testing.T) *apitest.Client { return apitest.NewClient(t, in.url) }
 
 // api is an HTTP client for one organisation through one instance. Every request
 // goes through apitest's client, which validates it and its response (event
@@ -124,51 +107,12 @@ type api struct {
 	key    string
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
-	}
-}
-
-// problemCode is a problem body's code.
-func (r response) problemCode(t *testing.T) string {
-	t.Helper()
-	var p struct{ Code string }
-	r.json(t, &p)
-	return p.Code
-}
-
 func (a api) client() *apitest.Client { return apitest.NewClient(a.t, a.url).As(a.key) }
 
-// do sends a request; headers are name, value pairs.
-func (a api) do(method, path string, body any, headers ...string) response {
+// do sends a request to path under the organisation.
+func (a api) do(method, path string, body any, opts ...apitest.Option) *apitest.Response {
 	a.t.Helper()
-	var opts []apitest.Option
-	for i := 0; i+1 < len(headers); i += 2 {
-		opts = append(opts, apitest.Header(headers[i], headers[i+1]))
-	}
-	r := a.client().Do(method, a.prefix+path, body, opts...)
-	if r.Status == 0 {
-		a.t.FailNow() // the client has said why
-	}
-	return response{status: r.Status, header: r.Header, body: r.Body}
-}
-
-// must is do that expects a status.
-func (a api) must(status int, method, path string, body any, headers ...string) response {
-	a.t.Helper()
-	r := a.do(method, path, body, headers...)
-	if r.status != status {
-		a.t.Fatalf("%s %s: want %d, got %d: %s", method, path, status, r.status, r.body)
-	}
-	return r
+	return a.client().Do(method, a.prefix+path, body, opts...)
 }
 
 func (a api) via(in *instance) api {
@@ -185,12 +129,10 @@ func (a api) withKey(key string) api {
 // returns an admin client for it.
 func newOrganisation(t *testing.T, in *instance, slug string) api {
 	t.Helper()
-	platform := api{t: t, url: in.url, prefix: "/api/v3", key: platformToken}
-	r := platform.must(201, "POST", "/organisations", map[string]any{"slug": slug, "name": slug})
 	var out struct {
 		APIKey struct{ Key string } `json:"api_key"`
 	}
-	r.json(t, &out)
+	in.client(t).As(platformToken).Post("/api/v3/organisations", map[string]any{"slug": slug, "name": slug}).Expect(201).JSON(&out)
 	return api{t: t, url: in.url, prefix: "/api/v3/organisations/" + slug, key: out.APIKey.Key}
 }
 
@@ -198,7 +140,7 @@ func newOrganisation(t *testing.T, in *instance, slug string) api {
 func (a api) apiKey(role string) string {
 	a.t.Helper()
 	var k struct{ Key string }
-	a.must(201, "POST", "/api-keys", map[string]any{"name": role, "role": role}).json(a.t, &k)
+	a.do("POST", "/api-keys", map[string]any{"name": role, "role": role}).Expect(201).JSON(&k)
 	return k.Key
 }
 
@@ -210,7 +152,7 @@ type itemOut struct {
 func (a api) createItem(name string) itemOut {
 	a.t.Helper()
 	var it itemOut
-	a.must(201, "POST", "/items", map[string]any{"name": name, "capacity": 2, "nightly_price": 10000}).json(a.t, &it)
+	a.do("POST", "/items", map[string]any{"name": name, "capacity": 2, "nightly_price": 10000}).Expect(201).JSON(&it)
 	return it
 }
 
@@ -224,10 +166,10 @@ type bookingOut struct {
 func (a api) book(itemID string, from, to int) bookingOut {
 	a.t.Helper()
 	var b bookingOut
-	a.must(201, "POST", "/bookings", map[string]any{
+	a.do("POST", "/bookings", map[string]any{
 		"guest": map[string]any{"name": "Ann", "email": "ann@example.com"},
 		"items": []map[string]any{{"item_id": itemID, "check_in": future(from), "check_out": future(to)}},
-	}).json(a.t, &b)
+	}).Expect(201).JSON(&b)
 	return b
 }
 
@@ -278,46 +220,4 @@ func (s *stream) next(timeout time.Duration) (apitest.Frame, event) {
 		s.t.Fatalf("event data must be the event JSON: %q: %v", f.Data, err)
 	}
 	return f, e
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// sql runs a query as the superuser, for what the API cannot do (move a hold's
-// deadline into the past) or should not show.
-func sqlScalar[T any](t *testing.T, databaseURL, query string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, query, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return v
-}
-
-func sqlExec(t *testing.T, databaseURL, query string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, query, args...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
 }

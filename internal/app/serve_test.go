@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
@@ -25,21 +26,22 @@ func TestRateLimitOverHTTP(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "limited")
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_RATE_LIMIT": "3/m"})
-	items := srv.base + "/api/v3/organisations/limited/items"
+	srv := serve(t, env.URL, map[string]string{"VACANCY_RATE_LIMIT": "3/m"})
+	c := srv.client(t)
+	const items = "/api/v3/organisations/limited/items"
 
 	for i := range 3 {
-		res, body := call(t, "GET", items, key, nil)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("request %d within the burst: %d %s", i+1, res.StatusCode, body)
+		res := c.As(key).Get(items)
+		if res.Status != http.StatusOK {
+			t.Fatalf("request %d within the burst: %d %s", i+1, res.Status, res.Body)
 		}
 		if got, want := res.Header.Get("RateLimit"), `"key";r=`+strconv.Itoa(2-i)+";t="; !strings.HasPrefix(got, want) {
 			t.Errorf("request %d: RateLimit = %q, want it to start with %q", i+1, got, want)
 		}
 	}
-	res, body := call(t, "GET", items, key, nil)
-	if res.StatusCode != http.StatusTooManyRequests || problemCode(body) != "rate_limited" {
-		t.Fatalf("the request after the burst must be a 429 rate_limited problem, got %d %s", res.StatusCode, body)
+	res := c.As(key).Get(items)
+	if res.Status != http.StatusTooManyRequests || res.ProblemCode() != "rate_limited" {
+		t.Fatalf("the request after the burst must be a 429 rate_limited problem, got %d %s", res.Status, res.Body)
 	}
 	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 20 {
 		t.Errorf("Retry-After must be the seconds until a token is back (20 at 3/min), got %q", res.Header.Get("Retry-After"))
@@ -56,14 +58,14 @@ func TestRateLimitOverHTTP(t *testing.T) {
 
 	// Health probes are never limited: a load balancer must see the truth.
 	for range 5 {
-		if res, body := call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
-			t.Fatalf("readyz under rate limiting: %d %s", res.StatusCode, body)
+		if res := c.Get("/readyz"); res.Status != http.StatusOK {
+			t.Fatalf("readyz under rate limiting: %d %s", res.Status, res.Body)
 		}
 	}
 	// The organisation's other key has a bucket of its own.
 	_, key2 := env.Organisation(t, "limited-too")
-	if res, body := call(t, "GET", srv.base+"/api/v3/organisations/limited-too/items", key2, nil); res.StatusCode != http.StatusOK {
-		t.Errorf("another key is not limited by the first one's traffic: %d %s", res.StatusCode, body)
+	if res := c.As(key2).Get("/api/v3/organisations/limited-too/items"); res.Status != http.StatusOK {
+		t.Errorf("another key is not limited by the first one's traffic: %d %s", res.Status, res.Body)
 	}
 }
 
@@ -71,59 +73,61 @@ func TestBodyAndHeaderLimits(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "limits")
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_RATE_LIMIT": "off"})
-	items := srv.base + "/api/v3/organisations/limits/items"
+	srv := serve(t, env.URL, map[string]string{"VACANCY_RATE_LIMIT": "off"})
+	c := srv.client(t).As(key)
+	const items = "/api/v3/organisations/limits/items"
 
 	big := append([]byte(`{"name":"`), bytes.Repeat([]byte("x"), 1<<20)...)
 	big = append(big, `"}`...)
-	res, body := call(t, "POST", items, key, big)
-	if res.StatusCode != http.StatusRequestEntityTooLarge || problemCode(body) != "body_too_large" {
-		t.Errorf("a body over 1 MiB must get 413 body_too_large, got %d %s", res.StatusCode, body)
+	res := c.Post(items, nil, apitest.RawBody("application/json", big), apitest.BreaksContract("a name of 1 MiB and no capacity or price"))
+	if res.Status != http.StatusRequestEntityTooLarge || res.ProblemCode() != "body_too_large" {
+		t.Errorf("a body over 1 MiB must get 413 body_too_large, got %d %s", res.Status, res.Body)
 	}
-	res, body = call(t, "GET", items, key, nil)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"data":[]`) {
-		t.Errorf("the refused body must have created nothing: %d %s", res.StatusCode, body)
+	res = c.Get(items)
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"data":[]`) {
+		t.Errorf("the refused body must have created nothing: %d %s", res.Status, res.Body)
 	}
 
-	res, _ = call(t, "GET", items, key, nil, "X-Padding", strings.Repeat("p", 100<<10))
-	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("100 KiB of headers must get 431, got %d", res.StatusCode)
+	res = c.Unchecked("a 431, which the contract does not list").Get(items, apitest.Header("X-Padding", strings.Repeat("p", 100<<10)))
+	if res.Status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers must get 431, got %d", res.Status)
 	}
-	if res, body := call(t, "GET", items, key, nil, "X-Padding", strings.Repeat("p", 8<<10)); res.StatusCode != http.StatusOK {
-		t.Errorf("8 KiB of headers is fine: %d %s", res.StatusCode, body)
+	if res := c.Get(items, apitest.Header("X-Padding", strings.Repeat("p", 8<<10)), apitest.BreaksContract("an undeclared header")); res.Status != http.StatusOK {
+		t.Errorf("8 KiB of headers is fine: %d %s", res.Status, res.Body)
 	}
 }
 
 func TestReadiness(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL})
+	srv := serve(t, env.URL, nil)
+	c := srv.client(t)
 
-	res, body := call(t, "GET", srv.base+"/readyz", "", nil)
-	if res.StatusCode != http.StatusOK || field(t, body, "status") != "ready" {
-		t.Fatalf("a migrated database must be ready: %d %s", res.StatusCode, body)
+	res := c.Get("/readyz")
+	if res.Status != http.StatusOK || res.Field("status") != "ready" {
+		t.Fatalf("a migrated database must be ready: %d %s", res.Status, res.Body)
 	}
-	if res, body := call(t, "GET", srv.base+"/healthz", "", nil); res.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %d %s", res.StatusCode, body)
+	if res := c.Get("/healthz"); res.Status != http.StatusOK {
+		t.Fatalf("healthz: %d %s", res.Status, res.Body)
 	}
 
-	if err := dbmigrate.Down(env.URL, int(dbmigrate.Latest())); err != nil {
+	if err := dbmigrate.To(env.URL, 0); err != nil {
 		t.Fatal(err)
 	}
-	res, body = call(t, "GET", srv.base+"/readyz", "", nil)
-	if res.StatusCode != http.StatusServiceUnavailable || problemCode(body) != "schema_outdated" ||
-		!strings.Contains(field(t, body, "detail"), "migrate up") {
-		t.Errorf("a schema behind the binary must make readyz 503 schema_outdated with a hint, got %d %s", res.StatusCode, body)
+	res = c.Get("/readyz")
+	if res.Status != http.StatusServiceUnavailable || res.ProblemCode() != "schema_outdated" ||
+		!strings.Contains(res.Field("detail"), "migrate up") {
+		t.Errorf("a schema behind the binary must make readyz 503 schema_outdated with a hint, got %d %s", res.Status, res.Body)
 	}
-	if res, _ := call(t, "GET", srv.base+"/healthz", "", nil); res.StatusCode != http.StatusOK {
-		t.Errorf("healthz only says the process is alive: %d", res.StatusCode)
+	if res := c.Get("/healthz"); res.Status != http.StatusOK {
+		t.Errorf("healthz only says the process is alive: %d", res.Status)
 	}
 
 	if err := dbmigrate.Up(env.URL); err != nil {
 		t.Fatal(err)
 	}
-	if res, body := call(t, "GET", srv.base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
-		t.Errorf("ready again once migrated: %d %s", res.StatusCode, body)
+	if res := c.Get("/readyz"); res.Status != http.StatusOK {
+		t.Errorf("ready again once migrated: %d %s", res.Status, res.Body)
 	}
 }
 
@@ -131,52 +135,62 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "cors")
-	preflight := func(base, origin string) *http.Response {
-		req, _ := http.NewRequest("OPTIONS", base+"/api/v3/organisations/cors/items", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, idempotency-key")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	// CORS is the browser's protocol: the contract describes neither its
+	// preflight (OPTIONS) nor its headers.
+	const why = "CORS preflights and headers are not part of the contract"
+	preflight := func(in *instance, origin string) *apitest.Response {
+		res := in.client(t).Unchecked(why).Do(http.MethodOptions, "/api/v3/organisations/cors/items", nil,
+			apitest.Header("Origin", origin), apitest.Header("Access-Control-Request-Method", "POST"),
+			apitest.Header("Access-Control-Request-Headers", "authorization, content-type, idempotency-key"))
+		if res.Status == 0 {
+			t.FailNow() // the client has said why
 		}
-		res.Body.Close()
 		return res
 	}
 
-	off := serveEnv(t, map[string]string{"DATABASE_URL": env.URL})
-	if got := preflight(off.base, "https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "" {
+	off := serve(t, env.URL, nil)
+	if got := preflight(off, "https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("without VACANCY_CORS_ORIGINS no origin may be allowed, got %q", got)
 	}
 
-	on := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_CORS_ORIGINS": "https://app.example.com"})
-	res := preflight(on.base, "https://app.example.com")
+	on := serve(t, env.URL, map[string]string{"VACANCY_CORS_ORIGINS": "https://app.example.com"})
+	res := preflight(on, "https://app.example.com")
 	if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
 		!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") {
-		t.Errorf("a listed origin's preflight must be allowed: %d %v", res.StatusCode, res.Header)
+		t.Errorf("a listed origin's preflight must be allowed: %d %v", res.Status, res.Header)
 	}
 	if res.Header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("credentials must stay off (keys are sent as headers, not cookies)")
 	}
-	if got := preflight(on.base, "https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
+	if got := preflight(on, "https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("an unlisted origin must not be allowed, got %q", got)
 	}
-	res, body := call(t, "GET", on.base+"/api/v3/organisations/cors/items", key, nil, "Origin", "https://app.example.com")
-	if res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+	res = on.client(t).Unchecked(why).As(key).Get("/api/v3/organisations/cors/items", apitest.Header("Origin", "https://app.example.com"))
+	if res.Status != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
 		!strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Ratelimit") {
-		t.Errorf("a listed origin's request must be allowed with the API's headers exposed: %d %v %s", res.StatusCode, res.Header, body)
+		t.Errorf("a listed origin's request must be allowed with the API's headers exposed: %d %v %s", res.Status, res.Header, res.Body)
 	}
 }
 
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL})
-	for _, path := range []string{"/healthz", "/readyz", "/nope", "/api/v3/organisations/x/items"} {
-		res, _ := call(t, "GET", srv.base+path, "", nil)
+	srv := serve(t, env.URL, nil)
+	c := srv.client(t)
+	for _, tc := range []struct {
+		path string
+		c    *apitest.Client
+		opts []apitest.Option
+	}{
+		{"/healthz", c, nil},
+		{"/readyz", c, nil},
+		{"/nope", c.Unchecked("a path the API does not have"), nil},
+		{"/api/v3/organisations/x/items", c, []apitest.Option{apitest.BreaksContract("no API key")}},
+	} {
+		path, res := tc.path, tc.c.Get(tc.path, tc.opts...)
 		for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
 			if got := res.Header.Get(h); got != want {
-				t.Errorf("%s (%d): %s = %q, want %q", path, res.StatusCode, h, got, want)
+				t.Errorf("%s (%d): %s = %q, want %q", path, res.Status, h, got, want)
 			}
 		}
 		if res.Header.Get("X-Request-ID") == "" {

@@ -10,18 +10,19 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 // scrape reads the metrics listener.
 func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	res, body := call(t, "GET", base+"/metrics", "", nil)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %s", res.StatusCode, body)
+	res := apitest.NewClient(t, base).Unchecked("the metrics listener is not part of the API").Get("/metrics")
+	if res.Status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", res.Status, res.Body)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(res.Body))
 	if err != nil {
 		t.Fatalf("parse metrics: %v", err)
 	}
@@ -69,27 +70,28 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "metered")
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_METRICS_ADDR": "127.0.0.1:0",
+	srv := serve(t, env.URL, map[string]string{"VACANCY_METRICS_ADDR": "127.0.0.1:0",
 		"VACANCY_DB_MAX_CONNS": "7", "VACANCY_RATE_LIMIT": "1/m burst 4"})
 	if srv.metrics == "" {
 		t.Fatal("the serving log line must name the metrics listener")
 	}
-	items := srv.base + "/api/v3/organisations/metered/items"
+	c := srv.client(t).As(key)
+	const items = "/api/v3/organisations/metered/items"
 
-	res, body := call(t, "POST", items, key, item("Loft"), "Idempotency-Key", "create-loft")
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create item: %d %s", res.StatusCode, body)
+	res := c.Post(items, item("Loft"), apitest.IdempotencyKey("create-loft"))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create item: %d %s", res.Status, res.Body)
 	}
-	res, body = call(t, "POST", items, key, item("Loft"), "Idempotency-Key", "create-loft")
-	if res.StatusCode != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("retry must be replayed: %d %s", res.StatusCode, body)
+	res = c.Post(items, item("Loft"), apitest.IdempotencyKey("create-loft"))
+	if res.Status != http.StatusCreated || !res.Replayed() {
+		t.Fatalf("retry must be replayed: %d %s", res.Status, res.Body)
 	}
-	if res, _ := call(t, "GET", items+"/not-an-id", key, nil); res.StatusCode != http.StatusNotFound {
-		t.Fatalf("missing item: %d", res.StatusCode)
+	if res := c.Get(items+"/not-an-id", apitest.BreaksContract("an item id that is not a uuid")); res.Status != http.StatusNotFound {
+		t.Fatalf("missing item: %d", res.Status)
 	}
-	call(t, "GET", items, key, nil)
-	if res, _ := call(t, "GET", items, key, nil); res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("the fifth request must be rate limited, got %d", res.StatusCode)
+	c.Get(items)
+	if res := c.Get(items); res.Status != http.StatusTooManyRequests {
+		t.Fatalf("the fifth request must be rate limited, got %d", res.Status)
 	}
 
 	fams := scrape(t, srv.metrics)
@@ -128,8 +130,8 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		t.Errorf("the job counts must be registered and readable by the app role, got %v, %v", m, ok)
 	}
 
-	if res, _ := call(t, "GET", srv.base+"/metrics", "", nil); res.StatusCode != http.StatusNotFound {
-		t.Errorf("metrics must not be served on the public listener, got %d", res.StatusCode)
+	if res := srv.client(t).Unchecked("a path the API does not have").Get("/metrics"); res.Status != http.StatusNotFound {
+		t.Errorf("metrics must not be served on the public listener, got %d", res.Status)
 	}
 }
 
@@ -141,46 +143,47 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	env := testenv.New(t)
 	const platform = "vac_platform_test_token_0123456789abcdef"
 	const marker = "Zebedee-Private-Guest-Note-4711"
-	srv := serveEnv(t, map[string]string{"DATABASE_URL": env.URL, "VACANCY_PLATFORM_TOKEN": platform, "VACANCY_RATE_LIMIT": "off"})
-	api := srv.base + "/api/v3"
+	srv := serve(t, env.URL, map[string]string{"VACANCY_PLATFORM_TOKEN": platform, "VACANCY_RATE_LIMIT": "off"})
+	c := srv.client(t)
 
-	res, body := call(t, "POST", api+"/organisations", platform, map[string]any{"slug": "quiet", "name": "Quiet Stays"})
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create organisation: %d %s", res.StatusCode, body)
+	res := c.As(platform).Post("/api/v3/organisations", map[string]any{"slug": "quiet", "name": "Quiet Stays"})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create organisation: %d %s", res.Status, res.Body)
 	}
 	var org struct {
 		ID     string                   `json:"id"`
 		APIKey struct{ ID, Key string } `json:"api_key"`
 	}
-	decode(t, body, &org)
+	res.JSON(&org)
 	admin := org.APIKey.Key
 	if !strings.HasPrefix(admin, "vac_live_") {
-		t.Fatalf("no admin key in %s", body)
+		t.Fatalf("no admin key in %s", res.Body)
 	}
-	base := api + "/organisations/quiet"
+	const base = "/api/v3/organisations/quiet"
 
-	res, body = call(t, "POST", base+"/api-keys", admin, map[string]any{"name": "writer", "role": "write"})
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create key: %d %s", res.StatusCode, body)
+	res = c.As(admin).Post(base+"/api-keys", map[string]any{"name": "writer", "role": "write"})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create key: %d %s", res.Status, res.Body)
 	}
-	writer := field(t, body, "key")
-	res, body = call(t, "POST", base+"/items", admin, item("Harbour Room"))
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create item: %d %s", res.StatusCode, body)
+	writer := res.Field("key")
+	res = c.As(admin).Post(base+"/items", item("Harbour Room"))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create item: %d %s", res.Status, res.Body)
 	}
-	itemID := field(t, body, "id")
+	itemID := res.Field("id")
 	booking := map[string]any{"guest": map[string]any{"name": "Ada Guest", "email": "ada@example.com"},
 		"items": []any{stay(itemID, 40)}, "notes": marker}
-	res, body = call(t, "POST", base+"/bookings", writer, booking)
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create booking: %d %s", res.StatusCode, body)
+	res = c.As(writer).Post(base+"/bookings", booking)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create booking: %d %s", res.Status, res.Body)
 	}
 	wrong := "vac_live_" + strings.Repeat("q", 48)
-	if res, _ := call(t, "GET", base+"/items", wrong, nil); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unknown key: %d", res.StatusCode)
+	if res := c.As(wrong).Get(base + "/items"); res.Status != http.StatusUnauthorized {
+		t.Fatalf("unknown key: %d", res.Status)
 	}
-	if res, _ := call(t, "POST", base+"/items", admin, []byte(`{"name": "`+marker+`", "capacity": "two"}`)); res.StatusCode != http.StatusBadRequest {
-		t.Fatalf("malformed body: %d", res.StatusCode)
+	if res := c.As(admin).Post(base+"/items", nil, apitest.RawBody("application/json", []byte(`{"name": "`+marker+`", "capacity": "two"}`)),
+		apitest.BreaksContract("a capacity that is not a number")); res.Status != http.StatusBadRequest {
+		t.Fatalf("malformed body: %d", res.Status)
 	}
 	srv.stop()
 
@@ -199,7 +202,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 	// And they do say what happened, so the checks above are not vacuous.
 	var sawBooking, sawCommand bool
-	for _, l := range srv.logs.lines(t) {
+	for _, l := range srv.logs.Lines(t) {
 		if l["msg"] == "request" && l["route"] == "/api/v3/organisations/{org}/bookings" && l["status"] == float64(201) {
 			sawBooking = l["organisation_id"] == org.ID && l["api_key_id"] != "" && l["request_id"] != "" && l["duration_ms"].(float64) > 0
 		}

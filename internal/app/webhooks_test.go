@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
@@ -111,10 +112,10 @@ func (a api) createEndpoint(url string, types ...string) endpointOut {
 		body["event_types"] = types
 	}
 	var ep endpointOut
-	r := a.must(201, "POST", "/webhook-endpoints", body)
-	r.json(a.t, &ep)
-	if ep.Secret == "" || r.header.Get("ETag") != `"1"` || !strings.HasSuffix(r.header.Get("Location"), "/webhook-endpoints/"+ep.ID) {
-		a.t.Fatalf("creation must answer with the secret, ETag and Location: %s %v", r.body, r.header)
+	r := a.do("POST", "/webhook-endpoints", body).Expect(201)
+	r.JSON(&ep)
+	if ep.Secret == "" || r.ETag() != `"1"` || !strings.HasSuffix(r.Header.Get("Location"), "/webhook-endpoints/"+ep.ID) {
+		a.t.Fatalf("creation must answer with the secret, ETag and Location: %s %v", r.Body, r.Header)
 	}
 	return ep
 }
@@ -122,7 +123,7 @@ func (a api) createEndpoint(url string, types ...string) endpointOut {
 func (a api) deliveries(endpointID string) []deliveryOut {
 	a.t.Helper()
 	var page struct{ Data []deliveryOut }
-	a.must(200, "GET", "/webhook-endpoints/"+endpointID+"/deliveries", nil).json(a.t, &page)
+	a.do("GET", "/webhook-endpoints/"+endpointID+"/deliveries", nil).Expect(200).JSON(&page)
 	return page.Data
 }
 
@@ -139,7 +140,7 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 	bk := org.book(item.ID, 3, 5)
 	booked := time.Now()
 
-	eventually(t, 10*time.Second, "the receiver gets the delivery", func() bool { return len(rcv.requests()) == 1 })
+	testenv.Eventually(t, 10*time.Second, "the receiver gets the delivery", func() bool { return len(rcv.requests()) == 1 })
 	got := rcv.requests()[0]
 	t.Logf("delivered %v after the booking was answered", got.at.Sub(booked))
 	if err := webhook.Verify(ep.Secret, got.header.Get("Vacancy-Signature"), got.body, 5*time.Minute); err != nil {
@@ -156,8 +157,8 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 	// The delivery can beat the feed: the feed holds an event back while any older
 	// transaction on the database server still runs.
 	var page struct{ Data []json.RawMessage }
-	eventually(t, 5*time.Second, "booking.created in the feed", func() bool {
-		org.must(200, "GET", "/events?types=booking.created", nil).json(t, &page)
+	testenv.Eventually(t, 5*time.Second, "booking.created in the feed", func() bool {
+		org.do("GET", "/events?types=booking.created", nil).Expect(200).JSON(&page)
 		return len(page.Data) > 0
 	})
 	if len(page.Data) != 1 || !jsonEqual(t, page.Data[0], got.body) {
@@ -165,7 +166,7 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 	}
 
 	var ds []deliveryOut
-	eventually(t, 5*time.Second, "the delivery is logged as succeeded", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the delivery is logged as succeeded", func() bool {
 		ds = org.deliveries(ep.ID)
 		return len(ds) == 1 && ds[0].Status == "succeeded"
 	})
@@ -199,7 +200,7 @@ func TestWebhookRetriedAfterFailure(t *testing.T) {
 	org.createItem("Sea room")
 
 	var ds []deliveryOut
-	eventually(t, 15*time.Second, "the delivery succeeds on its retry", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the delivery succeeds on its retry", func() bool {
 		ds = org.deliveries(ep.ID)
 		return len(ds) == 1 && ds[0].Status == "succeeded"
 	})
@@ -225,16 +226,16 @@ func TestWebhookRetriedAfterFailure(t *testing.T) {
 	}
 
 	var retried deliveryOut
-	org.must(202, "POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+d.ID+"/retry", nil).json(t, &retried)
+	org.do("POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+d.ID+"/retry", nil).Expect(202).JSON(&retried)
 	if retried.Status != "pending" {
 		t.Fatalf("a retried delivery is pending, got %+v", retried)
 	}
-	eventually(t, 10*time.Second, "the manual retry is delivered", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the manual retry is delivered", func() bool {
 		ds = org.deliveries(ep.ID)
 		return len(rcv.requests()) == 3 && ds[0].Status == "succeeded" && ds[0].Attempts == 3
 	})
-	if r := org.do("POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+"0190a000-0000-7000-8000-000000000000"+"/retry", nil); r.status != 404 {
-		t.Fatalf("retrying an unknown delivery is 404, got %d", r.status)
+	if r := org.do("POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+"0190a000-0000-7000-8000-000000000000"+"/retry", nil); r.Status != 404 {
+		t.Fatalf("retrying an unknown delivery is 404, got %d", r.Status)
 	}
 }
 
@@ -245,15 +246,17 @@ func TestWebhookRetriedAfterFailure(t *testing.T) {
 func TestWebhookEndpointDisabledAfterContinuousFailure(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, 503)
-	in := serve(t, testenv.DatabaseURL(t), with(webhooksAllowedLocally, "VACANCY_WEBHOOK_BACKOFF", "100ms",
+	url := testenv.DatabaseURL(t)
+	db := pgtest.Superuser(t, url)
+	in := serve(t, url, with(webhooksAllowedLocally, "VACANCY_WEBHOOK_BACKOFF", "100ms",
 		"VACANCY_WEBHOOK_DISABLE_AFTER", "700ms", "VACANCY_WEBHOOK_MAX_ATTEMPTS", "30"))
 	org := newOrganisation(t, in, "acme")
 	ep := org.createEndpoint(rcv.srv.URL)
 	org.createItem("Sea room")
 
 	var cur endpointOut
-	eventually(t, 15*time.Second, "the endpoint is disabled", func() bool {
-		org.must(200, "GET", "/webhook-endpoints/"+ep.ID, nil).json(t, &cur)
+	testenv.Eventually(t, 15*time.Second, "the endpoint is disabled", func() bool {
+		org.do("GET", "/webhook-endpoints/"+ep.ID, nil).Expect(200).JSON(&cur)
 		return !cur.Enabled
 	})
 	if cur.DisabledReason == nil || *cur.DisabledReason != "failing" || cur.FailingSince == nil || cur.Version != 2 {
@@ -263,22 +266,29 @@ func TestWebhookEndpointDisabledAfterContinuousFailure(t *testing.T) {
 		t.Fatal("disabling an endpoint must log a warning")
 	}
 	var ds []deliveryOut
-	eventually(t, 5*time.Second, "the delivery fails for good", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the delivery fails for good", func() bool {
 		ds = org.deliveries(ep.ID)
 		return len(ds) == 1 && ds[0].Status == "failed"
 	})
 	if ds[0].Attempts < 2 || ds[0].NextAttemptAt != nil {
 		t.Fatalf("the delivery was retried until the endpoint was disabled: %+v", ds[0])
 	}
-	if r := org.do("POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+ds[0].ID+"/retry", nil); r.status != 409 || r.problemCode(t) != "endpoint_disabled" {
-		t.Fatalf("retrying a delivery of a disabled endpoint is 409 endpoint_disabled, got %d %s", r.status, r.body)
+	if r := org.do("POST", "/webhook-endpoints/"+ep.ID+"/deliveries/"+ds[0].ID+"/retry", nil); r.Status != 409 || r.ProblemCode() != "endpoint_disabled" {
+		t.Fatalf("retrying a delivery of a disabled endpoint is 409 endpoint_disabled, got %d %s", r.Status, r.Body)
 	}
-	attempts := len(rcv.requests())
-	time.Sleep(400 * time.Millisecond)
-	if len(rcv.requests()) != attempts {
-		t.Fatal("a disabled endpoint gets no further attempts")
+	// The delivery's job reaching a final state is the signal that the decision
+	// to stop is made: once no delivery job of the endpoint is left to run, no
+	// attempt can follow, and the receiver must have had exactly the attempts
+	// the delivery log records.
+	testenv.Eventually(t, 10*time.Second, "no delivery job of the disabled endpoint is left to run", func() bool {
+		return db.Int(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`) == 0
+	})
+	ds = org.deliveries(ep.ID)
+	if got := len(rcv.requests()); len(ds) != 1 || got != ds[0].Attempts {
+		t.Fatalf("a disabled endpoint gets no further attempts: the receiver got %d, the delivery log records %+v", got, ds)
 	}
-	org.must(200, "PATCH", "/webhook-endpoints/"+ep.ID, map[string]any{"enabled": true}, "If-Match", `"2"`).json(t, &cur)
+	org.do("PATCH", "/webhook-endpoints/"+ep.ID, map[string]any{"enabled": true}, apitest.IfMatch(`"2"`)).Expect(200).JSON(&cur)
 	if !cur.Enabled || cur.DisabledReason != nil || cur.FailingSince != nil || cur.Version != 3 {
 		t.Fatalf("enabling forgets the failure run: %+v", cur)
 	}
@@ -309,26 +319,26 @@ func TestWebhookSSRFRefused(t *testing.T) {
 			Code   string
 			Errors []struct{ Field, Code string }
 		}
-		r.json(t, &p)
-		if r.status != 422 || len(p.Errors) != 1 || p.Errors[0].Field != "url" || p.Errors[0].Code != c.code {
-			t.Errorf("%s must be refused with 422 url/%s, got %d %s", c.url, c.code, r.status, r.body)
+		r.JSON(&p)
+		if r.Status != 422 || len(p.Errors) != 1 || p.Errors[0].Field != "url" || p.Errors[0].Code != c.code {
+			t.Errorf("%s must be refused with 422 url/%s, got %d %s", c.url, c.code, r.Status, r.Body)
 		}
 	}
 	strict := newOrganisation(t, strictHTTP, "strict")
-	if r := strict.do("POST", "/webhook-endpoints", map[string]any{"url": "http://93.184.215.14/hook"}); r.status != 422 ||
-		!strings.Contains(string(r.body), "scheme_not_allowed") {
-		t.Fatalf("plain http is refused by default, got %d %s", r.status, r.body)
+	if r := strict.do("POST", "/webhook-endpoints", map[string]any{"url": "http://93.184.215.14/hook"}); r.Status != 422 ||
+		!strings.Contains(string(r.Body), "scheme_not_allowed") {
+		t.Fatalf("plain http is refused by default, got %d %s", r.Status, r.Body)
 	}
 	var page struct{ Data []endpointOut }
-	org.must(200, "GET", "/webhook-endpoints", nil).json(t, &page)
+	org.do("GET", "/webhook-endpoints", nil).Expect(200).JSON(&page)
 	if len(page.Data) != 0 {
 		t.Fatalf("refused URLs must create nothing, found %d endpoints", len(page.Data))
 	}
 	// A public address is accepted, and changing it to an internal one is refused.
 	ep := org.createEndpoint("https://93.184.215.14/hook")
-	r := org.do("PATCH", "/webhook-endpoints/"+ep.ID, map[string]any{"url": rcv.srv.URL}, "If-Match", `"1"`)
-	if r.status != 422 || !strings.Contains(string(r.body), "forbidden_address") {
-		t.Fatalf("PATCHing the URL to a loopback address must be refused, got %d %s", r.status, r.body)
+	r := org.do("PATCH", "/webhook-endpoints/"+ep.ID, map[string]any{"url": rcv.srv.URL}, apitest.IfMatch(`"1"`))
+	if r.Status != 422 || !strings.Contains(string(r.Body), "forbidden_address") {
+		t.Fatalf("PATCHing the URL to a loopback address must be refused, got %d %s", r.Status, r.Body)
 	}
 	if len(rcv.requests()) != 0 {
 		t.Fatal("the receiver must never have been called")

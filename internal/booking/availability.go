@@ -13,6 +13,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -23,12 +24,14 @@ type AvailabilityQuery struct {
 	Guests     int32
 	Quantity   int32
 	PropertyID *uuid.UUID
-	Page       domain.Page
+	// Breakdown asks for each item's nightly prices.
+	Breakdown bool
+	Page      domain.Page
 }
 
 // AvailabilityParams are the availability search's query parameters as they arrive.
 type AvailabilityParams struct {
-	CheckIn, CheckOut, Guests, Quantity, PropertyID string
+	CheckIn, CheckOut, Guests, Quantity, PropertyID, Breakdown string
 }
 
 // NewAvailabilityQuery validates the query parameters.
@@ -51,6 +54,13 @@ func NewAvailabilityQuery(in AvailabilityParams, page domain.Page) (Availability
 		}
 		q.PropertyID = &id
 	}
+	switch in.Breakdown {
+	case "", "false":
+	case "true":
+		q.Breakdown = true
+	default:
+		p.Add("breakdown", "invalid", "breakdown must be true or false")
+	}
 	if guests != "" {
 		n, err := strconv.ParseInt(guests, 10, 32)
 		if err != nil || n < 1 || n > 10000 {
@@ -61,17 +71,21 @@ func NewAvailabilityQuery(in AvailabilityParams, page domain.Page) (Availability
 	return q, p.Err()
 }
 
-// AvailableItem is an item with enough units free for the whole stay: how many
-// are free, and the price of the requested quantity for the stay.
+// AvailableItem is an item with enough units free for the whole stay and whose
+// rates sell it: how many units are free, and the price of the requested
+// quantity for the stay and guests, fees and taxes included (as a quote without
+// add-ons would price it); with breakdown, each night's price per unit.
 type AvailableItem struct {
 	catalogue.Item
-	AvailableUnits int32 `json:"available_units"`
-	Nights         int32 `json:"nights"`
-	Total          int64 `json:"total"`
+	AvailableUnits int32         `json:"available_units"`
+	Nights         int32         `json:"nights"`
+	Total          int64         `json:"total"`
+	NightlyPrices  []rates.Night `json:"nightly_prices,omitempty"`
 }
 
-// Availability searches the organisation's items free for the stay. It is one
-// range-overlap query on the indexed daterange.
+// Availability searches the organisation's items free and sellable for the
+// stay: one query over the items, their units' occupancies and the rates of the
+// stay's dates, then the organisation's charges for the page's items.
 func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq AvailabilityQuery) (domain.List[AvailableItem], error) {
 	if err := domain.Authorize(sc, domain.OpSearchAvailability); err != nil {
 		return domain.List[AvailableItem]{}, err
@@ -86,29 +100,59 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 			return domain.Invalid("check_in", "in_past", fmt.Sprintf("check_in %s is before today (%s) in the organisation's time zone", aq.CheckIn, c.Today))
 		}
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
-		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
+		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Guests: aq.Guests,
 			Nights: nights, Quantity: aq.Quantity, PropertyID: aq.PropertyID, After: aq.Page.Cursor,
-			CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), RowLimit: aq.Page.Limit + 1})
+			CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), Breakdown: aq.Breakdown,
+			Timezone: c.Location.String(), RowLimit: aq.Page.Limit + 1})
 		if err != nil {
 			return fmt.Errorf("search availability: %w", err)
 		}
+		var charges []rates.Charge
+		if len(rows) > 0 {
+			ids := make([]uuid.UUID, len(rows))
+			for i, r := range rows {
+				ids[i] = r.Item.ID
+			}
+			if charges, err = rates.ChargesFor(ctx, q, sc, ids); err != nil {
+				return err
+			}
+		}
+		var decodeErr error
 		out = domain.Paginate(rows, aq.Page, func(r db.AvailableItemsRow) (AvailableItem, uuid.UUID) {
-			return AvailableItem{Item: catalogue.ItemFromRow(r.Item, c.Currency), AvailableUnits: r.AvailableUnits, Nights: nights,
-				Total: r.Item.NightlyPrice * int64(nights) * int64(aq.Quantity)}, r.Item.ID
+			it := catalogue.ItemFromRow(r.Item, c.Currency)
+			price, _ := rates.PriceStay(rates.Stay{ItemID: it.ID, Nights: nights, NightsTotal: r.RoomPrice, Quantity: aq.Quantity,
+				Guests: aq.Guests, Settings: it.PriceSettings, Charges: charges})
+			ai := AvailableItem{Item: it, AvailableUnits: r.AvailableUnits, Nights: nights, Total: price.Total}
+			if aq.Breakdown {
+				if err := json.Unmarshal(r.NightlyPrices, &ai.NightlyPrices); err != nil {
+					decodeErr = fmt.Errorf("nightly prices of item %s: %w", it.ID, err)
+				}
+			}
+			return ai, r.Item.ID
 		})
-		return nil
+		return decodeErr
 	})
 	return out, err
 }
 
 // CalendarDay is an item's units on a date: how many exist, how many are free
-// (available is true while at least one is), and the blocks on that day.
+// (available is true while at least one is), and the blocks on that day; and
+// its rates on that date: the price of the night that starts on it (and the
+// rule that set it), whether that night is closed, whether a stay may arrive or
+// depart on it, and the nights a stay arriving on it may have.
 type CalendarDay struct {
-	Date           domain.Date     `json:"date"`
-	Available      bool            `json:"available"`
-	AvailableUnits int32           `json:"available_units"`
-	TotalUnits     int32           `json:"total_units"`
-	Blocks         []CalendarBlock `json:"blocks"`
+	Date              domain.Date     `json:"date"`
+	Available         bool            `json:"available"`
+	AvailableUnits    int32           `json:"available_units"`
+	TotalUnits        int32           `json:"total_units"`
+	Blocks            []CalendarBlock `json:"blocks"`
+	Price             int64           `json:"price"`
+	RuleID            *uuid.UUID      `json:"rule_id"`
+	Closed            bool            `json:"closed"`
+	ClosedToArrival   bool            `json:"closed_to_arrival"`
+	ClosedToDeparture bool            `json:"closed_to_departure"`
+	MinNights         int32           `json:"min_nights"`
+	MaxNights         int32           `json:"max_nights"`
 }
 
 // CalendarBlock is a block as the calendar shows it.
@@ -153,16 +197,30 @@ func (s *Bookings) ItemCalendar(ctx context.Context, sc scope.Scope, itemID uuid
 	}
 	out := Calendar{ItemID: itemID, From: f, To: t, Days: []CalendarDay{}}
 	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		c, err := domain.LoadClock(ctx, q, sc)
+		if err != nil {
+			return err
+		}
 		if err := catalogue.RequireItem(ctx, q, sc, itemID); err != nil {
 			return err
 		}
-		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, ItemID: itemID, FromDate: f.Time(), ToDate: t.Time()})
+		rows, err := q.ItemCalendar(ctx, db.ItemCalendarParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemID: itemID,
+			FromDate: f.Time(), ToDate: t.Time()})
 		if err != nil {
 			return fmt.Errorf("item calendar: %w", err)
 		}
+		if len(rows) == 0 { // a row per day of the item, and there is at least one day
+			return domain.NotFound("item")
+		}
 		for _, r := range rows {
 			d := CalendarDay{Date: domain.DateFromTime(r.Day), TotalUnits: r.TotalUnits,
-				AvailableUnits: max(r.TotalUnits-r.OccupiedUnits, 0), Blocks: []CalendarBlock{}}
+				AvailableUnits: max(r.TotalUnits-r.OccupiedUnits, 0), Blocks: []CalendarBlock{}, Price: r.Price,
+				Closed: r.Closed, ClosedToArrival: r.ClosedToArrival, ClosedToDeparture: r.ClosedToDeparture,
+				MinNights: r.MinNights, MaxNights: r.MaxNights}
+			if r.PriceRuleID != uuid.Nil {
+				id := r.PriceRuleID
+				d.RuleID = &id
+			}
 			d.Available = d.AvailableUnits > 0
 			if err := json.Unmarshal(r.Blocks, &d.Blocks); err != nil {
 				return fmt.Errorf("item calendar blocks: %w", err)
@@ -222,7 +280,7 @@ func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteR
 		}
 		res := QuoteResult{Currency: c.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
 		for i, pl := range priced {
-			free, err := freeUnits(ctx, q, sc, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
+			free, err := freeUnits(ctx, q, sc, c.Now, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
 			if err != nil {
 				return QuoteResult{}, nil, err
 			}

@@ -171,7 +171,7 @@ func (s *Bookings) CreateBlock(ctx context.Context, sc scope.Scope, cmd CreateBl
 		if err != nil {
 			return Block{}, nil, err
 		}
-		unit, err := blockUnit(ctx, q, sc, it.ID, cmd.BlockFields)
+		unit, err := blockUnit(ctx, q, sc, c.Now, it.ID, cmd.BlockFields)
 		if err != nil {
 			return Block{}, nil, err
 		}
@@ -183,7 +183,7 @@ func (s *Bookings) CreateBlock(ctx context.Context, sc scope.Scope, cmd CreateBl
 		err = q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 			UnitID: unit, ItemID: it.ID, CheckIn: cmd.Start.Time(), CheckOut: cmd.End.Time(), BlockID: &row.ID, Status: "blocked"})
 		if isOverlap(err) {
-			return Block{}, nil, blockConflict(ctx, q, sc, unit, cmd.Start, cmd.End)
+			return Block{}, nil, blockConflict(ctx, q, sc, c.Now, unit, cmd.Start, cmd.End)
 		}
 		if err != nil {
 			return Block{}, nil, fmt.Errorf("insert block occupancy: %w", err)
@@ -211,7 +211,7 @@ func lockItem(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) 
 // active unit of the item (the exclusion constraint decides whether it is
 // free), or the best free unit. A block that moves keeps its unit unless it
 // names another: f.UnitID is then its current unit.
-func blockUnit(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.UUID, f BlockFields) (uuid.UUID, error) {
+func blockUnit(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, f BlockFields) (uuid.UUID, error) {
 	if f.UnitID != nil {
 		u, err := q.GetUnit(ctx, db.GetUnitParams{OrganisationID: sc.OrganisationID, ItemID: itemID, ID: *f.UnitID})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -225,12 +225,12 @@ func blockUnit(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.U
 		}
 		return u.ID, nil // the exclusion constraint decides whether it is free
 	}
-	free, err := freeUnits(ctx, q, sc, itemID, f.Start, f.End, nil)
+	free, err := freeUnits(ctx, q, sc, now, itemID, f.Start, f.End, nil)
 	if err != nil {
 		return uuid.Nil, err
 	}
 	if len(free) == 0 {
-		ids, err := q.OverlappingItemBookings(ctx, db.OverlappingItemBookingsParams{OrganisationID: sc.OrganisationID,
+		ids, err := q.OverlappingItemBookings(ctx, db.OverlappingItemBookingsParams{OrganisationID: sc.OrganisationID, Now: now,
 			ItemID: itemID, CheckIn: f.Start.Time(), CheckOut: f.End.Time()})
 		if err != nil {
 			return uuid.Nil, fmt.Errorf("find overlapping bookings: %w", err)
@@ -244,8 +244,8 @@ func blockUnit(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.U
 
 // blockConflict is the answer to a block the exclusion constraint refused: it
 // names the bookings on the unit in those nights (none when another block is).
-func blockConflict(ctx context.Context, q *db.Queries, sc scope.Scope, unit uuid.UUID, start, end domain.Date) error {
-	ids, err := q.OverlappingBookings(ctx, db.OverlappingBookingsParams{OrganisationID: sc.OrganisationID, UnitID: unit,
+func blockConflict(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, unit uuid.UUID, start, end domain.Date) error {
+	ids, err := q.OverlappingBookings(ctx, db.OverlappingBookingsParams{OrganisationID: sc.OrganisationID, Now: now, UnitID: unit,
 		CheckIn: start.Time(), CheckOut: end.Time()})
 	if err != nil {
 		return fmt.Errorf("find overlapping bookings: %w", err)
@@ -277,6 +277,10 @@ func NewUpdateBlock(meta command.Meta, id uuid.UUID, in BlockInput) (UpdateBlock
 // UpdateBlock handles UpdateBlock.
 func (s *Bookings) UpdateBlock(ctx context.Context, sc scope.Scope, cmd UpdateBlock) (Block, command.Receipt, error) {
 	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateBlock, cmd, func(q *db.Queries) (Block, []domain.Event, error) {
+		c, err := domain.LoadClock(ctx, q, sc)
+		if err != nil {
+			return Block{}, nil, err
+		}
 		first, err := q.GetBlock(ctx, db.GetBlockParams{OrganisationID: sc.OrganisationID, ID: cmd.BlockID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Block{}, nil, domain.NotFound("block")
@@ -300,13 +304,13 @@ func (s *Bookings) UpdateBlock(ctx context.Context, sc scope.Scope, cmd UpdateBl
 		if err != nil {
 			return Block{}, nil, err
 		}
-		if f.UnitID, err = ptr(blockUnit(ctx, q, sc, cur.ItemID, f)); err != nil {
+		if f.UnitID, err = ptr(blockUnit(ctx, q, sc, c.Now, cur.ItemID, f)); err != nil {
 			return Block{}, nil, err
 		}
 		err = q.MoveBlockOccupancy(ctx, db.MoveBlockOccupancyParams{OrganisationID: sc.OrganisationID, BlockID: &cur.ID,
 			UnitID: *f.UnitID, StartDate: f.Start.Time(), EndDate: f.End.Time()})
 		if isOverlap(err) {
-			return Block{}, nil, blockConflict(ctx, q, sc, *f.UnitID, f.Start, f.End)
+			return Block{}, nil, blockConflict(ctx, q, sc, c.Now, *f.UnitID, f.Start, f.End)
 		}
 		if err != nil {
 			return Block{}, nil, fmt.Errorf("move block occupancy: %w", err)

@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -17,6 +18,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -157,7 +159,7 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		units, err := assignUnits(ctx, q, sc, priced, nil, nil)
+		units, err := assignUnits(ctx, q, sc, c.Now, priced, nil, nil)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -218,10 +220,16 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 	for _, i := range order {
 		l := lines[i]
 		lineID := uuid.Must(uuid.NewV7())
-		err := q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
+		breakdown, err := json.Marshal(lineBreakdown{NightlyPrices: l.NightlyPrices, Fees: l.Fees, Taxes: l.Taxes})
+		if err != nil {
+			return fmt.Errorf("encode price breakdown: %w", err)
+		}
+		guests := l.Guests
+		err = q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
 			BookingID: bookingID, Position: int32(i), ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(),
 			Nights: l.Nights, Quantity: l.Quantity, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal,
-			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill})
+			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill, Guests: &guests,
+			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown})
 		if err != nil {
 			return fmt.Errorf("insert booking item: %w", err)
 		}
@@ -245,6 +253,31 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 		}
 	}
 	return nil
+}
+
+// lineBreakdown is the part of a priced stay that booking_items.breakdown keeps,
+// so a booking shows the prices it was made at whatever the rates are now.
+type lineBreakdown struct {
+	NightlyPrices []rates.Night      `json:"nightly_prices"`
+	Fees          []rates.ChargeLine `json:"fees"`
+	Taxes         []rates.ChargeLine `json:"taxes"`
+}
+
+// breakdownOf reads a stored stay's breakdown. A stay booked before rates has
+// none: each of its nights was at its nightly price, and it paid no charges.
+func breakdownOf(it db.BookingItemsRow) (lineBreakdown, error) {
+	b := lineBreakdown{Fees: []rates.ChargeLine{}, Taxes: []rates.ChargeLine{}}
+	if it.Breakdown != nil {
+		if err := json.Unmarshal(it.Breakdown, &b); err != nil {
+			return b, fmt.Errorf("price breakdown of booked stay %s: %w", it.ID, err)
+		}
+		return b, nil
+	}
+	in := domain.DateFromTime(it.CheckIn)
+	for d := range int(it.Nights) {
+		b.NightlyPrices = append(b.NightlyPrices, rates.Night{Date: in.AddDays(d), Price: it.NightlyPrice})
+	}
+	return b, nil
 }
 
 // isOverlap reports whether err is the database refusing a double booking: the
@@ -313,10 +346,15 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock
 		if units == nil {
 			units = []UnitRef{}
 		}
+		b, err := breakdownOf(it)
+		if err != nil {
+			return nil, err
+		}
 		linesByBooking[it.BookingID] = append(linesByBooking[it.BookingID], BookingLine{ID: it.ID, Units: units, PricedLine: PricedLine{
 			ItemID: it.ItemID, CheckIn: domain.DateFromTime(it.CheckIn), CheckOut: domain.DateFromTime(it.CheckOut), Nights: it.Nights,
-			Quantity: it.Quantity, NightlyPrice: it.NightlyPrice, RoomTotal: it.RoomTotal, Addons: al, AddonsTotal: it.AddonsTotal,
-			Total: it.Total}})
+			Quantity: it.Quantity, Guests: it.Guests, NightlyPrice: it.NightlyPrice, NightlyPrices: b.NightlyPrices,
+			RoomTotal: it.RoomTotal, ExtraGuestsTotal: it.ExtraGuestsTotal, Discount: it.Discount, Addons: al,
+			AddonsTotal: it.AddonsTotal, Fees: b.Fees, Taxes: b.Taxes, Total: it.Total}})
 	}
 	out := make([]Booking, len(rows))
 	for i, r := range rows {
@@ -405,7 +443,7 @@ func (s *Bookings) ListBookings(ctx context.Context, sc scope.Scope, f BookingFi
 		if err != nil {
 			return err
 		}
-		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Status: f.Status, ItemID: f.ItemID,
+		params := db.ListBookingsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Status: f.Status, ItemID: f.ItemID,
 			Before: page.Cursor, RowLimit: page.Limit + 1}
 		if f.From != nil {
 			from, to := f.From.Time(), f.To.Time()
@@ -432,8 +470,10 @@ type UpdateBookingInput struct {
 	Items []LineInput `json:"items"`
 }
 
-// UpdateBooking changes a live booking's guest, notes or stays. New stays are
-// re-checked for availability and re-priced.
+// UpdateBooking changes a live booking's guest, notes or stays. Stays that
+// differ in any way from the booked ones (item, dates, quantity, guests, unit,
+// add-ons) replace them: they are checked for availability again and priced at
+// the rates in force now. Otherwise the booking keeps the prices it was made at.
 type UpdateBooking struct {
 	command.Meta `json:"-"`
 	BookingID    uuid.UUID `json:"booking_id"`
@@ -462,16 +502,47 @@ func NewUpdateBooking(meta command.Meta, id uuid.UUID, in UpdateBookingInput) (U
 	return cmd, p.Err()
 }
 
+// UpdatedBooking is the answer to a booking PATCH: the booking, and whether
+// its stays were priced again at the rates in force now (Repriced) or kept the
+// prices they were booked at.
+type UpdatedBooking struct {
+	Booking
+	Repriced bool `json:"repriced"`
+}
+
+// sameStays reports whether lines ask for exactly the stays a booking has.
+func sameStays(booked []BookingLine, lines []Line) bool {
+	if len(booked) != len(lines) {
+		return false
+	}
+	for i, l := range lines {
+		b := booked[i]
+		if b.ItemID != l.ItemID || b.CheckIn != l.CheckIn || b.CheckOut != l.CheckOut || b.Quantity != l.Quantity ||
+			b.Guests != l.Guests || len(b.Addons) != len(l.Addons) {
+			return false
+		}
+		if l.UnitID != nil && (len(b.Units) != 1 || b.Units[0].ID != *l.UnitID) {
+			return false
+		}
+		for _, a := range l.Addons {
+			if !slices.ContainsFunc(b.Addons, func(ba AddonLine) bool { return ba.AddonID == a.AddonID && ba.Quantity == a.Quantity }) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // UpdateBooking handles UpdateBooking.
-func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateBooking) (Booking, command.Receipt, error) {
-	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateBooking, cmd, func(q *db.Queries) (Booking, []domain.Event, error) {
+func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd UpdateBooking) (UpdatedBooking, command.Receipt, error) {
+	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpUpdateBooking, cmd, func(q *db.Queries) (UpdatedBooking, []domain.Event, error) {
 		c, cur, err := s.lockBooking(ctx, q, sc, cmd.Meta, cmd.BookingID)
 		if err != nil {
-			return Booking{}, nil, err
+			return UpdatedBooking{}, nil, err
 		}
 		status := effectiveStatus(cur.Status, cur.ExpiresAt, c.Now)
 		if status != StatusUnpaid && status != StatusPaid {
-			return Booking{}, nil, domain.Conflict(domain.CodeInvalidTransition, "a %s booking cannot be changed", status)
+			return UpdatedBooking{}, nil, domain.Conflict(domain.CodeInvalidTransition, "a %s booking cannot be changed", status)
 		}
 		params := db.UpdateBookingDetailsParams{OrganisationID: sc.OrganisationID, ID: cur.ID, GuestName: cur.GuestName,
 			GuestEmail: cur.GuestEmail, GuestPhone: cur.GuestPhone, Notes: cur.Notes, Total: cur.Total}
@@ -482,37 +553,45 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			params.Notes = *cmd.Notes
 		}
 		var events []domain.Event
+		repriced := false
 		if cmd.Lines != nil {
 			for _, l := range cmd.Lines {
 				if l.UnitID != nil {
 					if err := domain.Authorize(sc, domain.OpAssignUnit); err != nil {
-						return Booking{}, nil, err
+						return UpdatedBooking{}, nil, err
 					}
 				}
 			}
+			booked, err := loadBooking(ctx, q, sc, c, cur.ID)
+			if err != nil {
+				return UpdatedBooking{}, nil, err
+			}
+			repriced = !sameStays(booked.Items, cmd.Lines)
+		}
+		if repriced {
 			if err := lockItems(ctx, q, sc, cmd.Lines, &cur.ID); err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
 			priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
 			if err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
 			if events, err = s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil); err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
 			held, err := heldUnits(ctx, q, sc, cur.ID)
 			if err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
-			units, err := assignUnits(ctx, q, sc, priced, &cur.ID, held)
+			units, err := assignUnits(ctx, q, sc, c.Now, priced, &cur.ID, held)
 			if err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
 			if err := q.DeleteBookingItems(ctx, db.DeleteBookingItemsParams{OrganisationID: sc.OrganisationID, BookingID: cur.ID}); err != nil {
-				return Booking{}, nil, fmt.Errorf("replace booking items: %w", err)
+				return UpdatedBooking{}, nil, fmt.Errorf("replace booking items: %w", err)
 			}
 			if err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced, units); err != nil {
-				return Booking{}, nil, err
+				return UpdatedBooking{}, nil, err
 			}
 			params.Total = 0
 			for _, l := range priced {
@@ -520,13 +599,13 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			}
 		}
 		if _, err := q.UpdateBookingDetails(ctx, params); err != nil {
-			return Booking{}, nil, fmt.Errorf("update booking: %w", err)
+			return UpdatedBooking{}, nil, fmt.Errorf("update booking: %w", err)
 		}
 		b, err := loadBooking(ctx, q, sc, c, cur.ID)
 		if err != nil {
-			return Booking{}, nil, err
+			return UpdatedBooking{}, nil, err
 		}
-		return b, append(events, domain.Event{Type: domain.EventBookingUpdated, Data: b}), nil
+		return UpdatedBooking{Booking: b, Repriced: repriced}, append(events, domain.Event{Type: domain.EventBookingUpdated, Data: b}), nil
 	})
 }
 

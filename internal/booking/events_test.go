@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
@@ -16,6 +15,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/jobs"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
@@ -69,28 +69,27 @@ func feed(t *testing.T, svc *service.Services, sc scope.Scope, after string) out
 func settled(t *testing.T, svc *service.Services, sc scope.Scope, after, types string, limit int) ([]outbox.StoredEvent, string) {
 	t.Helper()
 	var out []outbox.StoredEvent
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		fq, err := outbox.NewFeedQuery(after, types, limit)
-		if err != nil {
-			t.Fatal(err)
+	// Each try reads every page there is; only events held back make it wait.
+	if !testenv.Poll(10*time.Second, func() bool {
+		for {
+			fq, err := outbox.NewFeedQuery(after, types, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := svc.Events(context.Background(), sc, fq)
+			if err != nil {
+				t.Fatalf("read feed: %v", err)
+			}
+			out = append(out, p.Data...)
+			after = p.NextCursor
+			if !p.HasMore {
+				return !p.HeldBack
+			}
 		}
-		p, err := svc.Events(context.Background(), sc, fq)
-		if err != nil {
-			t.Fatalf("read feed: %v", err)
-		}
-		out = append(out, p.Data...)
-		after = p.NextCursor
-		if !p.HasMore && !p.HeldBack {
-			return out, after
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("events stayed held back for 10s")
-		}
-		if !p.HasMore {
-			time.Sleep(20 * time.Millisecond)
-		}
+	}) {
+		t.Fatal("events stayed held back for 10s")
 	}
+	return out, after
 }
 
 // TestOutboxAtomicity: an event, its webhook delivery and the delivery's job are
@@ -118,40 +117,32 @@ func TestOutboxAtomicity(t *testing.T) {
 	}
 	for _, q := range []string{"SELECT count(*) FROM items", "SELECT count(*) FROM events",
 		"SELECT count(*) FROM webhook_deliveries", "SELECT count(*) FROM river_job"} {
-		if n := f.count(t, q); n != 0 {
+		if n := f.env.Superuser.Int(t, q); n != 0 {
 			t.Fatalf("a failed command must leave nothing behind: %s = %d", q, n)
 		}
 	}
 
 	item := createItem(t, &testenv.Env{URL: env.URL, DB: env.DB, Service: svc}, sc, "Sea room", 12000)
-	if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'item.created' AND data->>'id' = $1", item.ID.String()); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'item.created' AND data->>'id' = $1", item.ID.String()); n != 1 {
 		t.Fatalf("a committed command must leave its event, found %d", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM webhook_deliveries d JOIN river_job j ON j.args->>'delivery_id' = d.id::text
+	if n := f.env.Superuser.Int(t, `SELECT count(*) FROM webhook_deliveries d JOIN river_job j ON j.args->>'delivery_id' = d.id::text
 		WHERE d.endpoint_id = $1 AND d.status = 'pending' AND j.kind = 'webhook_delivery' AND j.max_attempts = 12`, ep.ID); n != 1 {
 		t.Fatalf("a committed command must leave one pending delivery with its job (12 attempts), found %d", n)
 	}
 	// Nothing works the jobs here, so the delivery stays pending: a manual retry
 	// would race its scheduled attempt and is refused.
-	conn, err := pgx.Connect(context.Background(), env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var deliveryID uuid.UUID
-	if err := conn.QueryRow(context.Background(), "SELECT id FROM webhook_deliveries").Scan(&deliveryID); err != nil {
-		t.Fatal(err)
-	}
+	deliveryID := pgtest.Scalar[uuid.UUID](t, env.Superuser, "SELECT id FROM webhook_deliveries")
 	_, _, err = svc.RetryWebhookDelivery(context.Background(), sc, outbox.RetryWebhookDelivery{Meta: meta(t), EndpointID: ep.ID, DeliveryID: deliveryID})
 	if !isCode(err, outbox.CodeDeliveryPending) {
 		t.Fatalf("retrying a pending delivery is a delivery_pending conflict, got %v", err)
 	}
 	// The endpoint only wants item.created: a booking's events are not delivered to it.
 	f.item = item
-	if _, _, err := f.book(t, "", future(3), future(5)); err != nil {
+	if _, _, err := f.book("", future(3), future(5)); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(t, "SELECT count(*) FROM webhook_deliveries"); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM webhook_deliveries"); n != 1 {
 		t.Fatalf("events the endpoint did not subscribe to must not be delivered, deliveries: %d", n)
 	}
 }
@@ -163,18 +154,18 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	other := createItem(t, f.env, f.sc, "Other room", 9000)
-	stale, _, err := f.book(t, "", future(3), future(5))
+	stale, _, err := f.book("", future(3), future(5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", stale.ID)
-	f.exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
-	f.exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
+	f.env.Superuser.Exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", stale.ID)
+	f.env.Superuser.Exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
+	f.env.Superuser.Exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", stale.ID)
 	blocker := fixture{env: f.env, sc: f.sc, item: other}
-	if _, _, err := blocker.book(t, "", future(3), future(5)); err != nil {
+	if _, _, err := blocker.book("", future(3), future(5)); err != nil {
 		t.Fatal(err)
 	}
-	before := f.count(t, "SELECT count(*) FROM events")
+	before := f.env.Superuser.Int(t, "SELECT count(*) FROM events")
 
 	m, _ := command.NewMeta("", f.sc.ActorID, nil, time.Now())
 	cmd, err := booking.NewCreateBooking(m, booking.CreateBookingInput{
@@ -188,10 +179,10 @@ func TestRolledBackChangeTakesItsEventsAlong(t *testing.T) {
 	if _, _, err := f.env.Service.CreateBooking(context.Background(), f.sc, cmd); !isCode(err, domain.CodeBookingConflict) {
 		t.Fatalf("want booking_conflict on the other room, got %v", err)
 	}
-	if after := f.count(t, "SELECT count(*) FROM events"); after != before {
+	if after := f.env.Superuser.Int(t, "SELECT count(*) FROM events"); after != before {
 		t.Fatalf("the failed command's booking.expired must roll back with it: %d events before, %d after", before, after)
 	}
-	if n := f.count(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", stale.ID); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", stale.ID); n != 1 {
 		t.Fatal("the stale hold's expiry must have rolled back too")
 	}
 }
@@ -212,12 +203,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 		t.Fatalf("a new organisation's feed is empty, got %+v", start)
 	}
 
-	conn, err := pgx.Connect(ctx, env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	t1, err := conn.Begin(ctx)
+	t1, err := env.Superuser.Conn(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +215,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 	}
 
 	item := createItem(t, env, sc, "from T2", 100) // T2: begins after T1, commits first
-	var t2Seq int64
-	f := fixture{env: env, sc: sc}
-	t2Seq = int64(f.count(t, "SELECT seq::int FROM events WHERE data->>'id' = $1", item.ID.String()))
+	t2Seq := pgtest.Scalar[int64](t, env.Superuser, "SELECT seq FROM events WHERE data->>'id' = $1", item.ID.String())
 	if t2Seq <= t1Seq {
 		t.Fatalf("the interleaving must give T2 the higher seq (%d vs %d)", t2Seq, t1Seq)
 	}
@@ -269,7 +253,7 @@ func TestFeedPagesAndFilters(t *testing.T) {
 	for range 4 {
 		createItem(t, f.env, f.sc, "More", 100)
 	}
-	if _, _, err := f.book(t, "", future(3), future(4)); err != nil {
+	if _, _, err := f.book("", future(3), future(4)); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -299,15 +283,13 @@ func TestFeedPagesAndFilters(t *testing.T) {
 	}
 	// The tail is the newest event's position (retried: a parallel test's open
 	// transaction can hold the newest event back for a moment).
-	for i := 0; ; i++ {
-		tail, err := f.env.Service.FeedTail(ctx, f.sc)
-		if err == nil && tail.String() == seen[5].Cursor.String() {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("the tail must be the newest event's position, got %v, %v", tail, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var tail outbox.Cursor
+	var tailErr error
+	if !testenv.Poll(2*time.Second, func() bool {
+		tail, tailErr = f.env.Service.FeedTail(ctx, f.sc)
+		return tailErr == nil && tail.String() == seen[5].Cursor.String()
+	}) {
+		t.Fatalf("the tail must be the newest event's position, got %v, %v", tail, tailErr)
 	}
 }
 
@@ -317,41 +299,41 @@ func TestFeedPagesAndFilters(t *testing.T) {
 func TestSweepExpiresDueHolds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	due, _, err := f.book(t, "", future(3), future(5))
+	due, _, err := f.book("", future(3), future(5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := f.book(t, "", future(6), future(8))
+	live, _, err := f.book("", future(6), future(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherSc, _ := f.env.Organisation(t, "other")
 	other := fixture{env: f.env, sc: otherSc, item: createItem(t, f.env, otherSc, "Far room", 100)}
-	otherDue, _, err := other.book(t, "", future(3), future(5))
+	otherDue, _, err := other.book("", future(3), future(5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])", []uuid.UUID{due.ID, otherDue.ID})
+	f.env.Superuser.Exec(t, "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])", []uuid.UUID{due.ID, otherDue.ID})
 
 	n, err := f.env.Service.ExpireDueHolds(context.Background(), 100)
 	if err != nil || n != 2 {
 		t.Fatalf("the sweep must expire both due holds, expired %d, %v", n, err)
 	}
 	for _, id := range []string{due.ID.String(), otherDue.ID.String()} {
-		if n := f.count(t, "SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'", id); n != 1 {
+		if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings b JOIN booking_items bi ON bi.booking_id = b.id WHERE b.id = $1 AND b.status = 'expired' AND bi.status = 'expired'", id); n != 1 {
 			t.Fatalf("booking %v and its items must be recorded as expired", id)
 		}
-		if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1::text AND data->>'status' = 'expired' AND command_id = 'hold-expiry:' || $1::text", id); n != 1 {
+		if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1::text AND data->>'status' = 'expired' AND command_id = 'hold-expiry:' || $1::text", id); n != 1 {
 			t.Fatalf("booking %v must have one booking.expired event from the sweep", id)
 		}
 	}
-	if n := f.count(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", live.ID); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'unpaid'", live.ID); n != 1 {
 		t.Fatal("a live hold must stay unpaid")
 	}
 	if n, err := f.env.Service.ExpireDueHolds(context.Background(), 100); err != nil || n != 0 {
 		t.Fatalf("a second sweep finds nothing to do, expired %d, %v", n, err)
 	}
-	if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'booking.expired'"); n != 2 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.expired'"); n != 2 {
 		t.Fatalf("each hold expires once, found %d booking.expired events", n)
 	}
 }

@@ -19,7 +19,8 @@ import (
 // their dates) or the given booking (the sweep). Both paths share this code, so a
 // hold expires the same way whoever notices first.
 func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]domain.Event, error) {
-	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, ItemIds: itemIDs, BookingID: bookingID})
+	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemIds: itemIDs,
+		BookingID: bookingID})
 	if err != nil {
 		return nil, fmt.Errorf("expire stale holds: %w", err)
 	}
@@ -32,6 +33,13 @@ func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope
 		events = append(events, domain.Event{Type: domain.EventBookingExpired, Data: b})
 	}
 	return events, nil
+}
+
+// ExpireHoldsNow expires, in q's transaction, every unpaid hold of the scope's
+// organisation past its deadline at c's time, with their booking.expired events
+// (a sandbox's test clock moving forward).
+func (s *Bookings) ExpireHoldsNow(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock) ([]domain.Event, error) {
+	return s.expireStaleHolds(ctx, q, sc, c, nil, nil)
 }
 
 func lineItemIDs(lines []PricedLine) []uuid.UUID {
@@ -95,4 +103,12 @@ func (s *Bookings) expireHold(ctx context.Context, sc scope.Scope, cmd ExpireHol
 		}
 		return HoldExpiry{Expired: len(events) > 0}, events, nil
 	})
+}
+
+// ExpireItemHolds records the expiry of the item's unpaid holds past their
+// deadline, in q's transaction, and returns their booking.expired events: a
+// command that adds blocks (calendar sync) calls it first, as block creation
+// does, so a stale hold never makes the database refuse a block.
+func (s *Bookings) ExpireItemHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemID uuid.UUID) ([]domain.Event, error) {
+	return s.expireStaleHolds(ctx, q, sc, c, []uuid.UUID{itemID}, nil)
 }

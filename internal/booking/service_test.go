@@ -2,12 +2,12 @@ package booking_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
@@ -48,46 +48,22 @@ func createItem(t *testing.T, env *testenv.Env, sc scope.Scope, name string, pri
 	return it
 }
 
-func (f fixture) book(t *testing.T, key, checkIn, checkOut string) (booking.Booking, command.Receipt, error) {
-	t.Helper()
+// book creates a booking of f's item. It reports every failure, building the
+// command included, as its error and never fails the test itself, so it may be
+// called from any goroutine.
+func (f fixture) book(key, checkIn, checkOut string) (booking.Booking, command.Receipt, error) {
 	m, err := command.NewMeta(key, f.sc.ActorID, nil, time.Now())
 	if err != nil {
-		t.Fatal(err)
+		return booking.Booking{}, command.Receipt{}, fmt.Errorf("command meta: %w", err)
 	}
 	cmd, err := booking.NewCreateBooking(m, booking.CreateBookingInput{
 		Guest: booking.GuestInput{Name: "Ann", Email: "ann@example.com"},
 		Items: []booking.LineInput{{ItemID: f.item.ID.String(), CheckIn: checkIn, CheckOut: checkOut}},
 	})
 	if err != nil {
-		t.Fatal(err)
+		return booking.Booking{}, command.Receipt{}, fmt.Errorf("create booking command: %w", err)
 	}
 	return f.env.Service.CreateBooking(context.Background(), f.sc, cmd)
-}
-
-func (f fixture) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), f.env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-func (f fixture) exec(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), f.env.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
 }
 
 func future(days int) string { return time.Now().UTC().AddDate(0, 0, days).Format("2006-01-02") }
@@ -95,7 +71,7 @@ func future(days int) string { return time.Now().UTC().AddDate(0, 0, days).Forma
 func TestCreateBookingPricesAndHolds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b, rc, err := f.book(t, "", future(10), future(13))
+	b, rc, err := f.book("", future(10), future(13))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +84,10 @@ func TestCreateBookingPricesAndHolds(t *testing.T) {
 	if d := time.Until(b.ExpiresAt); d < 29*time.Minute || d > 31*time.Minute {
 		t.Fatalf("the hold must expire after the organisation's 30 minutes, expires in %v", d)
 	}
-	if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'booking.created'"); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.created'"); n != 1 {
 		t.Fatalf("one booking.created event must be in the outbox, found %d", n)
 	}
-	if n := f.count(t, "SELECT count(*) FROM commands WHERE type = 'booking.create' AND state = 'done' AND outcome = 'ok'"); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM commands WHERE type = 'booking.create' AND state = 'done' AND outcome = 'ok'"); n != 1 {
 		t.Fatalf("the command must be recorded as done/ok, found %d", n)
 	}
 }
@@ -119,30 +95,30 @@ func TestCreateBookingPricesAndHolds(t *testing.T) {
 func TestIdempotentReplayAndReuse(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	first, _, err := f.book(t, "key-1", future(10), future(12))
+	first, _, err := f.book("key-1", future(10), future(12))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, rc, err := f.book(t, "key-1", future(10), future(12))
+	again, rc, err := f.book("key-1", future(10), future(12))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rc.Replayed || again.ID != first.ID {
 		t.Fatalf("a retry must replay the first booking, got replayed=%v id=%s want %s", rc.Replayed, again.ID, first.ID)
 	}
-	_, _, err = f.book(t, "key-1", future(20), future(22))
+	_, _, err = f.book("key-1", future(20), future(22))
 	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeKeyReused {
 		t.Fatalf("the same key for a different request must fail with idempotency_key_reused, got %v", err)
 	}
-	if n := f.count(t, "SELECT count(*) FROM bookings"); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings"); n != 1 {
 		t.Fatalf("exactly one booking must exist, found %d", n)
 	}
 	// A stored failure replays as the same failure.
-	_, _, err = f.book(t, "key-2", future(11), future(12))
+	_, _, err = f.book("key-2", future(11), future(12))
 	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeBookingConflict {
 		t.Fatalf("want booking_conflict, got %v", err)
 	}
-	_, rc, err = f.book(t, "key-2", future(11), future(12))
+	_, rc, err = f.book("key-2", future(11), future(12))
 	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeBookingConflict || !rc.Replayed {
 		t.Fatalf("the conflict must replay, got %v replayed=%v", err, rc.Replayed)
 	}
@@ -161,7 +137,7 @@ func TestConcurrentOverlappingBookingsOneWins(t *testing.T) {
 			defer wg.Done()
 			<-start
 			// Overlapping windows shifted by a day, all covering future(21).
-			_, _, errs[i] = f.book(t, "", future(20+i%2), future(22+i%3))
+			_, _, errs[i] = f.book("", future(20+i%2), future(22+i%3))
 		}()
 	}
 	close(start)
@@ -179,7 +155,7 @@ func TestConcurrentOverlappingBookingsOneWins(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("exactly one overlapping booking must win, %d did", ok)
 	}
-	if got := f.count(t, "SELECT count(*) FROM booking_items WHERE status IN ('unpaid','paid','complete')"); got != 1 {
+	if got := f.env.Superuser.Int(t, "SELECT count(*) FROM booking_items WHERE status IN ('unpaid','paid','complete')"); got != 1 {
 		t.Fatalf("one active booking item must exist, found %d", got)
 	}
 }
@@ -187,13 +163,13 @@ func TestConcurrentOverlappingBookingsOneWins(t *testing.T) {
 func TestExpiredHoldNeverBlocks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	old, _, err := f.book(t, "", future(5), future(7))
+	old, _, err := f.book("", future(5), future(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", old.ID)
-	f.exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
-	f.exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
+	f.env.Superuser.Exec(t, "UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", old.ID)
+	f.env.Superuser.Exec(t, "UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
+	f.env.Superuser.Exec(t, "UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1", old.ID)
 
 	got, err := f.env.Service.GetBooking(context.Background(), f.sc, old.ID)
 	if err != nil || got.Status != booking.StatusExpired {
@@ -207,13 +183,13 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	if err != nil || len(avail.Data) != 1 {
 		t.Fatalf("the item must be available again, got %+v, %v", avail.Data, err)
 	}
-	if _, _, err := f.book(t, "", future(6), future(8)); err != nil {
+	if _, _, err := f.book("", future(6), future(8)); err != nil {
 		t.Fatalf("an expired hold must not block a new booking, got %v", err)
 	}
-	if n := f.count(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired'", old.ID); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired'", old.ID); n != 1 {
 		t.Fatal("the stale hold must be recorded as expired by the booking that took its dates")
 	}
-	if n := f.count(t, "SELECT count(*) FROM events WHERE type = 'booking.expired'"); n != 1 {
+	if n := f.env.Superuser.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.expired'"); n != 1 {
 		t.Fatalf("one booking.expired event must be written, found %d", n)
 	}
 	m, _ := command.NewMeta("", f.sc.ActorID, nil, time.Now())
@@ -227,7 +203,7 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 func TestTransitionsAndVersions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b, _, err := f.book(t, "", future(3), future(4))
+	b, _, err := f.book("", future(3), future(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +240,7 @@ func TestTransitionsAndVersions(t *testing.T) {
 func TestCancelFreesDates(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b, _, err := f.book(t, "", future(3), future(6))
+	b, _, err := f.book("", future(3), future(6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +249,7 @@ func TestCancelFreesDates(t *testing.T) {
 	if _, _, err := f.env.Service.TransitionBooking(context.Background(), f.sc, cmd); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.book(t, "", future(4), future(5)); err != nil {
+	if _, _, err := f.book("", future(4), future(5)); err != nil {
 		t.Fatalf("cancelled dates must be bookable again: %v", err)
 	}
 }
@@ -281,14 +257,14 @@ func TestCancelFreesDates(t *testing.T) {
 func TestFailedCommandEmitsNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	if _, _, err := f.book(t, "", future(3), future(6)); err != nil {
+	if _, _, err := f.book("", future(3), future(6)); err != nil {
 		t.Fatal(err)
 	}
-	before := f.count(t, "SELECT count(*) FROM events")
-	if _, _, err := f.book(t, "", future(4), future(5)); !isCode(err, domain.CodeBookingConflict) {
+	before := f.env.Superuser.Int(t, "SELECT count(*) FROM events")
+	if _, _, err := f.book("", future(4), future(5)); !isCode(err, domain.CodeBookingConflict) {
 		t.Fatalf("want a conflict, got %v", err)
 	}
-	if after := f.count(t, "SELECT count(*) FROM events"); after != before {
+	if after := f.env.Superuser.Int(t, "SELECT count(*) FROM events"); after != before {
 		t.Fatalf("a rejected command must write no event: %d before, %d after", before, after)
 	}
 }

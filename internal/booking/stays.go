@@ -3,22 +3,25 @@ package booking
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/db"
 	"github.com/vacancy-dev/vacancy/internal/domain"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
 // LineInput is one requested stay: an item, dates, how many of its units (or
-// one given unit) and add-ons, as clients send it.
+// one given unit), guests per unit and add-ons, as clients send it.
 type LineInput struct {
 	ItemID   string           `json:"item_id"`
 	CheckIn  string           `json:"check_in"`
 	CheckOut string           `json:"check_out"`
 	Quantity *int32           `json:"quantity"`
+	Guests   *int32           `json:"guests,omitempty"`
 	UnitID   *string          `json:"unit_id"`
 	Addons   []AddonLineInput `json:"addons"`
 }
@@ -30,18 +33,22 @@ type AddonLineInput struct {
 }
 
 // Line is a validated stay request: Quantity units of the item for the same
-// nights, or (Quantity 1) the unit UnitID.
+// nights, or (Quantity 1) the unit UnitID, each for Guests guests.
 type Line struct {
 	ItemID   uuid.UUID   `json:"item_id"`
 	CheckIn  domain.Date `json:"check_in"`
 	CheckOut domain.Date `json:"check_out"`
 	Quantity int32       `json:"quantity"`
+	Guests   int32       `json:"guests"`
 	UnitID   *uuid.UUID  `json:"unit_id,omitempty"`
 	Addons   []AddonQty  `json:"addons"`
 }
 
 // maxQuantity bounds a line's units: an item has at most this many.
 const maxQuantity = 1000
+
+// maxGuests bounds guests per unit: an item takes at most this many.
+const maxGuests = 10000
 
 // AddonQty is a validated add-on request.
 type AddonQty struct {
@@ -102,6 +109,12 @@ func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 				p.Add(f+".quantity", "out_of_range", "quantity must be between 1 and %d units", maxQuantity)
 			}
 		}
+		l.Guests = 1
+		if li.Guests != nil {
+			if l.Guests = *li.Guests; l.Guests < 1 || l.Guests > maxGuests {
+				p.Add(f+".guests", "out_of_range", "guests must be between 1 and %d", maxGuests)
+			}
+		}
 		if li.UnitID != nil {
 			id, err := uuid.Parse(*li.UnitID)
 			if err != nil {
@@ -146,20 +159,29 @@ func parseLines(p *domain.Problems, field string, in []LineInput) []Line {
 	return lines
 }
 
-// PricedLine is a stay with its price: RoomTotal is Quantity units at
-// NightlyPrice for Nights nights.
+// PricedLine is a stay with its price breakdown (see rates.PriceStay for how
+// it adds up): each night's price per unit and the rule that set it, the room
+// amount (the nights × quantity), extra guests, the length-of-stay discount,
+// the add-ons, the fees and taxes, and the total. NightlyPrice is the item's
+// own nightly price when the stay was priced (the default of every night).
 type PricedLine struct {
-	ItemID       uuid.UUID   `json:"item_id"`
-	CheckIn      domain.Date `json:"check_in"`
-	CheckOut     domain.Date `json:"check_out"`
-	Nights       int32       `json:"nights"`
-	Quantity     int32       `json:"quantity"`
-	UnitID       *uuid.UUID  `json:"-"` // the unit asked for, if any
-	NightlyPrice int64       `json:"nightly_price"`
-	RoomTotal    int64       `json:"room_total"`
-	Addons       []AddonLine `json:"addons"`
-	AddonsTotal  int64       `json:"addons_total"`
-	Total        int64       `json:"total"`
+	ItemID           uuid.UUID          `json:"item_id"`
+	CheckIn          domain.Date        `json:"check_in"`
+	CheckOut         domain.Date        `json:"check_out"`
+	Nights           int32              `json:"nights"`
+	Quantity         int32              `json:"quantity"`
+	Guests           int32              `json:"guests"`
+	UnitID           *uuid.UUID         `json:"-"` // the unit asked for, if any
+	NightlyPrice     int64              `json:"nightly_price"`
+	NightlyPrices    []rates.Night      `json:"nightly_prices"`
+	RoomTotal        int64              `json:"room_total"`
+	ExtraGuestsTotal int64              `json:"extra_guests_total"`
+	Discount         int64              `json:"discount"`
+	Addons           []AddonLine        `json:"addons"`
+	AddonsTotal      int64              `json:"addons_total"`
+	Fees             []rates.ChargeLine `json:"fees"`
+	Taxes            []rates.ChargeLine `json:"taxes"`
+	Total            int64              `json:"total"`
 }
 
 // AddonLine is a priced add-on of a stay.
@@ -181,12 +203,14 @@ func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
 	return t
 }
 
-// priceLines loads the catalogue for lines and prices them. Everything a client
-// can get wrong about the catalogue (unknown or archived item, a stay outside the
-// item's night limits, more units than the item has, a unit of another item, a
-// foreign or archived add-on, too many of one) is a field error under field;
-// check_in must not be before today in the item's property's time zone (else the
-// organisation's).
+// priceLines loads the catalogue and the rates for lines and prices them.
+// Everything a client can get wrong about the catalogue (unknown or archived
+// item, more units than the item has, more guests than a unit takes, a unit of
+// another item, a foreign or archived add-on, too many of one) or the rates (a
+// closed night, an arrival closed to arrival or too soon or too far ahead, a
+// departure closed to departure, a length of stay the arrival date's min/max
+// nights refuse) is a field error under field; check_in must not be before
+// today in the item's property's time zone (else the organisation's).
 func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, field string, lines []Line) ([]PricedLine, error) {
 	ids := make([]uuid.UUID, len(lines))
 	for i, l := range lines {
@@ -212,6 +236,14 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 	for _, a := range addons {
 		addonByID[a.ID] = a
 	}
+	nights, err := stayNights(ctx, q, sc, lines)
+	if err != nil {
+		return nil, err
+	}
+	charges, err := rates.ChargesFor(ctx, q, sc, ids)
+	if err != nil {
+		return nil, err
+	}
 	var p domain.Problems
 	out := make([]PricedLine, len(lines))
 	for i, l := range lines {
@@ -222,11 +254,16 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 			continue
 		}
 		it := row.Item
-		if today, where := localToday(c, row.PropertyTimezone); l.CheckIn.Before(today) {
+		loc, where := itemLocation(c, row.PropertyTimezone)
+		today := domain.DateOf(c.Now, loc)
+		if l.CheckIn.Before(today) {
 			p.Add(f+".check_in", "in_past", "check_in %s is before today (%s) in the %s time zone", l.CheckIn, today, where)
 		}
 		if l.Quantity > it.UnitCount {
 			p.Add(f+".quantity", "out_of_range", "item %s has %d units, not %d", l.ItemID, it.UnitCount, l.Quantity)
+		}
+		if l.Guests > it.Capacity {
+			p.Add(f+".guests", "out_of_range", "item %s takes at most %d guests per unit, not %d", l.ItemID, it.Capacity, l.Guests)
 		}
 		if l.UnitID != nil {
 			if u, ok := units[*l.UnitID]; !ok || u.ItemID != l.ItemID {
@@ -239,14 +276,12 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 			p.Add(f+".item_id", domain.CodeItemArchived, "item %s is archived", l.ItemID)
 			continue
 		}
-		nights := int32(l.Nights())
-		if nights < it.MinNights || nights > it.MaxNights {
-			p.Add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights, not %d",
-				l.ItemID, it.MinNights, it.MaxNights, nights)
-		}
-		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: nights, Quantity: l.Quantity,
-			UnitID: l.UnitID, NightlyPrice: it.NightlyPrice, RoomTotal: it.NightlyPrice * int64(nights) * int64(l.Quantity),
-			Addons: []AddonLine{}}
+		item := catalogue.ItemFromRow(it, c.Currency)
+		checkWindow(&p, f, item.PriceSettings, c, loc, today, l.CheckIn)
+		pl := PricedLine{ItemID: l.ItemID, CheckIn: l.CheckIn, CheckOut: l.CheckOut, Nights: int32(l.Nights()), Quantity: l.Quantity,
+			Guests: l.Guests, UnitID: l.UnitID, NightlyPrice: it.NightlyPrice, Addons: []AddonLine{}}
+		var nightsTotal int64
+		pl.NightlyPrices, nightsTotal = applyNightRules(&p, f, l, nights[i+1])
 		for j, aq := range l.Addons {
 			a, ok := addonByID[aq.AddonID]
 			if !ok || a.ItemID != l.ItemID {
@@ -257,25 +292,123 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 				p.Add(fmt.Sprintf("%s.addons[%d].quantity", f, j), "out_of_range", "at most %d of add-on %s", a.MaxQuantity, a.ID)
 				continue
 			}
-			t := addonTotal(a.Per, a.Price, aq.Quantity, nights)
+			t := addonTotal(a.Per, a.Price, aq.Quantity, pl.Nights)
 			pl.Addons = append(pl.Addons, AddonLine{AddonID: a.ID, Name: a.Name, Per: a.Per, UnitPrice: a.Price, Quantity: aq.Quantity, Total: t})
 			pl.AddonsTotal += t
 		}
-		pl.Total = pl.RoomTotal + pl.AddonsTotal
+		price, ok := rates.PriceStay(rates.Stay{ItemID: l.ItemID, Nights: pl.Nights, NightsTotal: nightsTotal,
+			Quantity: l.Quantity, Guests: l.Guests, Settings: item.PriceSettings, AddonsTotal: pl.AddonsTotal, Charges: charges})
+		if !ok {
+			p.Add(f, "too_expensive", "the stay's price exceeds %d minor units, the most Vacancy handles", int64(rates.MaxAmount))
+		}
+		pl.withPrice(price)
 		out[i] = pl
 	}
 	return out, p.Err()
 }
 
-// localToday is today in the item's property's time zone, else the organisation's,
-// and which of the two it is.
-func localToday(c domain.Clock, propertyTimezone *string) (domain.Date, string) {
-	if propertyTimezone != nil {
-		if loc, err := domain.LoadLocation(*propertyTimezone); err == nil {
-			return domain.DateOf(c.Now, loc), "property's"
+// withPrice copies a price breakdown into the line.
+func (pl *PricedLine) withPrice(p rates.Price) {
+	pl.RoomTotal, pl.ExtraGuestsTotal, pl.Discount = p.RoomTotal, p.ExtraGuestsTotal, p.Discount
+	pl.AddonsTotal, pl.Fees, pl.Taxes, pl.Total = p.AddonsTotal, p.Fees, p.Taxes, p.Total
+}
+
+// stayNights loads the effective price and rules of every date of each line,
+// check_out included, in one statement: by line number (from 1), then date.
+func stayNights(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line) (map[int][]db.StayNightsRow, error) {
+	params := db.StayNightsParams{OrganisationID: sc.OrganisationID}
+	for i, l := range lines {
+		for d := l.CheckIn; !l.CheckOut.Before(d); d = d.AddDays(1) {
+			params.Lines = append(params.Lines, int32(i+1))
+			params.ItemIds = append(params.ItemIds, l.ItemID)
+			params.Days = append(params.Days, d.Time())
 		}
 	}
-	return c.Today, "organisation's"
+	rows, err := q.StayNights(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("load the nights' rates: %w", err)
+	}
+	out := make(map[int][]db.StayNightsRow, len(lines))
+	for _, r := range rows {
+		out[int(r.Line)] = append(out[int(r.Line)], r)
+	}
+	return out, nil
+}
+
+// applyNightRules checks a stay against its dates' effective rules (days: each
+// date of the stay, check_out included) and returns its nights' prices and
+// their sum. The arrival date's rules decide closed to arrival and the length
+// of stay, the departure date's closed to departure; no night may be closed.
+func applyNightRules(p *domain.Problems, f string, l Line, days []db.StayNightsRow) ([]rates.Night, int64) {
+	nights := make([]rates.Night, 0, l.Nights())
+	var total int64
+	for _, d := range days {
+		date := domain.DateFromTime(d.Day)
+		switch {
+		case date == l.CheckIn:
+			if n := int32(l.Nights()); n < d.MinNights || n > d.MaxNights {
+				p.Add(f+".check_out", "nights_out_of_range", "item %s takes stays of %d to %d nights arriving on %s, not %d",
+					l.ItemID, d.MinNights, d.MaxNights, date, n)
+			}
+			if d.ClosedToArrival {
+				p.Add(f+".check_in", "closed_to_arrival", "item %s takes no arrivals on %s", l.ItemID, date)
+			}
+		case date == l.CheckOut && d.ClosedToDeparture:
+			p.Add(f+".check_out", "closed_to_departure", "item %s takes no departures on %s", l.ItemID, date)
+		}
+		if date == l.CheckOut {
+			continue
+		}
+		if d.Closed {
+			p.Add(f, "closed", "item %s is not sold for the night of %s", l.ItemID, date)
+		}
+		n := rates.Night{Date: date, Price: d.Price}
+		if d.PriceRuleID != uuid.Nil {
+			id := d.PriceRuleID
+			n.RuleID = &id
+		}
+		nights = append(nights, n)
+		total += d.Price
+	}
+	return nights, total
+}
+
+// checkWindow holds an arrival to the item's booking window: at least
+// min_lead_hours from now (the arrival being 00:00 of check_in in loc) and at
+// most max_advance_days after today.
+func checkWindow(p *domain.Problems, f string, s catalogue.PriceSettings, c domain.Clock, loc *time.Location, today, checkIn domain.Date) {
+	if s.MinLeadHours > 0 {
+		earliest := c.Now.Add(time.Duration(s.MinLeadHours) * time.Hour)
+		if arrival(checkIn, loc).Before(earliest) {
+			first := domain.DateOf(earliest, loc)
+			if arrival(first, loc).Before(earliest) {
+				first = first.AddDays(1)
+			}
+			p.Add(f+".check_in", "lead_time", "arrivals are booked at least %d hours ahead: check_in must be on or after %s",
+				s.MinLeadHours, first)
+		}
+	}
+	if s.MaxAdvanceDays != nil && today.AddDays(int(*s.MaxAdvanceDays)).Before(checkIn) {
+		p.Add(f+".check_in", "too_far_ahead", "arrivals are booked at most %d days ahead: check_in must be on or before %s",
+			*s.MaxAdvanceDays, today.AddDays(int(*s.MaxAdvanceDays)))
+	}
+}
+
+// arrival is the start (00:00) of date d in loc.
+func arrival(d domain.Date, loc *time.Location) time.Time {
+	y, m, dd := d.Time().Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, loc)
+}
+
+// itemLocation is the item's property's time zone, else the organisation's,
+// and which of the two it is.
+func itemLocation(c domain.Clock, propertyTimezone *string) (*time.Location, string) {
+	if propertyTimezone != nil {
+		if loc, err := domain.LoadLocation(*propertyTimezone); err == nil {
+			return loc, "property's"
+		}
+	}
+	return c.Location, "organisation's"
 }
 
 // requestedUnits loads the units that lines ask for by id.

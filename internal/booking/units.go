@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,8 +23,8 @@ type UnitRef struct {
 // freeUnits lists the item's units free for the whole stay, best first (see the
 // FreeUnits query: the unit whose neighbours leave the smallest gaps, then by
 // name). Occupancies of except (a booking moving its own stays) do not count.
-func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID) ([]UnitRef, error) {
-	rows, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: sc.OrganisationID, ItemID: itemID,
+func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID) ([]UnitRef, error) {
+	rows, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: sc.OrganisationID, Now: now, ItemID: itemID,
 		CheckIn: in.Time(), CheckOut: out.Time(), ExceptBooking: except})
 	if err != nil {
 		return nil, fmt.Errorf("find free units: %w", err)
@@ -42,13 +43,13 @@ func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, itemID uuid.U
 // served, the answer is booking_conflict naming every such item and how many of
 // its units were free. The database has the last word: the exclusion constraint
 // refuses an occupancy that a concurrent transaction took meanwhile.
-func assignUnits(ctx context.Context, q *db.Queries, sc scope.Scope, lines []PricedLine, except *uuid.UUID,
+func assignUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, lines []PricedLine, except *uuid.UUID,
 	prefer map[uuid.UUID][]uuid.UUID) ([][]UnitRef, error) {
 	out := make([][]UnitRef, len(lines))
 	var short []uuid.UUID
 	var why []string
 	for i, l := range lines {
-		free, err := freeUnits(ctx, q, sc, l.ItemID, l.CheckIn, l.CheckOut, except)
+		free, err := freeUnits(ctx, q, sc, now, l.ItemID, l.CheckIn, l.CheckOut, except)
 		if err != nil {
 			return nil, err
 		}
@@ -124,4 +125,11 @@ func heldUnits(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uui
 		}
 	}
 	return out, nil
+}
+
+// FreeUnits is the units of the item free for all of [in, out), best first, as a
+// booking or a block without unit_id would take them (calendar sync places the
+// blocks of an import without a unit with it); now is the organisation's clock.
+func FreeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date) ([]UnitRef, error) {
+	return freeUnits(ctx, q, sc, now, itemID, in, out, nil)
 }

@@ -32,16 +32,18 @@ type Item struct {
 	// the item can take.
 	UnitCount  int32      `json:"unit_count"`
 	PropertyID *uuid.UUID `json:"property_id"`
-	Version    int32      `json:"version"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	PriceSettings
+	Version   int32     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ItemFromRow is an item as the API shows it.
 func ItemFromRow(i db.Item, currency string) Item {
 	return Item{ID: i.ID, Name: i.Name, Description: i.Description, Capacity: i.Capacity, NightlyPrice: i.NightlyPrice,
 		Currency: currency, MinNights: i.MinNights, MaxNights: i.MaxNights, Status: i.Status, UnitCount: i.UnitCount,
-		PropertyID: i.PropertyID, Version: i.Version, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
+		PropertyID: i.PropertyID, Version: i.Version, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt,
+		PriceSettings: settingsFromRow(i.BaseGuests, i.ExtraGuestPrice, i.MinLeadHours, i.MaxAdvanceDays, i.Discounts)}
 }
 
 const (
@@ -64,6 +66,7 @@ type ItemInput struct {
 	Status       *string     `json:"status"`
 	Units        *UnitsInput `json:"units,omitempty"`
 	PropertyID   NullableID  `json:"property_id,omitzero"`
+	PriceSettingsInput
 }
 
 // ItemFields are an item's editable fields after validation.
@@ -76,6 +79,7 @@ type ItemFields struct {
 	MaxNights    int32      `json:"max_nights"`
 	Status       string     `json:"status"`
 	PropertyID   *uuid.UUID `json:"property_id"`
+	PriceSettings
 }
 
 // NullableID is an id field that a PATCH can also clear: absent (Set is false),
@@ -169,6 +173,7 @@ func (f ItemFields) check(p *domain.Problems, in ItemInput, creating bool) ItemF
 	if in.PropertyID.Set {
 		f.PropertyID = in.PropertyID.ID
 	}
+	f.PriceSettings = f.PriceSettings.check(p, in.PriceSettingsInput, max(f.Capacity, 1))
 	return f
 }
 
@@ -182,7 +187,7 @@ type CreateItem struct {
 // NewCreateItem validates in. Without units the item has one unit, named "1".
 func NewCreateItem(meta command.Meta, in ItemInput) (CreateItem, error) {
 	var p domain.Problems
-	f := ItemFields{MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.check(&p, in, true)
+	f := ItemFields{MinNights: 1, MaxNights: MaxNights, Status: ItemActive, PriceSettings: PriceSettings{BaseGuests: 1}}.check(&p, in, true)
 	names := []string{"1"}
 	if in.Units != nil {
 		names = in.Units.names(&p)
@@ -205,7 +210,9 @@ func (s *Catalogue) CreateItem(ctx context.Context, sc scope.Scope, cmd CreateIt
 		}
 		row, err := q.CreateItem(ctx, db.CreateItemParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 			Name: f.Name, Description: f.Description, Capacity: f.Capacity, NightlyPrice: f.NightlyPrice,
-			MinNights: f.MinNights, MaxNights: f.MaxNights, PropertyID: f.PropertyID, UnitCount: int32(len(cmd.UnitNames))})
+			MinNights: f.MinNights, MaxNights: f.MaxNights, PropertyID: f.PropertyID, UnitCount: int32(len(cmd.UnitNames)),
+			BaseGuests: f.BaseGuests, ExtraGuestPrice: f.ExtraGuestPrice, MinLeadHours: f.MinLeadHours,
+			MaxAdvanceDays: f.MaxAdvanceDays, Discounts: discountsJSON(f.Discounts)})
 		if err != nil {
 			return Item{}, nil, fmt.Errorf("insert item: %w", err)
 		}
@@ -231,7 +238,9 @@ type UpdateItem struct {
 
 // NewUpdateItem checks what can be checked without the current item.
 func NewUpdateItem(meta command.Meta, id uuid.UUID, in ItemInput) (UpdateItem, error) {
-	_, err := ItemFields{Name: "x", Capacity: 1, MinNights: 1, MaxNights: MaxNights, Status: ItemActive}.apply(in, false)
+	// Base guests are checked against the capacity with the current item.
+	_, err := ItemFields{Name: "x", Capacity: 10000, MinNights: 1, MaxNights: MaxNights, Status: ItemActive,
+		PriceSettings: PriceSettings{BaseGuests: 1}}.apply(in, false)
 	return UpdateItem{Meta: meta, ItemID: id, Input: in}, err
 }
 
@@ -278,7 +287,8 @@ func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scop
 	}
 	f, err := change(ItemFields{Name: cur.Name, Description: cur.Description, Capacity: cur.Capacity,
 		NightlyPrice: cur.NightlyPrice, MinNights: cur.MinNights, MaxNights: cur.MaxNights, Status: cur.Status,
-		PropertyID: cur.PropertyID})
+		PropertyID:    cur.PropertyID,
+		PriceSettings: settingsFromRow(cur.BaseGuests, cur.ExtraGuestPrice, cur.MinLeadHours, cur.MaxAdvanceDays, cur.Discounts)})
 	if err != nil {
 		return Item{}, nil, err
 	}
@@ -293,7 +303,9 @@ func (s *Catalogue) changeItem(ctx context.Context, q *db.Queries, sc scope.Scop
 	}
 	row, err := q.UpdateItem(ctx, db.UpdateItemParams{OrganisationID: sc.OrganisationID, ID: id, Name: f.Name,
 		Description: f.Description, Capacity: f.Capacity, NightlyPrice: f.NightlyPrice, MinNights: f.MinNights,
-		MaxNights: f.MaxNights, Status: f.Status, PropertyID: f.PropertyID})
+		MaxNights: f.MaxNights, Status: f.Status, PropertyID: f.PropertyID, BaseGuests: f.BaseGuests,
+		ExtraGuestPrice: f.ExtraGuestPrice, MinLeadHours: f.MinLeadHours, MaxAdvanceDays: f.MaxAdvanceDays,
+		Discounts: discountsJSON(f.Discounts)})
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("update item: %w", err)
 	}

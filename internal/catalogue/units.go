@@ -284,7 +284,7 @@ func changeUnit(ctx context.Context, q *db.Queries, sc scope.Scope, meta command
 		if err != nil {
 			return Unit{}, nil, err
 		}
-		ids, err := q.UnitFutureBookings(ctx, db.UnitFutureBookingsParams{OrganisationID: sc.OrganisationID,
+		ids, err := q.UnitFutureBookings(ctx, db.UnitFutureBookingsParams{OrganisationID: sc.OrganisationID, Now: c.Now,
 			UnitID: cur.ID, FromDate: c.Today.Time()})
 		if err != nil {
 			return Unit{}, nil, fmt.Errorf("bookings of unit %s: %w", cur.ID, err)

@@ -274,7 +274,11 @@ func replay[T any](prior *db.GetCommandRow, typ string, fp []byte, receipt Recei
 		return zero, receipt, ErrKeyReused()
 	}
 	if prior.State != "done" {
-		return zero, receipt, domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+		e := domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+		// The first request holds the key until it finishes, or until its claim
+		// lapses if it died (leaseFor): retry then at the latest.
+		e.RetryAfter = time.Until(prior.LockedUntil)
+		return zero, receipt, e
 	}
 	receipt.Replayed = true
 	if prior.Outcome != nil && *prior.Outcome != "ok" {
@@ -344,4 +348,42 @@ func (s *Executor) observe(ctx context.Context, typ, id, outcome string, d time.
 	if s.observer != nil {
 		s.observer(ctx, typ, id, outcome, d)
 	}
+}
+
+// Reconcile runs fn as Run runs a handler (authorised, in one scoped transaction
+// that also writes fn's events) but records no command and claims no key: it is
+// for work the system repeats on its own schedule and that is safe to repeat
+// (calendar sync), which would otherwise fill the command log. fn may run parts of
+// its work in savepoints. Its events carry no command id.
+func Reconcile[T any](ctx context.Context, s *Executor, sc scope.Scope, op domain.Operation,
+	fn func(q *db.Queries, enqueue scope.Enqueue, savepoint scope.Savepoint) (T, []domain.Event, error)) (T, error) {
+	var result T
+	if err := domain.Authorize(sc, op); err != nil {
+		return result, err
+	}
+	typ := string(op)
+	started := time.Now()
+	ctx, span := s.startSpan(ctx, typ, "")
+	defer span.End()
+	err := s.db.TxSavepoints(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue, savepoint scope.Savepoint) error {
+		var events []domain.Event
+		var err error
+		result, events, err = fn(q, enqueue, savepoint)
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			return s.publish(ctx, q, sc, enqueue, "", events)
+		}
+		return nil
+	})
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		if derr, ok := domain.AsError(err); ok {
+			outcome = string(derr.Kind)
+		}
+	}
+	s.observe(ctx, typ, "", outcome, time.Since(started))
+	return result, err
 }

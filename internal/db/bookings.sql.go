@@ -65,7 +65,7 @@ func (q *Queries) BookingItemAddons(ctx context.Context, arg BookingItemAddonsPa
 const bookingItems = `-- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
        upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
-       bi.addons_total, bi.total
+       bi.addons_total, bi.total, bi.guests, bi.extra_guests_total, bi.discount, bi.breakdown
 FROM booking_items bi
 WHERE bi.organisation_id = $1 AND bi.booking_id = ANY($2::uuid[])
 ORDER BY bi.booking_id, bi.position
@@ -77,18 +77,22 @@ type BookingItemsParams struct {
 }
 
 type BookingItemsRow struct {
-	ID           uuid.UUID
-	BookingID    uuid.UUID
-	Position     int32
-	ItemID       uuid.UUID
-	CheckIn      time.Time
-	CheckOut     time.Time
-	Nights       int32
-	Quantity     int32
-	NightlyPrice int64
-	RoomTotal    int64
-	AddonsTotal  int64
-	Total        int64
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Guests           int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]BookingItemsRow, error) {
@@ -113,6 +117,10 @@ func (q *Queries) BookingItems(ctx context.Context, arg BookingItemsParams) ([]B
 			&i.RoomTotal,
 			&i.AddonsTotal,
 			&i.Total,
+			&i.Guests,
+			&i.ExtraGuestsTotal,
+			&i.Discount,
+			&i.Breakdown,
 		); err != nil {
 			return nil, err
 		}
@@ -175,31 +183,32 @@ func (q *Queries) DueHolds(ctx context.Context, rowLimit int32) ([]DueHoldsRow, 
 const expireStaleHolds = `-- name: ExpireStaleHolds :many
 WITH stale AS (
     UPDATE bookings b
-    SET status = 'expired', expired_at = now(), version = b.version + 1, updated_at = now()
-    WHERE b.organisation_id = $1
+    SET status = 'expired', expired_at = $1::timestamptz, version = b.version + 1, updated_at = now()
+    WHERE b.organisation_id = $2
       AND b.status = 'unpaid'
-      AND b.expires_at <= now()
-      AND ($2::uuid IS NULL OR b.id = $2::uuid)
-      AND ($3::uuid[] IS NULL OR b.id IN (
+      AND b.expires_at <= $1::timestamptz
+      AND ($3::uuid IS NULL OR b.id = $3::uuid)
+      AND ($4::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
-          WHERE bi.organisation_id = $1
-            AND bi.item_id = ANY($3::uuid[])
+          WHERE bi.organisation_id = $2
+            AND bi.item_id = ANY($4::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now()))
+            AND bi.hold_expires_at <= $1::timestamptz))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
-    WHERE bi.organisation_id = $1 AND bi.booking_id IN (SELECT id FROM stale)
+    WHERE bi.organisation_id = $2 AND bi.booking_id IN (SELECT id FROM stale)
     RETURNING bi.booking_id
 ), expired_units AS (
     UPDATE occupancies o SET status = 'expired'
-    WHERE o.organisation_id = $1 AND o.booking_id IN (SELECT id FROM stale)
+    WHERE o.organisation_id = $2 AND o.booking_id IN (SELECT id FROM stale)
     RETURNING o.booking_id
 )
 SELECT id FROM stale
 `
 
 type ExpireStaleHoldsParams struct {
+	Now            time.Time
 	OrganisationID uuid.UUID
 	BookingID      *uuid.UUID
 	ItemIds        []uuid.UUID
@@ -209,7 +218,12 @@ type ExpireStaleHoldsParams struct {
 // the given items (a new booking takes their dates, so a stale hold never blocks it
 // even before the sweep runs), or the given booking (the sweep).
 func (q *Queries) ExpireStaleHolds(ctx context.Context, arg ExpireStaleHoldsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, expireStaleHolds, arg.OrganisationID, arg.BookingID, arg.ItemIds)
+	rows, err := q.db.Query(ctx, expireStaleHolds,
+		arg.Now,
+		arg.OrganisationID,
+		arg.BookingID,
+		arg.ItemIds,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -357,27 +371,33 @@ func (q *Queries) InsertBooking(ctx context.Context, arg InsertBookingParams) (B
 
 const insertBookingItem = `-- name: InsertBookingItem :exec
 INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
-                           nightly_price, room_total, addons_total, total, status, hold_expires_at)
+                           nightly_price, room_total, addons_total, total, status, hold_expires_at,
+                           guests, extra_guests_total, discount, breakdown)
 VALUES ($1, $2, $3, $4, $5, daterange($6::date, $7::date), $8,
-        $9, $10, $11, $12, $13, $14, $15)
+        $9, $10, $11, $12, $13, $14, $15,
+        coalesce($16::integer, 1), $17, $18, $19::jsonb)
 `
 
 type InsertBookingItemParams struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	BookingID      uuid.UUID
-	Position       int32
-	ItemID         uuid.UUID
-	CheckIn        time.Time
-	CheckOut       time.Time
-	Nights         int32
-	Quantity       int32
-	NightlyPrice   int64
-	RoomTotal      int64
-	AddonsTotal    int64
-	Total          int64
-	Status         string
-	HoldExpiresAt  time.Time
+	OrganisationID   uuid.UUID
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	CheckIn          time.Time
+	CheckOut         time.Time
+	Nights           int32
+	Quantity         int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Status           string
+	HoldExpiresAt    time.Time
+	Guests           *int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemParams) error {
@@ -397,6 +417,10 @@ func (q *Queries) InsertBookingItem(ctx context.Context, arg InsertBookingItemPa
 		arg.Total,
 		arg.Status,
 		arg.HoldExpiresAt,
+		arg.Guests,
+		arg.ExtraGuestsTotal,
+		arg.Discount,
+		arg.Breakdown,
 	)
 	return err
 }
@@ -436,28 +460,29 @@ SELECT b.organisation_id, b.id, b.status, b.guest_name, b.guest_email, b.guest_p
 WHERE b.organisation_id = $1
   -- An unpaid hold past its deadline counts as expired, as clients see it.
   AND ($2::text IS NULL OR $2::text =
-       CASE WHEN b.status = 'unpaid' AND b.expires_at <= now() THEN 'expired' ELSE b.status END)
-  AND ($3::uuid IS NULL OR b.id < $3::uuid)
-  AND ($4::uuid IS NULL OR $5::date IS NOT NULL OR EXISTS (
+       CASE WHEN b.status = 'unpaid' AND b.expires_at <= $3::timestamptz THEN 'expired' ELSE b.status END)
+  AND ($4::uuid IS NULL OR b.id < $4::uuid)
+  AND ($5::uuid IS NULL OR $6::date IS NOT NULL OR EXISTS (
       SELECT 1 FROM booking_items bi
-      WHERE bi.organisation_id = $1 AND bi.booking_id = b.id AND bi.item_id = $4::uuid))
-  AND ($5::date IS NULL OR EXISTS (
+      WHERE bi.organisation_id = $1 AND bi.booking_id = b.id AND bi.item_id = $5::uuid))
+  AND ($6::date IS NULL OR EXISTS (
       SELECT 1 FROM booking_items bi
       WHERE bi.organisation_id = $1 AND bi.booking_id = b.id
-        AND ($4::uuid IS NULL OR bi.item_id = $4::uuid)
-        AND bi.date_range && daterange($5::date, $6::date)))
-  AND ($7::uuid IS NULL OR EXISTS (
+        AND ($5::uuid IS NULL OR bi.item_id = $5::uuid)
+        AND bi.date_range && daterange($6::date, $7::date)))
+  AND ($8::uuid IS NULL OR EXISTS (
       SELECT 1 FROM booking_items bi
       JOIN items i ON i.organisation_id = bi.organisation_id AND i.id = bi.item_id
       WHERE bi.organisation_id = $1 AND bi.booking_id = b.id
-        AND i.property_id = $7::uuid))
+        AND i.property_id = $8::uuid))
 ORDER BY b.id DESC
-LIMIT $8
+LIMIT $9
 `
 
 type ListBookingsParams struct {
 	OrganisationID uuid.UUID
 	Status         *string
+	Now            time.Time
 	Before         *uuid.UUID
 	ItemID         *uuid.UUID
 	FromDate       *time.Time
@@ -470,6 +495,7 @@ func (q *Queries) ListBookings(ctx context.Context, arg ListBookingsParams) ([]B
 	rows, err := q.db.Query(ctx, listBookings,
 		arg.OrganisationID,
 		arg.Status,
+		arg.Now,
 		arg.Before,
 		arg.ItemID,
 		arg.FromDate,

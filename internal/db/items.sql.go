@@ -13,7 +13,8 @@ import (
 )
 
 const availableItems = `-- name: AvailableItems :many
-SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, f.free::integer AS available_units
+SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, i.base_guests, i.extra_guest_price, i.min_lead_hours, i.max_advance_days, i.discounts, i.rates_version, f.free::integer AS available_units, st.room_price::bigint AS room_price,
+       st.nightly_prices::jsonb AS nightly_prices
 FROM items i
 CROSS JOIN LATERAL (
     SELECT count(*) AS free FROM units u
@@ -23,52 +24,109 @@ CROSS JOIN LATERAL (
           WHERE o.organisation_id = $1 AND o.unit_id = u.id
             AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
             AND o.date_range && daterange($2::date, $3::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > $4::timestamptz))
 ) f
+CROSS JOIN LATERAL (
+    -- Date k of the stay is check_in + k, k = 0 .. nights (nights = check_out -
+    -- check_in: the last is the departure date). Integers, not dates: the planner
+    -- sizes an integer series from its bounds, where a date series always looks
+    -- like 1000 rows and the inflated cost buys a JIT compilation that takes
+    -- longer than the query.
+    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < $5::integer) AS room_price,
+           CASE WHEN $6::boolean THEN
+               jsonb_agg(jsonb_build_object('date', $2::date + k,
+                                            'price', coalesce(e.nightly_price, i.nightly_price),
+                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < $5::integer)
+           END AS nightly_prices,
+           coalesce(bool_or(e.closed) FILTER (WHERE k < $5::integer), false) AS closed,
+           coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE k = 0), false) AS closed_to_arrival,
+           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = $5::integer), false) AS closed_to_departure,
+           min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE k = 0) AS min_nights,
+           min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE k = 0) AS max_nights
+    FROM generate_series(0, $5::integer) AS k
+    LEFT JOIN LATERAL (
+        SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+               (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
+               (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
+               (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
+               (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
+               (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
+               (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
+        FROM rate_rules r
+        WHERE r.organisation_id = $1 AND r.item_id = i.id
+          AND r.start_date <= ($2::date + k) AND ($2::date + k) < r.end_date
+          AND (r.days IS NULL OR extract(isodow FROM ($2::date + k))::smallint = ANY (r.days))
+    ) e ON true
+) st
 WHERE i.organisation_id = $1
   AND i.status = 'active'
-  AND i.capacity >= $4::integer
-  AND i.min_nights <= $5::integer AND i.max_nights >= $5::integer
-  AND i.unit_count >= $6::integer
-  AND ($7::uuid IS NULL OR i.property_id = $7::uuid)
-  AND ($8::uuid IS NULL OR i.id > $8::uuid)
-  AND f.free >= $6::integer
+  AND i.capacity >= $7::integer
+  AND i.unit_count >= $8::integer
+  AND ($9::uuid IS NULL OR i.property_id = $9::uuid)
+  AND ($10::uuid IS NULL OR i.id > $10::uuid)
+  AND (i.min_lead_hours = 0 OR
+       ($2::date)::timestamp AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
+           $11::text) >= $4::timestamptz + i.min_lead_hours * interval '1 hour')
+  AND (i.max_advance_days IS NULL OR
+       $2::date <= ($4::timestamptz AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
+           $11::text))::date + i.max_advance_days)
+  AND f.free >= $8::integer
+  AND NOT st.closed AND NOT st.closed_to_arrival AND NOT st.closed_to_departure
+  AND st.min_nights <= $5::integer AND st.max_nights >= $5::integer
 ORDER BY i.id
-LIMIT $9
+LIMIT $12
 `
 
 type AvailableItemsParams struct {
 	OrganisationID uuid.UUID
 	CheckIn        time.Time
 	CheckOut       time.Time
-	Guests         int32
+	Now            time.Time
 	Nights         int32
+	Breakdown      bool
+	Guests         int32
 	Quantity       int32
 	PropertyID     *uuid.UUID
 	After          *uuid.UUID
+	Timezone       string
 	RowLimit       int32
 }
 
 type AvailableItemsRow struct {
 	Item           Item
 	AvailableUnits int32
+	RoomPrice      int64
+	NightlyPrices  []byte
 }
 
-// Active items that fit the party and the stay and have at least @quantity units
-// free for every night of [check_in, check_out), with that number of free units.
-// A unit is free when no active occupancy (a booking's stay or a block) overlaps
-// the stay; an unpaid hold past its deadline does not occupy, whether or not the
-// expiry sweep has run yet.
+// Active items that fit the party and the stay, whose rates sell the stay, and
+// that have at least sqlc.arg(quantity) units free for every night of [check_in,
+// check_out), with that number of free units and the stay's room price per unit
+// (the nights' prices as a JSON list too when breakdown is true). A unit is free
+// when no active occupancy (a booking's stay or a block) overlaps the stay; an
+// unpaid hold past its deadline does not occupy, whether or not the expiry sweep
+// has run yet. The rates (each date's effective values as in StayNights): no
+// night is closed; the arrival date is not closed to arrival and its min/max
+// nights allow the stay's nights; the departure date is not closed to
+// departure; and the arrival (00:00 of check_in in the item's property's time
+// zone, else timezone) is at least min_lead_hours from now and at most
+// max_advance_days after today. Items are visited in id order, each with its own
+// laterals, so the scan stops at the page's last item.
 func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) ([]AvailableItemsRow, error) {
 	rows, err := q.db.Query(ctx, availableItems,
 		arg.OrganisationID,
 		arg.CheckIn,
 		arg.CheckOut,
-		arg.Guests,
+		arg.Now,
 		arg.Nights,
+		arg.Breakdown,
+		arg.Guests,
 		arg.Quantity,
 		arg.PropertyID,
 		arg.After,
+		arg.Timezone,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -93,7 +151,15 @@ func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) 
 			&i.Item.UpdatedAt,
 			&i.Item.PropertyID,
 			&i.Item.UnitCount,
+			&i.Item.BaseGuests,
+			&i.Item.ExtraGuestPrice,
+			&i.Item.MinLeadHours,
+			&i.Item.MaxAdvanceDays,
+			&i.Item.Discounts,
+			&i.Item.RatesVersion,
 			&i.AvailableUnits,
+			&i.RoomPrice,
+			&i.NightlyPrices,
 		); err != nil {
 			return nil, err
 		}
@@ -107,23 +173,29 @@ func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) 
 
 const createItem = `-- name: CreateItem :one
 INSERT INTO items (organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights,
-                   property_id, unit_count)
+                   property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10)
-RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count
+        $9, $10, $11, $12, $13,
+        $14, $15)
+RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts, rates_version
 `
 
 type CreateItemParams struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	Name           string
-	Description    string
-	Capacity       int32
-	NightlyPrice   int64
-	MinNights      int32
-	MaxNights      int32
-	PropertyID     *uuid.UUID
-	UnitCount      int32
+	OrganisationID  uuid.UUID
+	ID              uuid.UUID
+	Name            string
+	Description     string
+	Capacity        int32
+	NightlyPrice    int64
+	MinNights       int32
+	MaxNights       int32
+	PropertyID      *uuid.UUID
+	UnitCount       int32
+	BaseGuests      int32
+	ExtraGuestPrice int64
+	MinLeadHours    int32
+	MaxAdvanceDays  *int32
+	Discounts       []byte
 }
 
 func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, error) {
@@ -138,6 +210,11 @@ func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, e
 		arg.MaxNights,
 		arg.PropertyID,
 		arg.UnitCount,
+		arg.BaseGuests,
+		arg.ExtraGuestPrice,
+		arg.MinLeadHours,
+		arg.MaxAdvanceDays,
+		arg.Discounts,
 	)
 	var i Item
 	err := row.Scan(
@@ -155,12 +232,18 @@ func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (Item, e
 		&i.UpdatedAt,
 		&i.PropertyID,
 		&i.UnitCount,
+		&i.BaseGuests,
+		&i.ExtraGuestPrice,
+		&i.MinLeadHours,
+		&i.MaxAdvanceDays,
+		&i.Discounts,
+		&i.RatesVersion,
 	)
 	return i, err
 }
 
 const getItem = `-- name: GetItem :one
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items WHERE organisation_id = $1 AND id = $2
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts, rates_version FROM items WHERE organisation_id = $1 AND id = $2
 `
 
 type GetItemParams struct {
@@ -186,12 +269,18 @@ func (q *Queries) GetItem(ctx context.Context, arg GetItemParams) (Item, error) 
 		&i.UpdatedAt,
 		&i.PropertyID,
 		&i.UnitCount,
+		&i.BaseGuests,
+		&i.ExtraGuestPrice,
+		&i.MinLeadHours,
+		&i.MaxAdvanceDays,
+		&i.Discounts,
+		&i.RatesVersion,
 	)
 	return i, err
 }
 
 const getItemForUpdate = `-- name: GetItemForUpdate :one
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items WHERE organisation_id = $1 AND id = $2 FOR UPDATE
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts, rates_version FROM items WHERE organisation_id = $1 AND id = $2 FOR UPDATE
 `
 
 type GetItemForUpdateParams struct {
@@ -217,51 +306,92 @@ func (q *Queries) GetItemForUpdate(ctx context.Context, arg GetItemForUpdatePara
 		&i.UpdatedAt,
 		&i.PropertyID,
 		&i.UnitCount,
+		&i.BaseGuests,
+		&i.ExtraGuestPrice,
+		&i.MinLeadHours,
+		&i.MaxAdvanceDays,
+		&i.Discounts,
+		&i.RatesVersion,
 	)
 	return i, err
 }
 
 const itemCalendar = `-- name: ItemCalendar :many
-SELECT day::date AS day,
+SELECT ($1::date + k)::date AS day,
        (SELECT count(*) FROM units u
-        WHERE u.organisation_id = $1 AND u.item_id = $2
+        WHERE u.organisation_id = $2 AND u.item_id = $3
           AND u.status = 'active')::integer AS total_units,
        (SELECT count(DISTINCT o.unit_id) FROM occupancies o
         JOIN units u ON u.organisation_id = o.organisation_id AND u.id = o.unit_id AND u.status = 'active'
-        WHERE o.organisation_id = $1 AND o.item_id = $2
+        WHERE o.organisation_id = $2 AND o.item_id = $3
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND o.date_range @> day::date
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
+          AND o.date_range @> ($1::date + k)
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > $4::timestamptz))::integer AS occupied_units,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
                                                      'reason', b.reason) ORDER BY b.id)
                  FROM blocks b
-                 WHERE b.organisation_id = $1 AND b.item_id = $2
-                   AND b.date_range @> day::date), '[]'::jsonb)::jsonb AS blocks
-FROM generate_series($3::date, $4::date - 1, interval '1 day') AS day
-ORDER BY day
+                 WHERE b.organisation_id = $2 AND b.item_id = $3
+                   AND b.date_range @> ($1::date + k)), '[]'::jsonb)::jsonb AS blocks,
+       coalesce(e.nightly_price, i.nightly_price)::bigint AS price,
+       -- uuid.Nil when no rule sets the price (the item's own).
+       coalesce(e.price_rule_id, '00000000-0000-0000-0000-000000000000')::uuid AS price_rule_id,
+       coalesce(e.min_nights, i.min_nights)::integer AS min_nights,
+       coalesce(e.max_nights, i.max_nights)::integer AS max_nights,
+       coalesce(e.closed_to_arrival, false)::boolean AS closed_to_arrival,
+       coalesce(e.closed_to_departure, false)::boolean AS closed_to_departure,
+       coalesce(e.closed, false)::boolean AS closed
+FROM items i
+CROSS JOIN generate_series(0, $5::date - $1::date - 1) AS k
+LEFT JOIN LATERAL (
+    SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+           (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
+           (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
+           (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
+           (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
+           (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
+           (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
+    FROM rate_rules r
+    WHERE r.organisation_id = $2 AND r.item_id = i.id
+      AND r.start_date <= ($1::date + k) AND ($1::date + k) < r.end_date
+      AND (r.days IS NULL OR extract(isodow FROM ($1::date + k))::smallint = ANY (r.days))
+) e ON true
+WHERE i.organisation_id = $2 AND i.id = $3
+ORDER BY k
 `
 
 type ItemCalendarParams struct {
+	FromDate       time.Time
 	OrganisationID uuid.UUID
 	ItemID         uuid.UUID
-	FromDate       time.Time
+	Now            time.Time
 	ToDate         time.Time
 }
 
 type ItemCalendarRow struct {
-	Day           time.Time
-	TotalUnits    int32
-	OccupiedUnits int32
-	Blocks        []byte
+	Day               time.Time
+	TotalUnits        int32
+	OccupiedUnits     int32
+	Blocks            []byte
+	Price             int64
+	PriceRuleID       uuid.UUID
+	MinNights         int32
+	MaxNights         int32
+	ClosedToArrival   bool
+	ClosedToDeparture bool
+	Closed            bool
 }
 
 // One row per day of [from, to): the item's active units, how many of them an
-// active occupancy covers, and the blocks on that day.
+// active occupancy covers, the blocks on that day, and the day's effective rates
+// (as in StayNights): the price of the night that starts on it and the rule that
+// set it, closed, closed to arrival or departure, min and max nights.
+// Day k is from + k (an integer series: see AvailableItems).
 func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]ItemCalendarRow, error) {
 	rows, err := q.db.Query(ctx, itemCalendar,
+		arg.FromDate,
 		arg.OrganisationID,
 		arg.ItemID,
-		arg.FromDate,
+		arg.Now,
 		arg.ToDate,
 	)
 	if err != nil {
@@ -276,6 +406,13 @@ func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]I
 			&i.TotalUnits,
 			&i.OccupiedUnits,
 			&i.Blocks,
+			&i.Price,
+			&i.PriceRuleID,
+			&i.MinNights,
+			&i.MaxNights,
+			&i.ClosedToArrival,
+			&i.ClosedToDeparture,
+			&i.Closed,
 		); err != nil {
 			return nil, err
 		}
@@ -288,7 +425,7 @@ func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]I
 }
 
 const itemsByIDs = `-- name: ItemsByIDs :many
-SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, p.timezone AS property_timezone FROM items i
+SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, i.base_guests, i.extra_guest_price, i.min_lead_hours, i.max_advance_days, i.discounts, i.rates_version, p.timezone AS property_timezone FROM items i
 LEFT JOIN properties p ON p.organisation_id = i.organisation_id AND p.id = i.property_id
 WHERE i.organisation_id = $1 AND i.id = ANY($2::uuid[])
 `
@@ -328,6 +465,12 @@ func (q *Queries) ItemsByIDs(ctx context.Context, arg ItemsByIDsParams) ([]Items
 			&i.Item.UpdatedAt,
 			&i.Item.PropertyID,
 			&i.Item.UnitCount,
+			&i.Item.BaseGuests,
+			&i.Item.ExtraGuestPrice,
+			&i.Item.MinLeadHours,
+			&i.Item.MaxAdvanceDays,
+			&i.Item.Discounts,
+			&i.Item.RatesVersion,
 			&i.PropertyTimezone,
 		); err != nil {
 			return nil, err
@@ -341,7 +484,7 @@ func (q *Queries) ItemsByIDs(ctx context.Context, arg ItemsByIDsParams) ([]Items
 }
 
 const listItems = `-- name: ListItems :many
-SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count FROM items
+SELECT organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts, rates_version FROM items
 WHERE organisation_id = $1
   AND ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR property_id = $3::uuid)
@@ -388,6 +531,12 @@ func (q *Queries) ListItems(ctx context.Context, arg ListItemsParams) ([]Item, e
 			&i.UpdatedAt,
 			&i.PropertyID,
 			&i.UnitCount,
+			&i.BaseGuests,
+			&i.ExtraGuestPrice,
+			&i.MinLeadHours,
+			&i.MaxAdvanceDays,
+			&i.Discounts,
+			&i.RatesVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -445,22 +594,29 @@ const updateItem = `-- name: UpdateItem :one
 UPDATE items SET
     name = $1, description = $2, capacity = $3, nightly_price = $4,
     min_nights = $5, max_nights = $6, status = $7, property_id = $8,
+    base_guests = $9, extra_guest_price = $10, min_lead_hours = $11,
+    max_advance_days = $12, discounts = $13,
     version = version + 1, updated_at = now()
-WHERE organisation_id = $9 AND id = $10
-RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count
+WHERE organisation_id = $14 AND id = $15
+RETURNING organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights, status, version, created_at, updated_at, property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts, rates_version
 `
 
 type UpdateItemParams struct {
-	Name           string
-	Description    string
-	Capacity       int32
-	NightlyPrice   int64
-	MinNights      int32
-	MaxNights      int32
-	Status         string
-	PropertyID     *uuid.UUID
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
+	Name            string
+	Description     string
+	Capacity        int32
+	NightlyPrice    int64
+	MinNights       int32
+	MaxNights       int32
+	Status          string
+	PropertyID      *uuid.UUID
+	BaseGuests      int32
+	ExtraGuestPrice int64
+	MinLeadHours    int32
+	MaxAdvanceDays  *int32
+	Discounts       []byte
+	OrganisationID  uuid.UUID
+	ID              uuid.UUID
 }
 
 func (q *Queries) UpdateItem(ctx context.Context, arg UpdateItemParams) (Item, error) {
@@ -473,6 +629,11 @@ func (q *Queries) UpdateItem(ctx context.Context, arg UpdateItemParams) (Item, e
 		arg.MaxNights,
 		arg.Status,
 		arg.PropertyID,
+		arg.BaseGuests,
+		arg.ExtraGuestPrice,
+		arg.MinLeadHours,
+		arg.MaxAdvanceDays,
+		arg.Discounts,
 		arg.OrganisationID,
 		arg.ID,
 	)
@@ -492,6 +653,12 @@ func (q *Queries) UpdateItem(ctx context.Context, arg UpdateItemParams) (Item, e
 		&i.UpdatedAt,
 		&i.PropertyID,
 		&i.UnitCount,
+		&i.BaseGuests,
+		&i.ExtraGuestPrice,
+		&i.MinLeadHours,
+		&i.MaxAdvanceDays,
+		&i.Discounts,
+		&i.RatesVersion,
 	)
 	return i, err
 }

@@ -83,20 +83,24 @@ type Booking struct {
 }
 
 type BookingItem struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	BookingID      uuid.UUID
-	Position       int32
-	ItemID         uuid.UUID
-	DateRange      pgtype.Range[pgtype.Date]
-	Nights         int32
-	NightlyPrice   int64
-	RoomTotal      int64
-	AddonsTotal    int64
-	Total          int64
-	Status         string
-	HoldExpiresAt  time.Time
-	Quantity       int32
+	OrganisationID   uuid.UUID
+	ID               uuid.UUID
+	BookingID        uuid.UUID
+	Position         int32
+	ItemID           uuid.UUID
+	DateRange        pgtype.Range[pgtype.Date]
+	Nights           int32
+	NightlyPrice     int64
+	RoomTotal        int64
+	AddonsTotal      int64
+	Total            int64
+	Status           string
+	HoldExpiresAt    time.Time
+	Quantity         int32
+	Guests           int32
+	ExtraGuestsTotal int64
+	Discount         int64
+	Breakdown        []byte
 }
 
 type BookingItemAddon struct {
@@ -108,6 +112,57 @@ type BookingItemAddon struct {
 	UnitPrice      int64
 	Quantity       int32
 	Total          int64
+}
+
+type CalendarConflict struct {
+	OrganisationID uuid.UUID
+	ImportID       uuid.UUID
+	Uid            string
+	StartDate      time.Time
+	EndDate        time.Time
+	BookingIds     []uuid.UUID
+	ReportedAt     time.Time
+}
+
+type CalendarImport struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	ItemID         uuid.UUID
+	UnitID         *uuid.UUID
+	Name           string
+	Url            string
+	Etag           *string
+	LastModified   *string
+	LastSyncedAt   *time.Time
+	LastStatus     *string
+	LastError      *string
+	EventsImported int32
+	Conflicts      int32
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type CalendarImportsDue struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	LastSyncedAt   *time.Time
+}
+
+type Charge struct {
+	OrganisationID uuid.UUID
+	ID             uuid.UUID
+	Name           string
+	Kind           string
+	PercentBp      *int32
+	Amount         *int64
+	Per            string
+	Inclusive      bool
+	Taxable        bool
+	ItemIds        []uuid.UUID
+	Version        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 type Command struct {
@@ -143,21 +198,45 @@ type Event struct {
 	Data           []byte
 }
 
-type Item struct {
+type IcalFeed struct {
+	OrganisationID    uuid.UUID
+	ID                uuid.UUID
+	ItemID            uuid.UUID
+	UnitID            *uuid.UUID
+	Name              string
+	IncludeGuestNames bool
+	TokenHash         []byte
+	CreatedAt         time.Time
+	RevokedAt         *time.Time
+}
+
+type IcalFeedToken struct {
 	OrganisationID uuid.UUID
 	ID             uuid.UUID
-	Name           string
-	Description    string
-	Capacity       int32
-	NightlyPrice   int64
-	MinNights      int32
-	MaxNights      int32
-	Status         string
-	Version        int32
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	PropertyID     *uuid.UUID
-	UnitCount      int32
+	TokenHash      []byte
+}
+
+type Item struct {
+	OrganisationID  uuid.UUID
+	ID              uuid.UUID
+	Name            string
+	Description     string
+	Capacity        int32
+	NightlyPrice    int64
+	MinNights       int32
+	MaxNights       int32
+	Status          string
+	Version         int32
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	PropertyID      *uuid.UUID
+	UnitCount       int32
+	BaseGuests      int32
+	ExtraGuestPrice int64
+	MinLeadHours    int32
+	MaxAdvanceDays  *int32
+	Discounts       []byte
+	RatesVersion    int32
 }
 
 type Occupancy struct {
@@ -174,14 +253,17 @@ type Occupancy struct {
 }
 
 type Organisation struct {
-	ID          uuid.UUID
-	Slug        string
-	Name        string
-	Currency    string
-	Timezone    string
-	HoldMinutes int32
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID                 uuid.UUID
+	Slug               string
+	Name               string
+	Currency           string
+	Timezone           string
+	HoldMinutes        int32
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Livemode           bool
+	LiveOrganisationID *uuid.UUID
+	ClockOffset        pgtype.Interval
 }
 
 type PlatformCommand struct {
@@ -205,6 +287,24 @@ type Property struct {
 	Version        int32
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+type RateRule struct {
+	OrganisationID    uuid.UUID
+	ID                uuid.UUID
+	ItemID            uuid.UUID
+	StartDate         time.Time
+	EndDate           time.Time
+	Days              []int16
+	NightlyPrice      *int64
+	MinNights         *int32
+	MaxNights         *int32
+	ClosedToArrival   *bool
+	ClosedToDeparture *bool
+	Closed            *bool
+	Version           int32
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 type Unit struct {

@@ -15,7 +15,7 @@ import (
 const createOrganisation = `-- name: CreateOrganisation :one
 INSERT INTO organisations (id, slug, name, currency, timezone, hold_minutes)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at
+RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset
 `
 
 type CreateOrganisationParams struct {
@@ -46,12 +46,61 @@ func (q *Queries) CreateOrganisation(ctx context.Context, arg CreateOrganisation
 		&i.HoldMinutes,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Livemode,
+		&i.LiveOrganisationID,
+		&i.ClockOffset,
+	)
+	return i, err
+}
+
+const createSandbox = `-- name: CreateSandbox :one
+INSERT INTO organisations (id, slug, name, currency, timezone, hold_minutes, livemode, live_organisation_id)
+VALUES ($1, $2, $3, $4, $5, $6, false, $7)
+ON CONFLICT DO NOTHING
+RETURNING id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset
+`
+
+type CreateSandboxParams struct {
+	OrganisationID     uuid.UUID
+	Slug               string
+	Name               string
+	Currency           string
+	Timezone           string
+	HoldMinutes        int32
+	LiveOrganisationID *uuid.UUID
+}
+
+// The sandbox twin of a live organisation (its id derived from the live one),
+// or nothing when it exists already.
+func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (Organisation, error) {
+	row := q.db.QueryRow(ctx, createSandbox,
+		arg.OrganisationID,
+		arg.Slug,
+		arg.Name,
+		arg.Currency,
+		arg.Timezone,
+		arg.HoldMinutes,
+		arg.LiveOrganisationID,
+	)
+	var i Organisation
+	err := row.Scan(
+		&i.ID,
+		&i.Slug,
+		&i.Name,
+		&i.Currency,
+		&i.Timezone,
+		&i.HoldMinutes,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Livemode,
+		&i.LiveOrganisationID,
+		&i.ClockOffset,
 	)
 	return i, err
 }
 
 const getOrganisation = `-- name: GetOrganisation :one
-SELECT id, slug, name, currency, timezone, hold_minutes, created_at, updated_at FROM organisations WHERE organisations.id = $1
+SELECT id, slug, name, currency, timezone, hold_minutes, created_at, updated_at, livemode, live_organisation_id, clock_offset FROM organisations WHERE organisations.id = $1
 `
 
 func (q *Queries) GetOrganisation(ctx context.Context, organisationID uuid.UUID) (Organisation, error) {
@@ -66,12 +115,15 @@ func (q *Queries) GetOrganisation(ctx context.Context, organisationID uuid.UUID)
 		&i.HoldMinutes,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Livemode,
+		&i.LiveOrganisationID,
+		&i.ClockOffset,
 	)
 	return i, err
 }
 
 const organisationClock = `-- name: OrganisationClock :one
-SELECT id, slug, currency, timezone, hold_minutes, now()::timestamptz AS now
+SELECT id, slug, currency, timezone, hold_minutes, (now() + clock_offset)::timestamptz AS now, livemode
 FROM organisations WHERE organisations.id = $1
 `
 
@@ -82,6 +134,7 @@ type OrganisationClockRow struct {
 	Timezone    string
 	HoldMinutes int32
 	Now         time.Time
+	Livemode    bool
 }
 
 // The organisation's settings with the database's clock, so "today" and hold
@@ -96,6 +149,27 @@ func (q *Queries) OrganisationClock(ctx context.Context, organisationID uuid.UUI
 		&i.Timezone,
 		&i.HoldMinutes,
 		&i.Now,
+		&i.Livemode,
 	)
 	return i, err
+}
+
+const setClockOffset = `-- name: SetClockOffset :one
+UPDATE organisations SET clock_offset = $1::timestamptz - now(), updated_at = now()
+WHERE organisations.id = $2 AND NOT livemode
+RETURNING (now() + clock_offset)::timestamptz AS clock_time
+`
+
+type SetClockOffsetParams struct {
+	TargetTime     time.Time
+	OrganisationID uuid.UUID
+}
+
+// Moves the clock of a sandbox so it reads the given time (never backwards: a CHECK keeps
+// the offset non-negative and the caller checks against the current clock).
+func (q *Queries) SetClockOffset(ctx context.Context, arg SetClockOffsetParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, setClockOffset, arg.TargetTime, arg.OrganisationID)
+	var clock_time time.Time
+	err := row.Scan(&clock_time)
+	return clock_time, err
 }

@@ -81,22 +81,22 @@ WHERE u.organisation_id = $1 AND u.item_id = $2 AND u.status = 'active'
       WHERE o.organisation_id = $1 AND o.unit_id = u.id
         AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
         AND o.date_range && daterange($3::date, $4::date)
-        AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-        AND ($5::uuid IS NULL OR o.booking_id IS DISTINCT FROM $5::uuid))
+        AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
+        AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid))
 ORDER BY
     coalesce($3::date - (
         SELECT max(upper(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = $1 AND o.unit_id = u.id
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-          AND ($5::uuid IS NULL OR o.booking_id IS DISTINCT FROM $5::uuid)
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
+          AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid)
           AND upper(o.date_range) <= $3::date), 100000)
   + coalesce((
         SELECT min(lower(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = $1 AND o.unit_id = u.id
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-          AND ($5::uuid IS NULL OR o.booking_id IS DISTINCT FROM $5::uuid)
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
+          AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid)
           AND lower(o.date_range) >= $4::date) - $4::date, 100000),
     u.name, u.id
 `
@@ -106,6 +106,7 @@ type FreeUnitsParams struct {
 	ItemID         uuid.UUID
 	CheckIn        time.Time
 	CheckOut       time.Time
+	Now            time.Time
 	ExceptBooking  *uuid.UUID
 }
 
@@ -125,6 +126,7 @@ func (q *Queries) FreeUnits(ctx context.Context, arg FreeUnitsParams) ([]FreeUni
 		arg.ItemID,
 		arg.CheckIn,
 		arg.CheckOut,
+		arg.Now,
 		arg.ExceptBooking,
 	)
 	if err != nil {
@@ -349,14 +351,15 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = $1 AND o.unit_id = $2
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-  AND o.date_range && daterange($3::date, $4::date)
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > $3::timestamptz)
+  AND o.date_range && daterange($4::date, $5::date)
 ORDER BY 1
 `
 
 type OverlappingBookingsParams struct {
 	OrganisationID uuid.UUID
 	UnitID         uuid.UUID
+	Now            time.Time
 	CheckIn        time.Time
 	CheckOut       time.Time
 }
@@ -366,6 +369,7 @@ func (q *Queries) OverlappingBookings(ctx context.Context, arg OverlappingBookin
 	rows, err := q.db.Query(ctx, overlappingBookings,
 		arg.OrganisationID,
 		arg.UnitID,
+		arg.Now,
 		arg.CheckIn,
 		arg.CheckOut,
 	)
@@ -392,14 +396,15 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = $1 AND o.item_id = $2
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-  AND o.date_range && daterange($3::date, $4::date)
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > $3::timestamptz)
+  AND o.date_range && daterange($4::date, $5::date)
 ORDER BY 1
 `
 
 type OverlappingItemBookingsParams struct {
 	OrganisationID uuid.UUID
 	ItemID         uuid.UUID
+	Now            time.Time
 	CheckIn        time.Time
 	CheckOut       time.Time
 }
@@ -409,6 +414,7 @@ func (q *Queries) OverlappingItemBookings(ctx context.Context, arg OverlappingIt
 	rows, err := q.db.Query(ctx, overlappingItemBookings,
 		arg.OrganisationID,
 		arg.ItemID,
+		arg.Now,
 		arg.CheckIn,
 		arg.CheckOut,
 	)
@@ -435,20 +441,26 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = $1 AND o.unit_id = $2
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
-  AND upper(o.date_range) > $3::date
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > $3::timestamptz)
+  AND upper(o.date_range) > $4::date
 ORDER BY 1
 `
 
 type UnitFutureBookingsParams struct {
 	OrganisationID uuid.UUID
 	UnitID         uuid.UUID
+	Now            time.Time
 	FromDate       time.Time
 }
 
 // Active bookings that occupy the unit on or after the given date.
 func (q *Queries) UnitFutureBookings(ctx context.Context, arg UnitFutureBookingsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, unitFutureBookings, arg.OrganisationID, arg.UnitID, arg.FromDate)
+	rows, err := q.db.Query(ctx, unitFutureBookings,
+		arg.OrganisationID,
+		arg.UnitID,
+		arg.Now,
+		arg.FromDate,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -150,3 +150,22 @@ func CheckReady(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// To migrates Vacancy's schema up or down to version; 0 removes it entirely.
+// Versions need not be contiguous (they are the migrations' numbers).
+func To(databaseURL string, version uint) (err error) {
+	m, err := open(databaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeM(m, &err)
+	if version == 0 {
+		err = m.Down()
+	} else {
+		err = m.Migrate(version)
+	}
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate to version %d: %w", version, err)
+	}
+	return nil
+}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -18,18 +17,14 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // that unit with the same nights and status: no booking lost or changed.
 func TestInventoryMigrationKeepsEveryBooking(t *testing.T) {
 	url := testenv.DatabaseURL(t)
-	if err := dbmigrate.Down(url, 1); err != nil {
+	if err := dbmigrate.To(url, 4); err != nil {
 		t.Fatalf("down to the schema before inventory: %v", err)
 	}
 	if v, _, err := dbmigrate.Version(url); err != nil || v != 4 {
 		t.Fatalf("want version 4 before the migration, got %d (%v)", v, err)
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Superuser(t, url).Conn(t)
 	exec := func(sql string) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql); err != nil {

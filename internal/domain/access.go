@@ -46,13 +46,34 @@ const (
 	OpUpdateBlock        Operation = "block.update"
 	OpDeleteBlock        Operation = "block.delete"
 
+	OpCreateRateRule Operation = "rate_rule.create"
+	OpUpdateRateRule Operation = "rate_rule.update"
+	OpDeleteRateRule Operation = "rate_rule.delete"
+	OpReplaceRates   Operation = "rates.replace"
+	OpCreateCharge   Operation = "charge.create"
+	OpUpdateCharge   Operation = "charge.update"
+	OpDeleteCharge   Operation = "charge.delete"
+
 	OpReadEvents Operation = "event.read"
+
+	OpReadTestClock    Operation = "test_clock.read"
+	OpAdvanceTestClock Operation = "test_clock.advance"
+	OpResetTestData    Operation = "test_data.reset"
 
 	OpCreateWebhookEndpoint Operation = "webhook_endpoint.create"
 	OpUpdateWebhookEndpoint Operation = "webhook_endpoint.update"
 	OpDeleteWebhookEndpoint Operation = "webhook_endpoint.delete"
 	OpReadWebhooks          Operation = "webhook.read"
 	OpRetryWebhookDelivery  Operation = "webhook_delivery.retry"
+
+	OpCreateICalFeed       Operation = "ical_feed.create"
+	OpReadICalFeeds        Operation = "ical_feed.read"
+	OpRevokeICalFeed       Operation = "ical_feed.revoke"
+	OpCreateCalendarImport Operation = "calendar_import.create"
+	OpReadCalendarImports  Operation = "calendar_import.read"
+	OpUpdateCalendarImport Operation = "calendar_import.update"
+	OpDeleteCalendarImport Operation = "calendar_import.delete"
+	OpSyncCalendarImport   Operation = "calendar_import.sync"
 )
 
 // permission is the least role an operation needs, and what it is called in the
@@ -98,13 +119,35 @@ var access = map[Operation]permission{
 	OpUpdateBlock:        {scope.RoleAdmin, "manage blocks"},
 	OpDeleteBlock:        {scope.RoleAdmin, "manage blocks"},
 
+	OpCreateRateRule: {scope.RoleAdmin, "manage rates"},
+	OpUpdateRateRule: {scope.RoleAdmin, "manage rates"},
+	OpDeleteRateRule: {scope.RoleAdmin, "manage rates"},
+	OpReplaceRates:   {scope.RoleAdmin, "manage rates"},
+	OpCreateCharge:   {scope.RoleAdmin, "manage taxes and fees"},
+	OpUpdateCharge:   {scope.RoleAdmin, "manage taxes and fees"},
+	OpDeleteCharge:   {scope.RoleAdmin, "manage taxes and fees"},
+
 	OpReadEvents: {scope.RoleRead, "read events"},
+
+	OpReadTestClock:    {scope.RoleRead, "read the test clock"},
+	OpAdvanceTestClock: {scope.RoleAdmin, "move the test clock"},
+	OpResetTestData:    {scope.RoleAdmin, "reset test data"},
 
 	OpCreateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpUpdateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpDeleteWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpReadWebhooks:          {scope.RoleAdmin, "manage webhooks"},
 	OpRetryWebhookDelivery:  {scope.RoleAdmin, "manage webhooks"},
+
+	// Feed tokens and import URLs are secrets (whoever has one reads a calendar).
+	OpCreateICalFeed:       {scope.RoleAdmin, "manage calendar feeds"},
+	OpReadICalFeeds:        {scope.RoleAdmin, "manage calendar feeds"},
+	OpRevokeICalFeed:       {scope.RoleAdmin, "manage calendar feeds"},
+	OpCreateCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpReadCalendarImports:  {scope.RoleAdmin, "manage calendar imports"},
+	OpUpdateCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpDeleteCalendarImport: {scope.RoleAdmin, "manage calendar imports"},
+	OpSyncCalendarImport:   {scope.RoleAdmin, "manage calendar imports"},
 }
 
 // Operations lists every operation of the access table.

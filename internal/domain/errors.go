@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -40,6 +41,8 @@ const (
 	CodeUnitHasBookings   = "unit_has_bookings"
 	CodeUnitLimit         = "unit_limit_reached"
 	CodePropertyHasItems  = "property_has_items"
+	CodeRateRuleLimit     = "rate_rule_limit_reached"
+	CodeChargeLimit       = "charge_limit_reached"
 )
 
 // FieldError is one wrong input field; Field is a path like items[0].check_out.
@@ -58,6 +61,9 @@ type Error struct {
 	// ItemIDs names the items in conflict for booking_conflict, and a property's
 	// active items for property_has_items.
 	ItemIDs []uuid.UUID `json:"item_ids,omitempty"`
+	// RetryAfter, when set, is how long until a retry can succeed (an idempotency
+	// key in use until its claim ends). It is not stored with a command's outcome.
+	RetryAfter time.Duration `json:"-"`
 	// BookingIDs names the bookings in the way, for unit_has_bookings.
 	BookingIDs []uuid.UUID `json:"booking_ids,omitempty"`
 }

@@ -14,6 +14,9 @@ const (
 	EventBlockCreated     = "block.created"
 	EventBlockUpdated     = "block.updated"
 	EventBlockDeleted     = "block.deleted"
+	EventCalendarConflict = "calendar.conflict"
+	EventRatesChanged     = "rates.changed"
+	EventChargesChanged   = "charges.changed"
 )
 
 // EventTypes lists every event type, in the order the API documents them.
@@ -21,6 +24,8 @@ var EventTypes = []string{
 	EventBookingCreated, EventBookingUpdated, EventBookingConfirmed, EventBookingCancelled,
 	EventBookingCompleted, EventBookingExpired, EventItemCreated, EventItemUpdated, EventItemArchived,
 	EventBlockCreated, EventBlockUpdated, EventBlockDeleted,
+	EventCalendarConflict,
+	EventRatesChanged, EventChargesChanged,
 }
 
 // Event is a domain event, written to the outbox in the transaction of the change.

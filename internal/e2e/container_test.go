@@ -18,6 +18,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
 )
 
@@ -65,6 +66,45 @@ func buildImage(t *testing.T, ctx context.Context) string {
 	return tag
 }
 
+// runImage runs image with args to completion, on the given Docker networks
+// and with env, and returns its output; a non-zero exit fails the test.
+func runImage(t *testing.T, ctx context.Context, image string, networks []string, env map[string]string, args ...string) string {
+	t.Helper()
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{Started: true,
+		ContainerRequest: testcontainers.ContainerRequest{Image: image, Cmd: args, Networks: networks, Env: env,
+			WaitingFor: wait.ForExit().WithExitTimeout(time.Minute)}})
+	if c != nil {
+		defer func() { _ = testcontainers.TerminateContainer(c) }()
+	}
+	if err != nil {
+		t.Fatalf("api %s: %v", strings.Join(args, " "), err)
+	}
+	out := logsOf(t, ctx, c)
+	st, err := c.State(ctx)
+	if err != nil || st.ExitCode != 0 {
+		t.Fatalf("api %s: exit %v (%v)\n%s", strings.Join(args, " "), st, err, out)
+	}
+	return out
+}
+
+// checkNonRoot checks that image runs as the unprivileged user both
+// Dockerfiles name.
+func checkNonRoot(t *testing.T, ctx context.Context, image string) {
+	t.Helper()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	info, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := info.Config.User; u != "65532:65532" {
+		t.Errorf("the image must run as a non-root user, runs as %q", u)
+	}
+}
+
 func logsOf(t *testing.T, ctx context.Context, c testcontainers.Container) string {
 	t.Helper()
 	r, err := c.Logs(ctx)
@@ -85,19 +125,7 @@ func TestContainerImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	image := buildImage(t, ctx)
-
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	info, err := cli.ImageInspect(ctx, image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u := info.Config.User; u != "65532:65532" {
-		t.Errorf("the image must run as a non-root user, runs as %q", u)
-	}
+	checkNonRoot(t, ctx, image)
 
 	nw, err := network.New(ctx)
 	if err != nil {
@@ -111,25 +139,9 @@ func TestContainerImage(t *testing.T) {
 	pg := pgtest.StartOwnContainer(t, network.WithNetwork([]string{"db"}, nw))
 	dbURL := pg.NetworkURL("db", "postgres")
 
-	// run runs the image with args to completion and returns its output.
 	run := func(args ...string) string {
 		t.Helper()
-		c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{Started: true,
-			ContainerRequest: testcontainers.ContainerRequest{Image: image, Cmd: args, Networks: []string{nw.Name},
-				Env:        map[string]string{"DATABASE_URL": dbURL},
-				WaitingFor: wait.ForExit().WithExitTimeout(time.Minute)}})
-		if c != nil {
-			defer func() { _ = testcontainers.TerminateContainer(c) }()
-		}
-		if err != nil {
-			t.Fatalf("api %s: %v", strings.Join(args, " "), err)
-		}
-		out := logsOf(t, ctx, c)
-		st, err := c.State(ctx)
-		if err != nil || st.ExitCode != 0 {
-			t.Fatalf("api %s: exit %v (%v)\n%s", strings.Join(args, " "), st, err, out)
-		}
-		return out
+		return runImage(t, ctx, image, []string{nw.Name}, map[string]string{"DATABASE_URL": dbURL}, args...)
 	}
 	if out := run("migrate", "up"); !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate up: %s", out)
@@ -165,31 +177,35 @@ func TestContainerImage(t *testing.T) {
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("the server must be reached on 127.0.0.1, not %s (set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1)", base)
 	}
-	api := base + "/api/v3/organisations/boxed"
+	const api = "/api/v3/organisations/boxed"
 
-	c := &http.Client{Timeout: 30 * time.Second}
-	st, _, body, err := call(t, c, "POST", api+"/items", key, item("Container Cabin"))
-	if err != nil || st != http.StatusCreated {
-		t.Fatalf("create item: %d %s %v", st, body, err)
+	c := apitest.NewClient(t, base).As(key).Using(&http.Client{Timeout: 30 * time.Second})
+	send := func(what, method, path string, body any, want int, opts ...apitest.Option) *apitest.Response {
+		t.Helper()
+		r, err := c.Send(ctx, method, path, body, opts...)
+		if err != nil || r.Status != want {
+			t.Fatalf("%s: %d %s %v", what, r.Status, r.Body, err)
+		}
+		return r
 	}
-	st, _, body, err = call(t, c, "POST", api+"/bookings", key, map[string]any{
-		"guest": map[string]any{"name": "Docker Dan", "email": "dan@example.com"}, "items": []any{stay(field(body, "id"), 30)}},
-		"Idempotency-Key", "boxed-booking-1")
-	if err != nil || st != http.StatusCreated || field(body, "status") != "unpaid" {
-		t.Fatalf("create booking: %d %s %v", st, body, err)
+	r := send("create item", "POST", api+"/items", item("Container Cabin"), http.StatusCreated)
+	r = send("create booking", "POST", api+"/bookings", map[string]any{
+		"guest": map[string]any{"name": "Docker Dan", "email": "dan@example.com"}, "items": []any{stay(r.Field("id"), 30)}},
+		http.StatusCreated, apitest.IdempotencyKey("boxed-booking-1"))
+	if r.Field("status") != "unpaid" {
+		t.Fatalf("create booking: %d %s", r.Status, r.Body)
 	}
-	bookingURL := api + "/bookings/" + field(body, "id")
-	st, _, body, err = call(t, c, "POST", bookingURL+"/confirm", key, map[string]any{"payment_reference": "pay_e2e"})
-	if err != nil || st != http.StatusOK || field(body, "status") != "paid" {
-		t.Fatalf("confirm booking: %d %s %v", st, body, err)
+	bookingPath := api + "/bookings/" + r.Field("id")
+	if r := send("confirm booking", "POST", bookingPath+"/confirm", map[string]any{"payment_reference": "pay_e2e"}, http.StatusOK); r.Field("status") != "paid" {
+		t.Fatalf("confirm booking: %d %s", r.Status, r.Body)
 	}
-	st, _, body, err = call(t, c, "GET", bookingURL, key, nil)
-	if err != nil || st != http.StatusOK || field(body, "status") != "paid" {
-		t.Fatalf("get booking: %d %s %v", st, body, err)
+	if r := send("get booking", "GET", bookingPath, nil, http.StatusOK); r.Field("status") != "paid" {
+		t.Fatalf("get booking: %d %s", r.Status, r.Body)
 	}
-	st, _, body, err = call(t, c, "GET", metrics+"/metrics", "", nil)
-	if err != nil || st != http.StatusOK || !strings.Contains(string(body), `vacancy_commands_total{outcome="ok",type="booking.create"} 1`) {
-		t.Errorf("the container's metrics listener must count the booking: %d %v", st, err)
+	scraped, err := apitest.NewClient(t, metrics).Unchecked("the metrics listener is not part of the API").
+		Using(&http.Client{Timeout: 30 * time.Second}).Send(ctx, "GET", "/metrics", nil)
+	if err != nil || scraped.Status != http.StatusOK || !strings.Contains(string(scraped.Body), `vacancy_commands_total{outcome="ok",type="booking.create"} 1`) {
+		t.Errorf("the container's metrics listener must count the booking: %d %v", scraped.Status, err)
 	}
 
 	code, _, err := srv.Exec(ctx, []string{"/bin/sh", "-c", "true"})

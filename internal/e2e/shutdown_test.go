@@ -12,80 +12,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
-// process is `api serve` running as a child process.
-type process struct {
-	cmd    *exec.Cmd
-	base   string
-	logs   *logBuffer
-	exited chan struct{} // closed once the process has exited
-	err    error         // cmd.Wait's error, set before exited closes
-}
-
-func startServe(t *testing.T, bin string, env ...string) *process {
+// startServe starts `api serve` from bin with the rate limit off and the
+// environment given (nothing else of the test's own).
+func startServe(t *testing.T, bin string, env ...string) *testenv.API {
 	t.Helper()
-	p := &process{logs: &logBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve")
-	p.cmd.Env = append([]string{"VACANCY_ADDR=127.0.0.1:0", "VACANCY_RATE_LIMIT=off"}, env...)
-	p.cmd.Stdout = p.logs
-	p.cmd.Stderr = p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	var serving map[string]any
-	if !waitFor(20*time.Second, func() bool { serving = p.logs.find("serving"); return serving != nil }) {
-		t.Fatalf("api serve did not start:\n%s", p.logs)
-	}
-	p.base = "http://" + serving["addr"].(string)
-	return p
+	return testenv.StartAPI(t, bin, append([]string{"VACANCY_RATE_LIMIT=off"}, env...)...)
 }
 
 // lockItems holds an exclusive lock on the items table until release, so
 // requests touching items wait in PostgreSQL: requests in flight for as long
 // as the test wants. waiting counts the statements queued behind it.
-func lockItems(t *testing.T, url string) (waiting func() int, release func()) {
+func lockItems(t *testing.T, env *testenv.Env) (waiting func() int, release func()) {
 	t.Helper()
 	ctx := context.Background()
-	owner, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { owner.Close(ctx) })
-	tx, err := owner.Begin(ctx)
+	tx, err := env.Superuser.Conn(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(ctx, "LOCK TABLE items IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	watcher, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { watcher.Close(ctx) })
 	waiting = func() int {
-		var n int
-		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return env.Superuser.Int(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`)
 	}
 	var once sync.Once
 	release = func() { once.Do(func() { _ = tx.Rollback(ctx) }) }
@@ -100,18 +53,20 @@ type result struct {
 
 // inFlight starts n requests that need the items table: half list, half create.
 func inFlight(t *testing.T, base, key string, n int) []chan result {
+	c := apitest.NewClient(t, base).As(key).Using(fresh)
 	out := make([]chan result, n)
 	for i := range out {
 		out[i] = make(chan result, 1)
 		go func() {
-			var st int
+			const items = "/api/v3/organisations/draining/items"
+			var r *apitest.Response
 			var err error
 			if i%2 == 0 {
-				st, _, _, err = call(t, fresh, "GET", base+"/api/v3/organisations/draining/items", key, nil)
+				r, err = c.Send(context.Background(), http.MethodGet, items, nil)
 			} else {
-				st, _, _, err = call(t, fresh, "POST", base+"/api/v3/organisations/draining/items", key, item("Room"))
+				r, err = c.Send(context.Background(), http.MethodPost, items, item("Room"))
 			}
-			out[i] <- result{st, err}
+			out[i] <- result{r.Status, err}
 		}()
 	}
 	return out
@@ -127,36 +82,39 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	_, key := env.Organisation(t, "draining")
 	const delay = 1500 * time.Millisecond
 	p := startServe(t, bin, "DATABASE_URL="+env.URL, "VACANCY_SHUTDOWN_DELAY="+delay.String(), "VACANCY_SHUTDOWN_TIMEOUT=20s")
-	if st, _, body, err := call(t, fresh, "GET", p.base+"/readyz", "", nil); err != nil || st != http.StatusOK {
-		t.Fatalf("readyz before shutdown: %d %s %v", st, body, err)
+	probe := apitest.NewClient(t, p.URL).Using(fresh)
+	readyz := func() (*apitest.Response, error) {
+		return probe.Send(context.Background(), http.MethodGet, "/readyz", nil)
+	}
+	if r, err := readyz(); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("readyz before shutdown: %d %s %v", r.Status, r.Body, err)
 	}
 
-	waiting, release := lockItems(t, env.URL)
+	waiting, release := lockItems(t, env)
 	const n = 4
-	results := inFlight(t, p.base, key, n)
-	if !waitFor(10*time.Second, func() bool { return waiting() == n }) {
+	results := inFlight(t, p.URL, key, n)
+	if !testenv.Poll(10*time.Second, func() bool { return waiting() == n }) {
 		t.Fatalf("the %d requests did not reach PostgreSQL (%d waiting)", n, waiting())
 	}
 
 	signalled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	var readyz int
-	if !waitFor(delay/2, func() bool {
-		readyz, _, _, _ = call(t, fresh, "GET", p.base+"/readyz", "", nil)
-		return readyz == http.StatusServiceUnavailable
+	var ready *apitest.Response
+	if !testenv.Poll(delay/2, func() bool {
+		ready, _ = readyz()
+		return ready.Status == http.StatusServiceUnavailable
 	}) {
-		t.Fatalf("readyz must answer 503 as soon as the shutdown starts, got %d", readyz)
+		t.Fatalf("readyz must answer 503 as soon as the shutdown starts, got %d", ready.Status)
 	}
-	st, _, body, _ := call(t, fresh, "GET", p.base+"/readyz", "", nil)
-	if st != http.StatusServiceUnavailable || field(body, "code") != "shutting_down" {
-		t.Errorf("readyz during the shutdown delay: want 503 shutting_down, got %d %s", st, body)
+	if r, _ := readyz(); r.Status != http.StatusServiceUnavailable || r.ProblemCode() != "shutting_down" {
+		t.Errorf("readyz during the shutdown delay: want 503 shutting_down, got %d %s", r.Status, r.Body)
 	}
 
 	var refusedAt time.Time
-	if !waitFor(delay+5*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.base, "http://"), time.Second)
+	if !testenv.Poll(delay+5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.URL, "http://"), time.Second)
 		if err == nil {
 			c.Close()
 			return false
@@ -173,8 +131,8 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		t.Fatalf("in-flight requests must still be running when the listener closes: %d of %d", w, n)
 	}
 	select {
-	case <-p.exited:
-		t.Fatalf("the process exited with requests in flight: %v\n%s", p.err, p.logs)
+	case <-p.Exited():
+		t.Fatalf("the process exited with requests in flight: %v\n%s", p.Err(), p.Logs)
 	default:
 	}
 
@@ -186,16 +144,16 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		}
 	}
 	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Errorf("the process must exit 0 after a graceful shutdown, got %v\n%s", p.err, p.logs)
+	case <-p.Exited():
+		if p.Err() != nil {
+			t.Errorf("the process must exit 0 after a graceful shutdown, got %v\n%s", p.Err(), p.Logs)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("the process did not exit after its requests finished\n%s", p.logs)
+		t.Fatalf("the process did not exit after its requests finished\n%s", p.Logs)
 	}
 	for _, msg := range []string{"shutting down", "stopped"} {
-		if p.logs.find(msg) == nil {
-			t.Errorf("no %q log line:\n%s", msg, p.logs)
+		if p.Logs.Find(msg) == nil {
+			t.Errorf("no %q log line:\n%s", msg, p.Logs)
 		}
 	}
 	t.Logf("SIGTERM to exit: %v (delay %v)", time.Since(signalled).Round(time.Millisecond), delay)
@@ -210,23 +168,23 @@ func TestShutdownTimeoutCancelsStragglers(t *testing.T) {
 	env := testenv.New(t)
 	_, key := env.Organisation(t, "draining")
 	p := startServe(t, bin, "DATABASE_URL="+env.URL, "VACANCY_SHUTDOWN_TIMEOUT=1s")
-	waiting, _ := lockItems(t, env.URL)
-	results := inFlight(t, p.base, key, 2)
-	if !waitFor(10*time.Second, func() bool { return waiting() == 2 }) {
+	waiting, _ := lockItems(t, env)
+	results := inFlight(t, p.URL, key, 2)
+	if !testenv.Poll(10*time.Second, func() bool { return waiting() == 2 }) {
 		t.Fatalf("requests did not reach PostgreSQL")
 	}
 	signalled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.exited:
+	case <-p.Exited():
 		var exit *exec.ExitError
-		if !errors.As(p.err, &exit) || exit.ExitCode() != 1 {
-			t.Errorf("a shutdown that ran out of time must exit 1, got %v", p.err)
+		if !errors.As(p.Err(), &exit) || exit.ExitCode() != 1 {
+			t.Errorf("a shutdown that ran out of time must exit 1, got %v", p.Err())
 		}
-		if !strings.Contains(p.logs.String(), "shutdown: context deadline exceeded") {
-			t.Errorf("the reason must be printed:\n%s", p.logs)
+		if !strings.Contains(p.Logs.String(), "shutdown: context deadline exceeded") {
+			t.Errorf("the reason must be printed:\n%s", p.Logs)
 		}
 		if took := time.Since(signalled); took > 6*time.Second {
 			t.Errorf("exit took %v with a 1 s shutdown timeout", took)
@@ -239,7 +197,7 @@ func TestShutdownTimeoutCancelsStragglers(t *testing.T) {
 			t.Errorf("a request cut off by the shutdown timeout cannot have succeeded")
 		}
 	}
-	if !waitFor(3*time.Second, func() bool { return waiting() == 0 }) {
+	if !testenv.Poll(3*time.Second, func() bool { return waiting() == 0 }) {
 		t.Errorf("the cut-off statements must be cancelled in PostgreSQL, %d still waiting", waiting())
 	}
 }

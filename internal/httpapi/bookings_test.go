@@ -49,7 +49,7 @@ func TestBookingLifecycle(t *testing.T) {
 		if !slices.Equal(p.ItemIDs, []string{room.ID}) {
 			t.Errorf("the conflict must name the booked item only, got %v", p.ItemIDs)
 		}
-		if n := count(t, srv, "SELECT count(*) FROM booking_items WHERE item_id = $1", suite.ID); n != 0 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM booking_items WHERE item_id = $1", suite.ID); n != 0 {
 			t.Errorf("a refused booking must book nothing, found %d stays of the suite", n)
 		}
 	})
@@ -228,9 +228,9 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	hold := o.newBooking(t, room.ID, day(5), day(8))
 	write.Post(o.path("/bookings"), bookingBody(room.ID, day(6), day(7))).Problem(http.StatusConflict, "booking_conflict")
 
-	sql(t, srv, `UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1`, hold.ID)
-	sql(t, srv, `UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
-	sql(t, srv, `UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
+	srv.Env.Superuser.Exec(t, `UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1`, hold.ID)
+	srv.Env.Superuser.Exec(t, `UPDATE booking_items SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
+	srv.Env.Superuser.Exec(t, `UPDATE occupancies SET hold_expires_at = now() - interval '1 minute' WHERE booking_id = $1`, hold.ID)
 
 	var seen booking
 	write.Get(o.path("/bookings/%s", hold.ID)).Expect(http.StatusOK).JSON(&seen)
@@ -260,10 +260,10 @@ func TestExpiredHoldNeverBlocks(t *testing.T) {
 	if fresh.Status != "unpaid" {
 		t.Errorf("the new booking: %+v", fresh)
 	}
-	if n := count(t, srv, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired' AND expired_at IS NOT NULL`, hold.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'expired' AND expired_at IS NOT NULL`, hold.ID); n != 1 {
 		t.Error("booking over a lapsed hold must record its expiry")
 	}
-	if n := count(t, srv, `SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1`, hold.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM events WHERE type = 'booking.expired' AND data->>'id' = $1`, hold.ID); n != 1 {
 		t.Errorf("the expiry must be published as one booking.expired event, found %d", n)
 	}
 }

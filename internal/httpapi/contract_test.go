@@ -28,7 +28,10 @@ func TestRoutesContractAndTestsListTheSameOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tested := []string{"GET /healthz", "GET /readyz", "POST /api/v3/organisations"} // covered by their own tests
+	tested := []string{"GET /healthz", "GET /readyz", "POST /api/v3/organisations", "GET /ical/{token}.ics", // covered by their own tests
+		// Test mode only (live keys get 404): TestTestClockExpiresHolds, TestTestDataReset.
+		"GET /api/v3/organisations/{org}/test-clock", "POST /api/v3/organisations/{org}/test-clock/advance",
+		"POST /api/v3/organisations/{org}/test-data/reset"}
 	for _, e := range endpoints() {
 		tested = append(tested, e.op)
 	}

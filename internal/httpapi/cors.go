@@ -40,7 +40,7 @@ func corsFor(origins []string) func(http.Handler) http.Handler {
 	}
 	return cors.Handler(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"},
 		ExposedHeaders: []string{"ETag", "Location", "Idempotent-Replayed", "X-Request-ID",
 			"RateLimit", "RateLimit-Policy", "Retry-After"},

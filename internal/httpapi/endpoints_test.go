@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 )
 
 // endpoint is one operation under /api/v3/organisations/{org}, with what it takes
@@ -94,8 +95,22 @@ func endpoints() []endpoint {
 			return string(o.as(t, "admin").Get(o.path("/blocks/%s", b.ID)).Expect(http.StatusOK).Body)
 		}}
 	}
+	// withRule adds a rate rule to a fresh item; observe reads the item's whole rule set.
+	withRule := func(t *testing.T, o *org) (rateRule, call) {
+		it := o.newItem(t, "Room "+uniq(), 2, 10000)
+		r := o.newRule(t, it.ID, map[string]any{"start": day(20), "end": day(30), "nightly_price": 12000})
+		return r, call{params: map[string]string{"itemID": it.ID, "ruleID": r.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/items/%s/rates", it.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
+	withCharge := func(t *testing.T, o *org) (charge, call) {
+		c := o.newCharge(t, map[string]any{"name": "City tax " + uniq(), "kind": "tax", "amount": 250, "per": "guest_night"})
+		return c, call{params: map[string]string{"chargeID": c.ID}, observe: func(t *testing.T) string {
+			return string(o.as(t, "admin").Get(o.path("/charges/%s", c.ID)).Expect(http.StatusOK).Body)
+		}}
+	}
 	countRows := func(o *org, query string, args ...any) func(t *testing.T) string {
-		return func(t *testing.T) string { return strconv.Itoa(count(t, o.srv, query, args...)) }
+		return func(t *testing.T) string { return strconv.Itoa(o.srv.Env.Superuser.Int(t, query, args...)) }
 	}
 	// withEndpoint registers a webhook endpoint for item.archived. (Other calls of the
 	// matrix archive items too, so its delivery log grows while the matrix runs.)
@@ -113,7 +128,7 @@ func endpoints() []endpoint {
 		d := o.failDeliveries(t, ep.ID)[0]
 		c.params["deliveryID"] = d
 		c.observe = func(t *testing.T) string { // the delivery's state and its jobs
-			return scalar[string](t, o.srv, `SELECT format('%s/%s/%s', status, attempts,
+			return pgtest.Scalar[string](t, o.srv.Env.Superuser, `SELECT format('%s/%s/%s', status, attempts,
 				(SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1)) FROM webhook_deliveries WHERE id::text = $1`, d)
 		}
 		return ep, d, c
@@ -193,6 +208,64 @@ func endpoints() []endpoint {
 		}},
 		{op: "DELETE " + orgs + "/items/{itemID}/units/{unitID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
 			_, c := withUnit(t, o)
+			return c
+		}},
+
+		{op: "GET " + orgs + "/items/{itemID}/rates", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.observe = nil
+			return c
+		}},
+		{op: "PUT " + orgs + "/items/{itemID}/rates", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.body = map[string]any{"rules": []any{map[string]any{"start": day(5), "end": day(12), "days": []string{"fri", "sat"}, "nightly_price": 15000}}}
+			c.opts = []apitest.Option{apitest.IfMatch(etag(2))} // the set's version after one rule
+			return c
+		}},
+		{op: "POST " + orgs + "/items/{itemID}/rates", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			delete(c.params, "ruleID")
+			c.body = map[string]any{"start": day(40), "end": day(45), "min_nights": 2}
+			return c
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/rates/{ruleID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/items/{itemID}/rates/{ruleID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			r, c := withRule(t, o)
+			c.body, c.opts = map[string]any{"closed_to_arrival": true}, []apitest.Option{apitest.IfMatch(etag(r.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/items/{itemID}/rates/{ruleID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withRule(t, o)
+			return c
+		}},
+		{op: "POST " + orgs + "/charges", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, _ := withItem(t, o)
+			name := "Cleaning " + uniq()
+			return call{body: map[string]any{"name": name, "kind": "fee", "amount": 4000, "taxable": true, "item_ids": []string{it.ID}},
+				observe: countRows(o, "SELECT count(*) FROM charges WHERE name = $1", name)}
+		}},
+		{op: "GET " + orgs + "/charges", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			withCharge(t, o)
+			return call{}
+		}},
+		{op: "GET " + orgs + "/charges/{chargeID}", role: "read", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withCharge(t, o)
+			c.observe = nil
+			return c
+		}},
+		{op: "PATCH " + orgs + "/charges/{chargeID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			ch, c := withCharge(t, o)
+			c.body, c.opts = map[string]any{"amount": 300}, []apitest.Option{apitest.IfMatch(etag(ch.Version))}
+			return c
+		}},
+		{op: "DELETE " + orgs + "/charges/{chargeID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withCharge(t, o)
 			return c
 		}},
 
@@ -324,6 +397,60 @@ func endpoints() []endpoint {
 				_, _, c := withDelivery(t, o)
 				return c
 			}},
+
+		{op: "POST " + orgs + "/items/{itemID}/ical-feeds", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			return call{params: p, body: map[string]any{"name": "Airbnb"},
+				observe: countRows(o, "SELECT count(*) FROM ical_feeds WHERE item_id = $1", it.ID)}
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/ical-feeds", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			o.newFeed(t, it.ID, nil)
+			return call{params: p}
+		}},
+		{op: "DELETE " + orgs + "/items/{itemID}/ical-feeds/{feedID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			f := o.newFeed(t, it.ID, nil)
+			p["feedID"] = f.ID
+			return call{params: p, observe: countRows(o, "SELECT count(*) FROM ical_feeds WHERE id = $1 AND revoked_at IS NULL", f.ID)}
+		}},
+		{op: "POST " + orgs + "/items/{itemID}/calendar-imports", role: "admin", status: http.StatusCreated, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			return call{params: p, body: map[string]any{"url": publicFeed, "name": "Airbnb"},
+				observe: countRows(o, "SELECT count(*) FROM calendar_imports WHERE item_id = $1", it.ID)}
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/calendar-imports", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			o.newImport(t, it.ID)
+			return call{params: p}
+		}},
+		{op: "GET " + orgs + "/items/{itemID}/calendar-imports/{importID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			p["importID"] = o.newImport(t, it.ID).ID
+			return call{params: p}
+		}},
+		{op: "PATCH " + orgs + "/items/{itemID}/calendar-imports/{importID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			im := o.newImport(t, it.ID)
+			p["importID"] = im.ID
+			return call{params: p, body: map[string]any{"name": "Booking.com"}, opts: []apitest.Option{apitest.IfMatch(etag(im.Version))},
+				observe: getImport(o, it.ID, im.ID)}
+		}},
+		{op: "DELETE " + orgs + "/items/{itemID}/calendar-imports/{importID}", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			im := o.newImport(t, it.ID)
+			p["importID"] = im.ID
+			return call{params: p, observe: getImport(o, it.ID, im.ID)}
+		}},
+		{op: "POST " + orgs + "/items/{itemID}/calendar-imports/{importID}/sync", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			it, p := withItem(t, o)
+			im := o.newImport(t, it.ID)
+			// A loopback URL, which the server's default policy refuses when it dials:
+			// the sync records the refusal and nothing leaves this machine.
+			o.srv.Env.Superuser.Exec(t, "UPDATE calendar_imports SET url = 'https://127.0.0.1:9/calendar.ics' WHERE id = $1", im.ID)
+			p["importID"] = im.ID
+			return call{params: p, observe: getImport(o, it.ID, im.ID)}
+		}},
 	}
 }
 
@@ -382,95 +509,128 @@ func TestTenantIsolation(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.op, func(t *testing.T) {
 			t.Parallel()
-			c := e.build(t, a)
-			var before string
-			if c.observe != nil {
-				before = c.observe(t)
-			}
-			asB := b.as(t, "admin")
-			send := func(org string, c call) *apitest.Response {
-				body := c.body
-				opts := c.opts
-				if body != nil {
-					raw, err := json.Marshal(body)
-					if err != nil {
-						t.Fatal(err)
-					}
-					opts = append(slices.Clone(opts), apitest.RawBody("application/json", raw))
-					body = nil
-				}
-				return asB.Do(e.method(), e.path(org, c), body, opts...)
-			}
-			// same compares B's request about A's resources with the same request
-			// about resources that do not exist.
-			same := func(what string, got, missing *apitest.Response, subs map[string]string) {
-				t.Helper()
-				if got.Status != http.StatusNotFound && got.Status != http.StatusUnprocessableEntity {
-					t.Errorf("%s: status %d, want 404 (or 422 for ids in the body); body: %s", what, got.Status, got.Body)
-				}
-				if got.Status != missing.Status {
-					t.Errorf("%s: status %d, but %d for resources that do not exist", what, got.Status, missing.Status)
-				}
-				g, m := string(got.Body), string(missing.Body)
-				for i, real := range slices.Sorted(maps.Keys(subs)) {
-					placeholder := "<" + strconv.Itoa(i) + ">"
-					g, m = strings.ReplaceAll(g, real, placeholder), strings.ReplaceAll(m, subs[real], placeholder)
-				}
-				if g != m {
-					t.Errorf("%s: the answer must not differ from the answer about resources that do not exist:\n A's: %s\n none: %s", what, g, m)
-				}
-				for _, secret := range []string{a.Name, a.ID, a.Slug} {
-					if strings.Contains(g, secret) {
-						t.Errorf("%s: the answer reveals %q: %s", what, secret, g)
-					}
-				}
-				if !slices.Equal(slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header))) {
-					t.Errorf("%s: headers %v differ from %v", what, slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header)))
-				}
-			}
+			isolated(t, e, a, b, false)
+		})
+	}
+}
 
-			nowhere := "no-such-org"
-			same("A's slug", send(a.Slug, c), send(nowhere, c), map[string]string{a.Slug: nowhere})
-			noID := randomID()
-			same("A's id", send(a.ID, c), send(noID, c), map[string]string{a.ID: noID})
+// TestLiveTestIsolation is the tenant matrix between an organisation's live and
+// test modes, both ways: a test key never reads or changes live data, and a live
+// key never test data, on every endpoint.
+func TestLiveTestIsolation(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	live := newOrg(t, srv, "modes")
+	test := testModeOf(t, live)
+	for _, e := range endpoints() {
+		t.Run("test key, live data/"+e.op, func(t *testing.T) {
+			t.Parallel()
+			isolated(t, e, live, test, true)
+		})
+		t.Run("live key, test data/"+e.op, func(t *testing.T) {
+			t.Parallel()
+			isolated(t, e, test, live, true)
+		})
+	}
+}
 
-			// B's own path, A's resource ids (in the path and in the body).
-			subs := map[string]string{}
-			for _, id := range c.params {
+// isolated checks that b's requests about a's resources answer as if they did
+// not exist and change nothing. twins are one organisation's live and test
+// modes, which share a slug and a name.
+func isolated(t *testing.T, e endpoint, a, b *org, twins bool) {
+	c := e.build(t, a)
+	var before string
+	if c.observe != nil {
+		before = c.observe(t)
+	}
+	asB := b.as(t, "admin")
+	send := func(org string, c call) *apitest.Response {
+		body := c.body
+		opts := c.opts
+		if body != nil {
+			raw, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts = append(slices.Clone(opts), apitest.RawBody("application/json", raw))
+			body = nil
+		}
+		return asB.Do(e.method(), e.path(org, c), body, opts...)
+	}
+	// same compares B's request about A's resources with the same request
+	// about resources that do not exist.
+	same := func(what string, got, missing *apitest.Response, subs map[string]string) {
+		t.Helper()
+		if got.Status != http.StatusNotFound && got.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: status %d, want 404 (or 422 for ids in the body); body: %s", what, got.Status, got.Body)
+		}
+		if got.Status != missing.Status {
+			t.Errorf("%s: status %d, but %d for resources that do not exist", what, got.Status, missing.Status)
+		}
+		g, m := string(got.Body), string(missing.Body)
+		for i, real := range slices.Sorted(maps.Keys(subs)) {
+			placeholder := "<" + strconv.Itoa(i) + ">"
+			g, m = strings.ReplaceAll(g, real, placeholder), strings.ReplaceAll(m, subs[real], placeholder)
+		}
+		if g != m {
+			t.Errorf("%s: the answer must not differ from the answer about resources that do not exist:\n A's: %s\n none: %s", what, g, m)
+		}
+		secrets := []string{a.Name, a.ID, a.Slug}
+		if twins {
+			secrets = []string{a.ID} // twins share the slug and the name
+		}
+		for _, secret := range secrets {
+			if strings.Contains(g, secret) {
+				t.Errorf("%s: the answer reveals %q: %s", what, secret, g)
+			}
+		}
+		if !slices.Equal(slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header))) {
+			t.Errorf("%s: headers %v differ from %v", what, slices.Sorted(maps.Keys(got.Header)), slices.Sorted(maps.Keys(missing.Header)))
+		}
+	}
+
+	if !twins { // twins share the slug: the slug is b's own
+		nowhere := "no-such-org"
+		same("A's slug", send(a.Slug, c), send(nowhere, c), map[string]string{a.Slug: nowhere})
+	}
+	noID := randomID()
+	same("A's id", send(a.ID, c), send(noID, c), map[string]string{a.ID: noID})
+
+	// B's own path, A's resource ids (in the path and in the body).
+	subs := map[string]string{}
+	for _, id := range c.params {
+		subs[id] = randomID()
+	}
+	if raw, err := json.Marshal(c.body); err == nil {
+		for _, id := range idsIn(string(raw)) {
+			if _, ok := subs[id]; !ok {
 				subs[id] = randomID()
 			}
-			if raw, err := json.Marshal(c.body); err == nil {
-				for _, id := range idsIn(string(raw)) {
-					if _, ok := subs[id]; !ok {
-						subs[id] = randomID()
-					}
-				}
+		}
+	}
+	if len(subs) > 0 {
+		missing := c
+		missing.params = map[string]string{}
+		for k, v := range c.params {
+			missing.params[k] = subs[v]
+		}
+		if c.body != nil {
+			raw, _ := json.Marshal(c.body)
+			s := string(raw)
+			for real, gone := range subs {
+				s = strings.ReplaceAll(s, real, gone)
 			}
-			if len(subs) > 0 {
-				missing := c
-				missing.params = map[string]string{}
-				for k, v := range c.params {
-					missing.params[k] = subs[v]
-				}
-				if c.body != nil {
-					raw, _ := json.Marshal(c.body)
-					s := string(raw)
-					for real, gone := range subs {
-						s = strings.ReplaceAll(s, real, gone)
-					}
-					var body any
-					_ = json.Unmarshal([]byte(s), &body)
-					missing.body = body
-				}
-				same("A's resource ids on B's path", send(b.Slug, c), send(b.Slug, missing), subs)
-			}
+			var body any
+			_ = json.Unmarshal([]byte(s), &body)
+			missing.body = body
+		}
+		same("A's resource ids on B's path", send(b.Slug, c), send(b.Slug, missing), subs)
+	}
 
-			if c.observe != nil {
-				if after := c.observe(t); after != before {
-					t.Errorf("B's requests must not change A's resources:\nbefore: %s\nafter:  %s", before, after)
-				}
-			}
-		})
+	if c.observe != nil {
+		if after := c.observe(t); after != before {
+			t.Errorf("B's requests must not change A's resources:\nbefore: %s\nafter:  %s", before, after)
+		}
 	}
 }
 

@@ -62,7 +62,7 @@ func TestErrorResponses(t *testing.T) {
 				t.Errorf("%s: 401 must carry WWW-Authenticate", tc.name)
 			}
 		}
-		if n := count(t, srv, "SELECT count(*) FROM bookings"); n != 0 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM bookings"); n != 0 {
 			t.Errorf("unauthenticated requests must book nothing, found %d bookings", n)
 		}
 	})
@@ -80,7 +80,7 @@ func TestErrorResponses(t *testing.T) {
 		big["notes"] = strings.Repeat("n", 1<<20)
 		o.as(t, "write").Post(bookings, big, apitest.BreaksContract("notes over 5000 characters")).
 			Problem(http.StatusRequestEntityTooLarge, "body_too_large")
-		if n := count(t, srv, "SELECT count(*) FROM bookings"); n != 0 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM bookings"); n != 0 {
 			t.Errorf("a refused body must book nothing, found %d bookings", n)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 // The feed's ordering under concurrent transactions is tested in internal/booking;
@@ -159,15 +160,13 @@ func feedOf(t *testing.T, reader *apitest.Client, o *org, query string, want int
 	if query != "" {
 		path += "?" + query
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var page feed
+	var page feed
+	testenv.Poll(10*time.Second, func() bool {
+		page = feed{}
 		reader.Get(path).Expect(http.StatusOK).JSON(&page)
-		if len(page.Data) >= want || time.Now().After(deadline) {
-			return page
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(page.Data) >= want
+	})
+	return page
 }
 
 // mustCursorAfterFirst is the feed position after the organisation's first event.

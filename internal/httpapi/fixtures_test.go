@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,9 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -243,7 +242,7 @@ func (o *org) newEndpoint(t *testing.T, types ...string) webhookEndpoint {
 // after its last attempt (the test server runs no jobs). It returns their ids.
 func (o *org) failDeliveries(t *testing.T, endpointID string) []string {
 	t.Helper()
-	ids := strings.Fields(scalar[string](t, o.srv, `
+	ids := strings.Fields(pgtest.Scalar[string](t, o.srv.Env.Superuser, `
 		WITH failed AS (
 			UPDATE webhook_deliveries SET status = 'failed', attempts = 1, last_status_code = 500,
 				last_error = 'the receiver answered 500 Internal Server Error', last_latency_ms = 12,
@@ -269,51 +268,3 @@ func randomID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // uniq is a unique name suffix that does not look like an id.
 func uniq() string { return strings.ReplaceAll(uuid.NewString(), "-", "") }
-
-// sql runs a statement as the database superuser, past row level security: for
-// arranging what the API cannot (a hold past its deadline) and checking what
-// was stored.
-func sql(t *testing.T, srv *apitest.Server, query string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.Env.URL)
-	if err != nil {
-		t.Fatalf("connect as superuser: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, query, args...); err != nil {
-		t.Fatalf("%s: %v", strings.TrimSpace(query), err)
-	}
-}
-
-// scalar runs a one-value query as the database superuser.
-func scalar[T any](t *testing.T, srv *apitest.Server, query string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.Env.URL)
-	if err != nil {
-		t.Fatalf("connect as superuser: %v", err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, query, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", strings.TrimSpace(query), err)
-	}
-	return v
-}
-
-// count runs a count query as the database superuser.
-func count(t *testing.T, srv *apitest.Server, query string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.Env.URL)
-	if err != nil {
-		t.Fatalf("connect as superuser: %v", err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", strings.TrimSpace(query), err)
-	}
-	return n
-}

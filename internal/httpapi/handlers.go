@@ -296,7 +296,7 @@ func (s *server) availability(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	aq, err := booking.NewAvailabilityQuery(booking.AvailabilityParams{CheckIn: q.Get("check_in"), CheckOut: q.Get("check_out"),
-		Guests: q.Get("guests"), Quantity: q.Get("quantity"), PropertyID: q.Get("property_id")}, page)
+		Guests: q.Get("guests"), Quantity: q.Get("quantity"), PropertyID: q.Get("property_id"), Breakdown: q.Get("breakdown")}, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -391,7 +391,7 @@ func (s *server) updateBooking(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, rc, err := s.svc.UpdateBooking(r.Context(), scopeFrom(r), cmd)
-	respond(s, w, r, rc, err, http.StatusOK, b, bookingHeaders)
+	respond(s, w, r, rc, err, http.StatusOK, b, func(h http.Header, b booking.UpdatedBooking) { bookingHeaders(h, b.Booking) })
 }
 
 type transitionConstructor func(command.Meta, uuid.UUID, booking.TransitionInput) (booking.TransitionBooking, error)

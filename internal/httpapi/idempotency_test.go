@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 func TestIdempotency(t *testing.T) {
@@ -34,7 +33,7 @@ func TestIdempotency(t *testing.T) {
 		if !bytes.Equal(first.Body, again.Body) || again.ETag() != first.ETag() || again.Header.Get("Location") != first.Header.Get("Location") {
 			t.Errorf("the replay must be the first response:\nfirst: %s\nretry: %s", first.Body, again.Body)
 		}
-		if n := count(t, srv, "SELECT count(*) FROM booking_items WHERE item_id = $1", room.ID); n != 1 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM booking_items WHERE item_id = $1", room.ID); n != 1 {
 			t.Errorf("a replay must not book again; %d stays of the room", n)
 		}
 	})
@@ -45,7 +44,7 @@ func TestIdempotency(t *testing.T) {
 			Problem(http.StatusUnprocessableEntity, "idempotency_key_reused")
 		write.Post(o.path("/quotes"), map[string]any{"items": body["items"]}, apitest.IdempotencyKey("book-1")).
 			Problem(http.StatusUnprocessableEntity, "idempotency_key_reused")
-		if n := count(t, srv, "SELECT count(*) FROM booking_items WHERE item_id = $1", room.ID); n != 1 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM booking_items WHERE item_id = $1", room.ID); n != 1 {
 			t.Errorf("a reused key must run nothing; %d stays of the room", n)
 		}
 	})
@@ -107,12 +106,7 @@ func TestIdempotency(t *testing.T) {
 		ctx := context.Background()
 		// Hold the booking's row lock, so the confirmation blocks inside its
 		// command, after it has claimed its key.
-		locker, err := pgx.Connect(ctx, srv.Env.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer locker.Close(ctx)
-		tx, err := locker.Begin(ctx)
+		tx, err := srv.Env.Superuser.Conn(t).Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,8 +119,8 @@ func TestIdempotency(t *testing.T) {
 		}
 		done := make(chan *apitest.Response, 1)
 		go func() { done <- confirm() }()
-		waitUntil(t, 20*time.Second, "the first confirmation claims its key", func() bool {
-			return count(t, srv, "SELECT count(*) FROM commands WHERE id = 'slow' AND state = 'running'") == 1
+		testenv.Eventually(t, 20*time.Second, "the first confirmation claims its key", func() bool {
+			return srv.Env.Superuser.Int(t, "SELECT count(*) FROM commands WHERE id = 'slow' AND state = 'running'") == 1
 		})
 
 		busy := confirm()
@@ -144,16 +138,4 @@ func TestIdempotency(t *testing.T) {
 			t.Errorf("once the first finished, a retry must replay it: %s", retry.Body)
 		}
 	})
-}
-
-// waitUntil polls cond every 10ms until it holds, failing the test after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -146,7 +146,7 @@ func TestItemsWithUnits(t *testing.T) {
 				if !p.HasField(c.field, c.code) {
 					t.Errorf("units %s must be named %s %s: %+v", c.name, c.field, c.code, p.Errors)
 				}
-				if n := count(t, srv, "SELECT count(*) FROM items WHERE name = $1", name); n != 0 {
+				if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM items WHERE name = $1", name); n != 0 {
 					t.Errorf("a refused item must not be created, found %d", n)
 				}
 			})
@@ -402,12 +402,12 @@ func TestProperties(t *testing.T) {
 				if !c.inContract {
 					opts = append(opts, apitest.BreaksContract(c.name))
 				}
-				before := count(t, srv, "SELECT count(*) FROM properties")
+				before := srv.Env.Superuser.Int(t, "SELECT count(*) FROM properties")
 				p := admin.Post(o.path("/properties"), c.body, opts...).Problem(http.StatusUnprocessableEntity, "validation_failed")
 				if !p.HasField(c.field, c.code) {
 					t.Errorf("%s must be named %s %s: %+v", c.name, c.field, c.code, p.Errors)
 				}
-				if after := count(t, srv, "SELECT count(*) FROM properties"); after != before {
+				if after := srv.Env.Superuser.Int(t, "SELECT count(*) FROM properties"); after != before {
 					t.Errorf("a refused property must not be created")
 				}
 			})
@@ -481,7 +481,7 @@ func TestProperties(t *testing.T) {
 			if !p.HasField("property_id", "not_found") {
 				t.Errorf("another organisation's or no property must be property_id not_found: %+v", p.Errors)
 			}
-			if n := count(t, srv, "SELECT count(*) FROM items WHERE name = $1", name); n != 0 {
+			if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM items WHERE name = $1", name); n != 0 {
 				t.Errorf("a refused item must not be created")
 			}
 			p = admin.Patch(o.path("/items/%s", elsewhere.ID), map[string]any{"property_id": id}, apitest.IfMatch(`"3"`)).

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,7 +27,13 @@ type Problem struct {
 	ItemIDs    []uuid.UUID         `json:"item_ids,omitempty"`
 	BookingIDs []uuid.UUID         `json:"booking_ids,omitempty"`
 	Instance   string              `json:"instance,omitempty"`
+	// retryAfter is sent as Retry-After, in whole seconds (at least 1).
+	retryAfter time.Duration
 }
+
+// unavailableRetry is the Retry-After of a 503: the database did not answer in
+// time, and a retry with the same Idempotency-Key is safe.
+const unavailableRetry = 2 * time.Second
 
 const problemBase = "https://vacancy.dev/problems/"
 
@@ -35,6 +43,12 @@ func newProblem(status int, code, detail string) Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	p.Instance = r.URL.Path
+	if p.Status == http.StatusServiceUnavailable && p.retryAfter == 0 {
+		p.retryAfter = unavailableRetry
+	}
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(time.Second, p.retryAfter+time.Second-1)/time.Second)))
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Del("ETag")
 	w.WriteHeader(p.Status)
@@ -68,6 +82,9 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) Problem {
 		p.Errors = de.Fields
 		p.ItemIDs = de.ItemIDs
 		p.BookingIDs = de.BookingIDs
+		if de.Code == domain.CodeKeyInUse {
+			p.retryAfter = max(de.RetryAfter, time.Second)
+		}
 		return p
 	}
 	// The client went away; whatever the database said after that is moot. Checked

@@ -58,10 +58,10 @@ func TestConcurrentBookingsOfOneStay(t *testing.T) {
 			}
 		}
 	}
-	if n := count(t, srv, `SELECT count(*) FROM booking_items WHERE item_id = $1 AND status IN ('unpaid', 'paid', 'complete')`, room.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM booking_items WHERE item_id = $1 AND status IN ('unpaid', 'paid', 'complete')`, room.ID); n != 1 {
 		t.Errorf("exactly one active stay of the room must be stored, found %d", n)
 	}
-	if n := count(t, srv, `SELECT count(*) FROM bookings`); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings`); n != 1 {
 		t.Errorf("exactly one booking must be stored, found %d", n)
 	}
 }
@@ -107,7 +107,7 @@ func TestConcurrentRetriesOfOneRequest(t *testing.T) {
 			t.Errorf("a replay must be the first response:\nfirst:  %s\nreplay: %s", original.Body, r.Body)
 		}
 	}
-	if n := count(t, srv, `SELECT count(*) FROM bookings`); n != 1 {
+	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM bookings`); n != 1 {
 		t.Errorf("exactly one booking must be stored, found %d", n)
 	}
 }

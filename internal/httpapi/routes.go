@@ -20,6 +20,8 @@ func (s *server) routes() http.Handler {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	// Calendar feeds: no API key (the secret token in the path is the credential).
+	r.With(s.rateLimit).Get("/ical/{token}.ics", s.icalFeed)
 
 	r.Route("/api/v3", func(r chi.Router) {
 		r.Use(s.rateLimit)
@@ -51,6 +53,17 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpReadCatalogue)).Get("/items/{itemID}/units/{unitID}", s.getUnit)
 			r.With(s.allow(domain.OpUpdateUnit)).Patch("/items/{itemID}/units/{unitID}", s.updateUnit)
 			r.With(s.allow(domain.OpArchiveUnit)).Delete("/items/{itemID}/units/{unitID}", s.archiveUnit)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/items/{itemID}/rates", s.getRates)
+			r.With(s.allow(domain.OpReplaceRates)).Put("/items/{itemID}/rates", s.replaceRates)
+			r.With(s.allow(domain.OpCreateRateRule)).Post("/items/{itemID}/rates", s.createRateRule)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/items/{itemID}/rates/{ruleID}", s.getRateRule)
+			r.With(s.allow(domain.OpUpdateRateRule)).Patch("/items/{itemID}/rates/{ruleID}", s.updateRateRule)
+			r.With(s.allow(domain.OpDeleteRateRule)).Delete("/items/{itemID}/rates/{ruleID}", s.deleteRateRule)
+			r.With(s.allow(domain.OpCreateCharge)).Post("/charges", s.createCharge)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/charges", s.listCharges)
+			r.With(s.allow(domain.OpReadCatalogue)).Get("/charges/{chargeID}", s.getCharge)
+			r.With(s.allow(domain.OpUpdateCharge)).Patch("/charges/{chargeID}", s.updateCharge)
+			r.With(s.allow(domain.OpDeleteCharge)).Delete("/charges/{chargeID}", s.deleteCharge)
 
 			r.With(s.allow(domain.OpCreateProperty)).Post("/properties", s.createProperty)
 			r.With(s.allow(domain.OpReadProperties)).Get("/properties", s.listProperties)
@@ -72,6 +85,11 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpReadEvents)).Get("/events", s.listEvents)
 			r.With(s.allow(domain.OpReadEvents)).Get("/events/stream", s.streamEvents)
 
+			// Test mode only (a vac_test_ key); live keys get 404.
+			r.With(testModeOnly, s.allow(domain.OpReadTestClock)).Get("/test-clock", s.getTestClock)
+			r.With(testModeOnly, s.allow(domain.OpAdvanceTestClock)).Post("/test-clock/advance", s.advanceTestClock)
+			r.With(testModeOnly, s.allow(domain.OpResetTestData)).Post("/test-data/reset", s.resetTestData)
+
 			r.With(s.allow(domain.OpCreateWebhookEndpoint)).Post("/webhook-endpoints", s.createWebhookEndpoint)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints", s.listWebhookEndpoints)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
@@ -79,6 +97,16 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpDeleteWebhookEndpoint)).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
 			r.With(s.allow(domain.OpRetryWebhookDelivery)).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
+
+			r.With(s.allow(domain.OpCreateICalFeed)).Post("/items/{itemID}/ical-feeds", s.createICalFeed)
+			r.With(s.allow(domain.OpReadICalFeeds)).Get("/items/{itemID}/ical-feeds", s.listICalFeeds)
+			r.With(s.allow(domain.OpRevokeICalFeed)).Delete("/items/{itemID}/ical-feeds/{feedID}", s.revokeICalFeed)
+			r.With(s.allow(domain.OpCreateCalendarImport)).Post("/items/{itemID}/calendar-imports", s.createCalendarImport)
+			r.With(s.allow(domain.OpReadCalendarImports)).Get("/items/{itemID}/calendar-imports", s.listCalendarImports)
+			r.With(s.allow(domain.OpReadCalendarImports)).Get("/items/{itemID}/calendar-imports/{importID}", s.getCalendarImport)
+			r.With(s.allow(domain.OpUpdateCalendarImport)).Patch("/items/{itemID}/calendar-imports/{importID}", s.updateCalendarImport)
+			r.With(s.allow(domain.OpDeleteCalendarImport)).Delete("/items/{itemID}/calendar-imports/{importID}", s.deleteCalendarImport)
+			r.With(s.allow(domain.OpSyncCalendarImport)).Post("/items/{itemID}/calendar-imports/{importID}/sync", s.syncCalendarImport)
 		})
 	})
 	return r

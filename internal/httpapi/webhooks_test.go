@@ -45,7 +45,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		}
 		admin.Post(endpoints, map[string]any{"url": publicHook + "/other"}, apitest.IdempotencyKey("ep-1")).
 			Problem(http.StatusUnprocessableEntity, "idempotency_key_reused")
-		if n := count(t, srv, "SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1", o.ID); n != 1 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1", o.ID); n != 1 {
 			t.Errorf("a replay and a reused key register nothing; %d endpoints", n)
 		}
 		var got webhookEndpoint
@@ -78,7 +78,7 @@ func TestWebhookEndpoints(t *testing.T) {
 			Problem(http.StatusUnprocessableEntity, "validation_failed")
 		admin.Post(endpoints, map[string]any{"url": publicHook, "secret": "mine"}, apitest.BreaksContract("secret is not an input")).
 			Problem(http.StatusBadRequest, "malformed_json")
-		if n := count(t, srv, "SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1", o.ID); n != 1 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM webhook_endpoints WHERE organisation_id = $1", o.ID); n != 1 {
 			t.Errorf("refused registrations must register nothing; %d endpoints", n)
 		}
 	})
@@ -170,18 +170,18 @@ func TestWebhookDeliveries(t *testing.T) {
 	if len(events.Data) != 2 || all.Data[0].EventID != events.Data[1].ID || all.Data[1].EventID != events.Data[0].ID {
 		t.Errorf("deliveries are listed newest first and name their events: %+v, feed %+v", all.Data, events.Data)
 	}
-	if n := count(t, srv, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", other.ID); n != 1 {
+	if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", other.ID); n != 1 {
 		t.Errorf("the booking endpoint gets the booking's event only; %d deliveries", n)
 	}
-	if n := count(t, srv, "SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'"); n != 3 {
+	if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'"); n != 3 {
 		t.Errorf("every delivery has its job, enqueued with the command; %d jobs", n)
 	}
 
 	// The older delivery failed for good; the newer one is still pending.
 	failed := all.Data[1]
-	sql(t, srv, "UPDATE webhook_deliveries SET status = 'failed', attempts = 1, last_status_code = 500, last_error = 'the receiver answered 500', "+
+	srv.Env.Superuser.Exec(t, "UPDATE webhook_deliveries SET status = 'failed', attempts = 1, last_status_code = 500, last_error = 'the receiver answered 500', "+
 		"last_latency_ms = 7, last_attempt_at = now() WHERE id = $1", failed.ID)
-	sql(t, srv, "INSERT INTO webhook_attempts (organisation_id, delivery_id, attempt, attempted_at, status_code, error, latency_ms) "+
+	srv.Env.Superuser.Exec(t, "INSERT INTO webhook_attempts (organisation_id, delivery_id, attempt, attempted_at, status_code, error, latency_ms) "+
 		"VALUES ($1, $2, 1, now(), 500, 'the receiver answered 500', 7)", o.ID, failed.ID)
 
 	t.Run("the log filters by status", func(t *testing.T) {
@@ -213,11 +213,11 @@ func TestWebhookDeliveries(t *testing.T) {
 		if d.ID != failed.ID || d.Status != "pending" || d.Attempts != 1 || len(d.AttemptLog) != 1 {
 			t.Errorf("the retried delivery is pending and keeps its log: %+v", d)
 		}
-		if n := count(t, srv, "SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery' AND args->>'delivery_id' = $1", failed.ID); n != 2 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery' AND args->>'delivery_id' = $1", failed.ID); n != 2 {
 			t.Errorf("a retry enqueues the delivery's job again; %d jobs", n)
 		}
 		again := admin.Post(retry(failed.ID), nil, apitest.IdempotencyKey("retry-1")).Expect(http.StatusAccepted)
-		if !again.Replayed() || count(t, srv, "SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1", failed.ID) != 2 {
+		if !again.Replayed() || srv.Env.Superuser.Int(t, "SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1", failed.ID) != 2 {
 			t.Error("a retried retry replays and enqueues nothing")
 		}
 		admin.Post(retry(failed.ID), nil).Problem(http.StatusConflict, "delivery_pending")
@@ -227,7 +227,7 @@ func TestWebhookDeliveries(t *testing.T) {
 
 	t.Run("a disabled endpoint gets no deliveries and no retries", func(t *testing.T) {
 		admin := o.as(t, "admin")
-		sql(t, srv, "UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = $1", ep.ID)
+		srv.Env.Superuser.Exec(t, "UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = $1", ep.ID)
 		var cur webhookEndpoint
 		admin.Get(o.path("/webhook-endpoints/%s", ep.ID)).Expect(http.StatusOK).JSON(&cur)
 		admin.Patch(o.path("/webhook-endpoints/%s", ep.ID), map[string]any{"enabled": false}, apitest.IfMatch(etag(cur.Version))).
@@ -235,7 +235,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		admin.Post(o.path("/webhook-endpoints/%s/deliveries/%s/retry", ep.ID, failed.ID), nil).
 			Problem(http.StatusConflict, "endpoint_disabled")
 		o.newItem(t, "Room three", 2, 10000)
-		if n := count(t, srv, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", ep.ID); n != 2 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", ep.ID); n != 2 {
 			t.Errorf("a disabled endpoint must get no new deliveries; %d", n)
 		}
 	})
@@ -255,7 +255,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		admin.Get(path).Problem(http.StatusNotFound, "not_found")
 		admin.Get(path+"/deliveries").Problem(http.StatusNotFound, "not_found")
 		admin.Delete(path).Problem(http.StatusNotFound, "not_found")
-		if n := count(t, srv, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", ep.ID); n != 0 {
+		if n := srv.Env.Superuser.Int(t, "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", ep.ID); n != 0 {
 			t.Errorf("the delivery log goes with the endpoint; %d deliveries left", n)
 		}
 	})

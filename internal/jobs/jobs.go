@@ -1,6 +1,7 @@
 // Package jobs runs Vacancy's background work on River, the PostgreSQL job queue:
-// webhook deliveries (enqueued by commands in their own transaction) and the
-// periodic hold-expiry sweep. It owns the River clients and the workers; the work
+// webhook deliveries (enqueued by commands in their own transaction), the
+// periodic hold-expiry sweep, and calendar sync (a periodic job that queues one
+// sync per calendar import). It owns the River clients and the workers; the work
 // itself is domain code (internal/outbox, internal/booking) and wire code
 // (internal/webhook). It must not reach tenant data except through the domain
 // services.
@@ -19,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/vacancy-dev/vacancy/internal/calendar"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/telemetry"
@@ -44,6 +46,9 @@ type Config struct {
 	// HoldSweepInterval is how often unpaid holds past their deadline are expired
 	// (default 30s, so a hold expires within a minute of its deadline).
 	HoldSweepInterval time.Duration
+	// CalendarSyncInterval is how often every calendar import is synced (default
+	// 15m).
+	CalendarSyncInterval time.Duration
 	// FetchPollInterval is how often an idle worker polls for jobs when no
 	// notification woke it (River's default, 1s, when zero).
 	FetchPollInterval time.Duration
@@ -71,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HoldSweepInterval <= 0 {
 		c.HoldSweepInterval = 30 * time.Second
+	}
+	if c.CalendarSyncInterval <= 0 {
+		c.CalendarSyncInterval = 15 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -114,6 +122,12 @@ func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, 
 	if err := river.AddWorkerSafely(workers, &sweepWorker{svc: svc, log: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("register hold sweep worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &calendarSweepWorker{svc: svc}); err != nil {
+		return nil, fmt.Errorf("register calendar sync sweep worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &calendarSyncWorker{svc: svc}); err != nil {
+		return nil, fmt.Errorf("register calendar sync worker: %w", err)
+	}
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
 		Workers:           workers,
@@ -121,7 +135,10 @@ func NewRunner(pool *pgxpool.Pool, svc *service.Services, cfg Config) (*Runner, 
 		FetchPollInterval: cfg.FetchPollInterval,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.HoldSweepInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return HoldSweep{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})},
+			&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.CalendarSyncInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return CalendarSyncSweep{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true})},
 		// River's reindexer rebuilds its own indexes, which needs their owner (the
 		// migrating role); the server runs as vacancy_app, so it is left off.
 		ReindexerIndexNames: []string{},
@@ -276,4 +293,56 @@ func Counter(pool *pgxpool.Pool) telemetry.JobCounter {
 			return c, err
 		})
 	}
+}
+
+// CalendarSyncSweep is the periodic job that queues a sync of every calendar
+// import.
+type CalendarSyncSweep struct{}
+
+// Kind names the job's worker.
+func (CalendarSyncSweep) Kind() string { return "calendar_sync_sweep" }
+
+// InsertOpts: one attempt; the next run comes at the next interval anyway.
+func (CalendarSyncSweep) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1} }
+
+// calendarSyncBatch bounds the imports one sweep queues; the least recently
+// synced go first, so a larger backlog is worked off over several sweeps.
+const calendarSyncBatch = 10000
+
+type calendarSweepWorker struct {
+	river.WorkerDefaults[CalendarSyncSweep]
+	svc *service.Services
+}
+
+// Work queues one sync job per import, unless one is already waiting or running.
+func (w *calendarSweepWorker) Work(ctx context.Context, _ *river.Job[CalendarSyncSweep]) error {
+	due, err := w.svc.ImportsToSync(ctx, calendarSyncBatch)
+	if err != nil || len(due) == 0 {
+		return err
+	}
+	unique := &river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
+		rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}
+	params := make([]river.InsertManyParams, len(due))
+	for i, j := range due {
+		params[i] = river.InsertManyParams{Args: j, InsertOpts: &river.InsertOpts{MaxAttempts: 3, UniqueOpts: *unique}}
+	}
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("queue %d calendar syncs: %w", len(params), err)
+	}
+	return nil
+}
+
+// calendarSyncWorker syncs one calendar import per job.
+type calendarSyncWorker struct {
+	river.WorkerDefaults[calendar.SyncJob]
+	svc *service.Services
+}
+
+func (w *calendarSyncWorker) Work(ctx context.Context, job *river.Job[calendar.SyncJob]) error {
+	return w.svc.RunSyncJob(ctx, job.Args)
+}
+
+// Timeout leaves room for the fetch and a large reconciliation.
+func (w *calendarSyncWorker) Timeout(*river.Job[calendar.SyncJob]) time.Duration {
+	return calendar.FetchTimeout + time.Minute
 }

@@ -26,6 +26,8 @@ type StoredEvent struct {
 	OrganisationID uuid.UUID       `json:"organisation_id"`
 	Data           json.RawMessage `json:"data"`
 	CommandID      *string         `json:"command_id"`
+	// Livemode is false for events of an organisation's test mode.
+	Livemode bool `json:"livemode"`
 	// Cursor is the event's position in the feed: resume after it with
 	// ?after= or Last-Event-ID.
 	Cursor Cursor `json:"-"`
@@ -196,7 +198,7 @@ func (s *Outbox) Events(ctx context.Context, sc scope.Scope, fq FeedQuery) (Feed
 			}
 			last = Cursor{xid: r.Xid, seq: r.Seq}
 			out.Data = append(out.Data, StoredEvent{ID: r.ID, Type: r.Type, OccurredAt: r.OccurredAt,
-				OrganisationID: sc.OrganisationID, Data: r.Data, CommandID: r.CommandID, Cursor: last})
+				OrganisationID: sc.OrganisationID, Data: r.Data, CommandID: r.CommandID, Livemode: sc.Livemode(), Cursor: last})
 		}
 		out.NextCursor = last.String()
 		if out.HasMore {

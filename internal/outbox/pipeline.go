@@ -112,7 +112,7 @@ func (s *Outbox) PrepareDelivery(ctx context.Context, organisationID, deliveryID
 			return fmt.Errorf("load event of webhook delivery: %w", err)
 		}
 		body, err := json.Marshal(StoredEvent{ID: ev.ID, Type: ev.Type, OccurredAt: ev.OccurredAt,
-			OrganisationID: sc.OrganisationID, Data: ev.Data, CommandID: ev.CommandID})
+			OrganisationID: sc.OrganisationID, Data: ev.Data, CommandID: ev.CommandID, Livemode: sc.Livemode()})
 		if err != nil {
 			return fmt.Errorf("encode webhook body: %w", err)
 		}

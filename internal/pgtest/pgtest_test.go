@@ -41,46 +41,28 @@ func prepareWidgets(ctx context.Context, url string) error {
 	return nil
 }
 
-// newWidgetsDB returns a connection to a fresh database cloned from the
-// widgets template.
-func newWidgetsDB(t *testing.T) *pgx.Conn {
+// newWidgetsDB returns a fresh database cloned from the widgets template, as
+// its superuser sees it. Its pool is closed by a cleanup registered after
+// NewDatabase's, so before the DROP.
+func newWidgetsDB(t *testing.T) *pgtest.DB {
 	t.Helper()
 	if err := srv.Template(t.Context(), widgetsTemplate, prepareWidgets); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(t.Context(), srv.NewDatabase(t, widgetsTemplate))
-	if err != nil {
-		t.Fatalf("connect to the new database: %v", err)
-	}
-	// Registered after NewDatabase's cleanup, so it runs before the DROP.
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
-}
-
-func countWidgets(t *testing.T, conn *pgx.Conn) int {
-	t.Helper()
-	var n int
-	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM widgets").Scan(&n); err != nil {
-		t.Fatalf("count widgets: %v", err)
-	}
-	return n
+	return pgtest.Superuser(t, srv.NewDatabase(t, widgetsTemplate))
 }
 
 func TestNewDatabaseHasTemplateSchemaAndData(t *testing.T) {
 	t.Parallel()
-	conn := newWidgetsDB(t)
+	db := newWidgetsDB(t)
 
-	var name string
-	if err := conn.QueryRow(t.Context(), "SELECT name FROM widgets WHERE id = 1").Scan(&name); err != nil {
-		t.Fatalf("a database cloned from the template must contain the table and row prepare created: %v", err)
-	}
-	if name != "seed" {
+	// A database cloned from the template must contain the table and row prepare
+	// created, and the extension it installed.
+	if name := pgtest.Scalar[string](t, db, "SELECT name FROM widgets WHERE id = 1"); name != "seed" {
 		t.Errorf("seed row name = %q, want %q", name, "seed")
 	}
-
-	var ext string
-	if err := conn.QueryRow(t.Context(), "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'").Scan(&ext); err != nil {
-		t.Errorf("btree_gist installed by prepare must be in the clone: %v", err)
+	if n := db.Int(t, "SELECT count(*) FROM pg_extension WHERE extname = 'btree_gist'"); n != 1 {
+		t.Errorf("btree_gist installed by prepare must be in the clone")
 	}
 }
 
@@ -89,13 +71,11 @@ func TestNewDatabasesAreIsolated(t *testing.T) {
 	a := newWidgetsDB(t)
 	b := newWidgetsDB(t)
 
-	if _, err := a.Exec(t.Context(), "INSERT INTO widgets VALUES (2, 'only in a')"); err != nil {
-		t.Fatalf("insert into a: %v", err)
-	}
-	if got := countWidgets(t, a); got != 2 {
+	a.Exec(t, "INSERT INTO widgets VALUES (2, 'only in a')")
+	if got := a.Int(t, "SELECT count(*) FROM widgets"); got != 2 {
 		t.Errorf("database a has %d widgets, want 2", got)
 	}
-	if got := countWidgets(t, b); got != 1 {
+	if got := b.Int(t, "SELECT count(*) FROM widgets"); got != 1 {
 		t.Errorf("a row inserted in one test database must not appear in another: database b has %d widgets, want 1", got)
 	}
 }
@@ -117,8 +97,8 @@ func TestParallelClones(t *testing.T) {
 	for i := range 8 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
-			conn := newWidgetsDB(t)
-			if got := countWidgets(t, conn); got != 1 {
+			db := newWidgetsDB(t)
+			if got := db.Int(t, "SELECT count(*) FROM widgets"); got != 1 {
 				t.Errorf("fresh clone has %d widgets, want 1", got)
 			}
 		})
@@ -146,14 +126,8 @@ func TestTemplateWithLeakedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := pgx.Connect(t.Context(), srv.NewDatabase(t, "pgtest_leaky"))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "SELECT * FROM t"); err != nil {
-		t.Errorf("a template whose prepare left a session open must still be cloned: %v", err)
-	}
+	// A template whose prepare left a session open must still be cloned.
+	pgtest.Superuser(t, srv.NewDatabase(t, "pgtest_leaky")).Exec(t, "SELECT * FROM t")
 }
 
 func TestFailedPrepareIsReported(t *testing.T) {
@@ -166,5 +140,30 @@ func TestFailedPrepareIsReported(t *testing.T) {
 	}
 	if again := srv.Template(t.Context(), "pgtest_broken", prepareWidgets); again == nil {
 		t.Error("a template that failed to prepare must keep failing, not be prepared again")
+	}
+}
+
+// TestSuperuserConnIsItsOwnSession: a DB's Conn is a session of its own, so a
+// transaction held open on it is invisible to the DB's other statements until
+// it commits.
+func TestSuperuserConnIsItsOwnSession(t *testing.T) {
+	t.Parallel()
+	db := newWidgetsDB(t)
+	conn := db.Conn(t)
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "INSERT INTO widgets VALUES (3, 'in a transaction')"); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Int(t, "SELECT count(*) FROM widgets"); n != 1 {
+		t.Errorf("an open transaction's row must not be seen by other sessions, saw %d widgets", n)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Int(t, "SELECT count(*) FROM widgets"); n != 2 {
+		t.Errorf("after the commit there are 2 widgets, saw %d", n)
 	}
 }

@@ -12,26 +12,23 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 // snapshot is what a rejected request must leave unchanged: the row count of
 // every table, and a digest of every row of the tables a request could modify.
-func snapshot(t testing.TB, conn *pgx.Conn) map[string]string {
+func snapshot(t testing.TB, db *pgtest.DB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for k, v := range tableCounts(t, conn) {
+	for k, v := range tableCounts(t, db) {
 		out[k] = fmt.Sprint(v)
 	}
 	for _, table := range []string{"organisations", "items", "addons", "bookings", "booking_items", "booking_item_addons", "events"} {
-		var digest string
 		q := fmt.Sprintf("SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM %s r", table)
-		if err := conn.QueryRow(context.Background(), q).Scan(&digest); err != nil {
-			t.Fatalf("digest %s: %v", table, err)
-		}
-		out[table+" digest"] = digest
+		out[table+" digest"] = pgtest.Scalar[string](t, db, q)
 	}
 	return out
 }
@@ -49,7 +46,7 @@ func TestBadInputCatalogue(t *testing.T) {
 	aItem := addItem(t, env.Service, a.sc, "a room")
 	bItem := addItem(t, env.Service, b.sc, "b room")
 	base := serve(t, env.Service, 10*time.Second)
-	ca, cb := newClient(base, a, 30*time.Second), newClient(base, b, 30*time.Second)
+	ca, cb := newClient(t, base, a, 30*time.Second), newClient(t, base, b, 30*time.Second)
 	ctx := context.Background()
 
 	in := today().AddDate(0, 0, 20)
@@ -211,13 +208,13 @@ func TestBadInputCatalogue(t *testing.T) {
 		{"booking taken dates", ca, "POST", "/bookings", valid(func(m map[string]any) {
 			m["items"] = stay(aItem.String(), day(in.AddDate(0, 0, 1)), day(in.AddDate(0, 0, 3)))
 		}), nil, 409, "booking_conflict"},
-		{"no API key", &client{base: base, tenant: tenant{slug: "tenant-a"}, http: http.DefaultClient}, "GET", "/bookings", nil, nil, 401, "unauthorized"},
-		{"a forged API key", &client{base: base, tenant: tenant{slug: "tenant-a", key: "vac_live_" + strings.Repeat("a", 48)}, http: http.DefaultClient},
+		{"no API key", newClient(t, base, tenant{slug: "tenant-a"}, 30*time.Second), "GET", "/bookings", nil, nil, 401, "unauthorized"},
+		{"a forged API key", newClient(t, base, tenant{slug: "tenant-a", key: "vac_live_" + strings.Repeat("a", 48)}, 30*time.Second),
 			"POST", "/bookings", valid(func(map[string]any) {}), nil, 401, "unauthorized"},
 		{"a method the resource does not have", ca, "DELETE", aPath, nil, nil, 405, "method_not_allowed"},
 	}
 
-	db := superuser(t, env.URL)
+	db := env.Superuser
 	before := snapshot(t, db)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,9 +222,8 @@ func TestBadInputCatalogue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := r.problem()
-			if r.Status != tc.status || p.Code != tc.code {
-				t.Errorf("answered %d %q, want %d %q: %.300s", r.Status, p.Code, tc.status, tc.code, r.Body)
+			if code := r.ProblemCode(); r.Status != tc.status || code != tc.code {
+				t.Errorf("answered %d %q, want %d %q: %.300s", r.Status, code, tc.status, tc.code, r.Body)
 			}
 			if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 				t.Errorf("a refusal must be an RFC 9457 problem, got Content-Type %q", ct)
@@ -241,12 +237,20 @@ func TestBadInputCatalogue(t *testing.T) {
 }
 
 // send is client.do, except that a path starting with "!" is taken from the
-// API root rather than from the tenant's organisation.
-func send(ctx context.Context, c *client, method, path string, body any, headers ...string) (response, error) {
-	if p, ok := strings.CutPrefix(path, "!"); ok {
-		return c.doURL(ctx, method, c.base+p, body, headers...)
+// API root rather than from the tenant's organisation, a []byte body is sent
+// as it is (as JSON), and headers come in name, value pairs.
+func send(ctx context.Context, c *client, method, path string, body any, headers ...string) (*apitest.Response, error) {
+	var opts []apitest.Option
+	if b, ok := body.([]byte); ok {
+		body, opts = nil, append(opts, apitest.RawBody("application/json", b))
 	}
-	return c.do(ctx, method, path, body, headers...)
+	for i := 0; i+1 < len(headers); i += 2 {
+		opts = append(opts, apitest.Header(headers[i], headers[i+1]))
+	}
+	if p, ok := strings.CutPrefix(path, "!"); ok {
+		return c.Send(ctx, method, p, body, opts...)
+	}
+	return c.do(ctx, method, path, body, opts...)
 }
 
 func equal(a, b map[string]string) bool {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/dbmigrate"
 	"github.com/vacancy-dev/vacancy/internal/pgtest"
@@ -56,7 +57,7 @@ func (g *loadGen) run(ctx context.Context, clients int) *sync.WaitGroup {
 			for ctx.Err() == nil {
 				key, body := g.request()
 				a := attempt{key: key, body: body, sent: time.Now()}
-				r, err := g.c.do(context.Background(), http.MethodPost, "/bookings", body, "Idempotency-Key", key)
+				r, err := g.c.do(context.Background(), http.MethodPost, "/bookings", body, apitest.IdempotencyKey(key))
 				a.latency, a.status, a.err = time.Since(a.sent), r.Status, err
 				if r.Status == http.StatusCreated {
 					a.id = outcomeOf(r).id
@@ -86,6 +87,40 @@ func (g *loadGen) between(from, to time.Time) []attempt {
 	return out
 }
 
+// acknowledged maps the key of every attempt answered 201 to its booking.
+func (g *loadGen) acknowledged() map[string]uuid.UUID {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	acked := map[string]uuid.UUID{}
+	for _, a := range g.log {
+		if a.status == http.StatusCreated {
+			acked[a.key] = a.id
+		}
+	}
+	return acked
+}
+
+// checkAcknowledged asserts what a load must leave once every unanswered
+// request was replayed (final: the booking each key ended with): the database
+// is whole (checkIntegrity), every acknowledged booking is the one its key
+// ended with and is stored exactly once, and the database holds one booking
+// per key, so no request was executed twice or lost.
+func checkAcknowledged(t *testing.T, db *pgtest.DB, acked, final map[string]uuid.UUID) {
+	t.Helper()
+	checkIntegrity(t, db)
+	for key, id := range acked {
+		if final[key] != id {
+			t.Errorf("key %s: acknowledged as booking %s, its replay gave %s", key, id, final[key])
+		}
+		if n := db.Int(t, "SELECT count(*) FROM bookings WHERE id = $1", id); n != 1 {
+			t.Errorf("acknowledged booking %s is stored %d times", id, n)
+		}
+	}
+	if n := db.Int(t, "SELECT count(*) FROM bookings"); n != len(final) {
+		t.Errorf("the database holds %d bookings for %d keys: a request was executed twice or lost", n, len(final))
+	}
+}
+
 // replay resends every unacknowledged attempt with its key until it gets a
 // definitive answer, and returns the booking id each key ended with.
 func (g *loadGen) replay(t *testing.T, deadline time.Duration) map[string]uuid.UUID {
@@ -99,7 +134,7 @@ func (g *loadGen) replay(t *testing.T, deadline time.Duration) map[string]uuid.U
 			continue
 		}
 		for {
-			r, err := g.c.do(ctx, http.MethodPost, "/bookings", a.body, "Idempotency-Key", a.key)
+			r, err := g.c.do(ctx, http.MethodPost, "/bookings", a.body, apitest.IdempotencyKey(a.key))
 			if ctx.Err() != nil {
 				t.Fatalf("key %s: no definitive answer to its replay within %s (last: %v %d %s)", a.key, deadline, err, r.Status, r.Body)
 			}
@@ -166,7 +201,7 @@ func TestDatabaseFaults(t *testing.T) {
 	for range 4 {
 		items = append(items, addItem(t, svc, tn.sc, "room"))
 	}
-	g := &loadGen{c: newClient(serve(t, svc, requestTimeout), tn, 30*time.Second), items: items}
+	g := &loadGen{c: newClient(t, serve(t, svc, requestTimeout), tn, 30*time.Second), items: items}
 	// The longest a request may take while the database is away: its deadline,
 	// then the bounded release of its claim, and scheduling slack.
 	const bound = requestTimeout + 2*time.Second + 1500*time.Millisecond
@@ -247,25 +282,8 @@ func TestDatabaseFaults(t *testing.T) {
 	}
 
 	// Replay every unanswered request with its key, then check the database.
-	acked := map[string]uuid.UUID{}
-	for _, a := range g.log {
-		if a.status == http.StatusCreated {
-			acked[a.key] = a.id
-		}
-	}
+	acked := g.acknowledged()
 	final := g.replay(t, time.Minute)
-	db := superuser(t, url)
-	checkIntegrity(t, db)
-	for key, id := range acked {
-		if final[key] != id {
-			t.Errorf("key %s: acknowledged as booking %s, its replay gave %s", key, id, final[key])
-		}
-		if n := queryInt(t, db, "SELECT count(*) FROM bookings WHERE id = $1", id); n != 1 {
-			t.Errorf("acknowledged booking %s is stored %d times", id, n)
-		}
-	}
-	if n := queryInt(t, db, "SELECT count(*) FROM bookings"); n != int64(len(final)) {
-		t.Errorf("the database holds %d bookings for %d keys: a request was executed twice or lost", n, len(final))
-	}
+	checkAcknowledged(t, pgtest.Superuser(t, url), acked, final)
 	t.Logf("%d requests, %d acknowledged at once, %d booked by their replay", len(g.log), len(acked), len(final)-len(acked))
 }

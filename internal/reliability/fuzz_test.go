@@ -11,9 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
+
+// problem is the part of an RFC 9457 body FuzzAPI checks: item ids must be
+// UUIDs.
+type problem struct {
+	Status  int         `json:"status"`
+	Code    string      `json:"code"`
+	ItemIDs []uuid.UUID `json:"item_ids"`
+	Errors  []struct {
+		Field string `json:"field"`
+		Code  string `json:"code"`
+	} `json:"errors"`
+}
 
 // fuzzRoutes are the requests FuzzAPI can send; the fuzzer picks one by number.
 // {booking} is an existing booking of the tenant, {item} one of its items.
@@ -47,7 +60,7 @@ func FuzzAPI(f *testing.F) {
 	base := httptest.NewServer(h)
 	defer base.Close()
 	in := today().AddDate(0, 0, 30)
-	r, err := newClient(base.URL, tn, 30*time.Second).do(context.Background(), http.MethodPost, "/bookings", bookingRequest(item, in, in.AddDate(0, 0, 2)))
+	r, err := newClient(f, base.URL, tn, 30*time.Second).do(context.Background(), http.MethodPost, "/bookings", bookingRequest(item, in, in.AddDate(0, 0, 2)))
 	if err != nil || r.Status != http.StatusCreated {
 		f.Fatalf("seed booking: %v %d %s", err, r.Status, r.Body)
 	}

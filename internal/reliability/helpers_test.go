@@ -1,11 +1,9 @@
 package reliability_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,9 +13,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/httpapi"
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
@@ -66,82 +66,29 @@ func serve(t testing.TB, svc *service.Services, timeout time.Duration) string {
 	return srv.URL
 }
 
-// client talks to the API as one tenant.
+// client is one tenant's view of the API: apitest's client with the tenant's
+// key, for paths under its organisation.
 type client struct {
-	base   string
-	tenant tenant
-	http   *http.Client
+	*apitest.Client
+	org string // /api/v3/organisations/<slug>
 }
 
-func newClient(base string, tn tenant, timeout time.Duration) *client {
-	return &client{base: base, tenant: tn, http: &http.Client{Timeout: timeout,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0}}}
+// newClient returns a client for the tenant that gives up after timeout. It does
+// not check exchanges against the contract: these tests measure answers under
+// load and faults (the checks would add their CPU time to every latency) and
+// send hostile input on purpose, and they check the answers and what is stored
+// themselves.
+func newClient(t testing.TB, base string, tn tenant, timeout time.Duration) *client {
+	c := apitest.NewClient(t, base).As(tn.key).
+		Unchecked("load, faults and hostile input: the reliability tests check answers and storage themselves").
+		Using(&http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0}})
+	return &client{Client: c, org: "/api/v3/organisations/" + tn.slug}
 }
 
-type response struct {
-	Status int
-	Body   []byte
-	Header http.Header
-}
-
-// problem is the part of an RFC 9457 body the tests look at.
-type problem struct {
-	Status  int         `json:"status"`
-	Code    string      `json:"code"`
-	ItemIDs []uuid.UUID `json:"item_ids"`
-	Errors  []struct {
-		Field string `json:"field"`
-		Code  string `json:"code"`
-	} `json:"errors"`
-}
-
-func (r response) problem() problem {
-	var p problem
-	_ = json.Unmarshal(r.Body, &p)
-	return p
-}
-
-// do sends a request under the tenant's organisation path. body is JSON-encoded
-// unless it is already []byte; headers come in name, value pairs.
-func (c *client) do(ctx context.Context, method, path string, body any, headers ...string) (response, error) {
-	return c.doURL(ctx, method, c.base+"/api/v3/organisations/"+c.tenant.slug+path, body, headers...)
-}
-
-// doURL is do for any URL, with the tenant's key.
-func (c *client) doURL(ctx context.Context, method, url string, body any, headers ...string) (response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			return response{}, err
-		}
-		rd = bytes.NewReader(js)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return response{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.tenant.key)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{Status: resp.StatusCode, Body: b, Header: resp.Header}, nil
+// do sends a request to path under the tenant's organisation; transport
+// failures are returned, never reported.
+func (c *client) do(ctx context.Context, method, path string, body any, opts ...apitest.Option) (*apitest.Response, error) {
+	return c.Send(ctx, method, c.org+path, body, opts...)
 }
 
 // bookingRequest is the body of POST /bookings for one stay.
@@ -166,7 +113,7 @@ type bookingBody struct {
 
 // decodeBooking reads a booking response; it reports a malformed one with
 // t.Errorf, so it may be called from any goroutine.
-func decodeBooking(t testing.TB, r response) bookingBody {
+func decodeBooking(t testing.TB, r *apitest.Response) bookingBody {
 	t.Helper()
 	var b bookingBody
 	if err := json.Unmarshal(r.Body, &b); err != nil || b.ID == uuid.Nil {
@@ -183,27 +130,6 @@ func today() time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// superuser connects to a test database past row level security, to check
-// what is really stored.
-func superuser(t testing.TB, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatalf("connect as superuser: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func queryInt(t testing.TB, conn *pgx.Conn, sql string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
 // activeOverlaps counts pairs of active booking items of one item whose stays
 // overlap: the double bookings that must never exist.
 const activeOverlaps = `
@@ -215,7 +141,7 @@ WHERE a.status IN ('unpaid', 'paid', 'complete') AND b.status IN ('unpaid', 'pai
 // checkIntegrity asserts what must hold after any storm, fault or crash: no
 // double booking, nothing half-written, every booking's creation in the outbox
 // exactly once, and booking items agreeing with their booking's status.
-func checkIntegrity(t testing.TB, conn *pgx.Conn) {
+func checkIntegrity(t testing.TB, db *pgtest.DB) {
 	t.Helper()
 	checks := []struct{ what, sql string }{
 		{"overlapping active booking items of one item (a double booking)", activeOverlaps},
@@ -241,22 +167,22 @@ func checkIntegrity(t testing.TB, conn *pgx.Conn) {
 			AND c.state = 'done' AND c.outcome = 'ok')`},
 	}
 	for _, c := range checks {
-		if n := queryInt(t, conn, c.sql); n != 0 {
+		if n := db.Int(t, c.sql); n != 0 {
 			t.Errorf("found %d %s", n, c.what)
 		}
 	}
 }
 
 // tableCounts snapshots the row count of every table of the schema.
-func tableCounts(t testing.TB, conn *pgx.Conn) map[string]int64 {
+func tableCounts(t testing.TB, db *pgtest.DB) map[string]int {
 	t.Helper()
-	out := map[string]int64{}
+	out := map[string]int{}
 	for _, table := range []string{"organisations", "api_keys", "items", "addons", "bookings", "booking_items",
 		"booking_item_addons", "events"} {
-		out[table] = queryInt(t, conn, fmt.Sprintf("SELECT count(*) FROM %s", pgx.Identifier{table}.Sanitize()))
+		out[table] = db.Int(t, fmt.Sprintf("SELECT count(*) FROM %s", pgx.Identifier{table}.Sanitize()))
 	}
 	// A rejected command is recorded with its outcome (that is what makes a retry
 	// replay the rejection); only successful commands count as changes.
-	out["commands (ok)"] = queryInt(t, conn, "SELECT count(*) FROM commands WHERE outcome = 'ok'")
+	out["commands (ok)"] = db.Int(t, "SELECT count(*) FROM commands WHERE outcome = 'ok'")
 	return out
 }

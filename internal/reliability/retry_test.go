@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/domain"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
@@ -72,14 +73,14 @@ type outcome struct {
 	replayed bool
 }
 
-func outcomeOf(r response) outcome {
+func outcomeOf(r *apitest.Response) outcome {
 	o := outcome{status: r.Status, replayed: r.Header.Get("Idempotent-Replayed") == "true"}
 	if r.Status == http.StatusCreated {
 		var b bookingBody
 		_ = json.Unmarshal(r.Body, &b)
 		o.id = b.ID
 	} else {
-		o.code = r.problem().Code
+		o.code = r.ProblemCode()
 	}
 	return o
 }
@@ -87,12 +88,12 @@ func outcomeOf(r response) outcome {
 // retryable reports answers after which a client retries with the same key:
 // no answer at all (it gave up waiting), the database being unavailable, or the
 // first attempt still executing.
-func retryable(r response, err error) bool {
+func retryable(r *apitest.Response, err error) bool {
 	if err != nil {
 		return true
 	}
 	return r.Status == http.StatusServiceUnavailable ||
-		(r.Status == http.StatusConflict && r.problem().Code == domain.CodeKeyInUse)
+		(r.Status == http.StatusConflict && r.ProblemCode() == domain.CodeKeyInUse)
 }
 
 // TestRetriesWhileTheServerIsSlow: clients give up after 0.3 to 1.2 s and retry
@@ -115,7 +116,7 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 	t.Cleanup(sdb.Close)
 	svc := service.New(sdb, service.Config{})
 	base := serve(t, svc, 30*time.Second)
-	impatient := newClient(base, tn, time.Minute)
+	impatient := newClient(t, base, tn, time.Minute)
 
 	// 8 items; on each, two requests for overlapping stays (one of them must be
 	// refused) and one for a stay of its own.
@@ -154,14 +155,14 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
 				actx, cancel := context.WithTimeout(ctx, time.Duration(300+rng.IntN(900))*time.Millisecond)
-				r, err := impatient.do(actx, http.MethodPost, "/bookings", rq.body, "Idempotency-Key", rq.key)
+				r, err := impatient.do(actx, http.MethodPost, "/bookings", rq.body, apitest.IdempotencyKey(rq.key))
 				cancel()
 				mu.Lock()
 				attempts[rq.key]++
 				if errors.Is(err, context.DeadlineExceeded) {
 					timeouts++
 				}
-				if err == nil && r.Status == http.StatusConflict && r.problem().Code == domain.CodeKeyInUse {
+				if err == nil && r.Status == http.StatusConflict && r.ProblemCode() == domain.CodeKeyInUse {
 					inUse++
 				}
 				mu.Unlock()
@@ -207,9 +208,9 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 	}
 
 	// Every retry now replays the outcome the client got.
-	patient := newClient(base, tn, 30*time.Second)
+	patient := newClient(t, base, tn, 30*time.Second)
 	for _, rq := range reqs {
-		r, err := patient.do(context.Background(), http.MethodPost, "/bookings", rq.body, "Idempotency-Key", rq.key)
+		r, err := patient.do(context.Background(), http.MethodPost, "/bookings", rq.body, apitest.IdempotencyKey(rq.key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,18 +220,18 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 		}
 	}
 
-	db := superuser(t, env.URL)
+	db := env.Superuser
 	checkIntegrity(t, db)
-	if n := queryInt(t, db, "SELECT count(*) FROM bookings"); n != int64(created) {
+	if n := db.Int(t, "SELECT count(*) FROM bookings"); n != created {
 		t.Errorf("the database holds %d bookings for %d acknowledged creations: a retry was executed twice", n, created)
 	}
 	for _, rq := range reqs {
 		o := final[rq.key]
-		n := queryInt(t, db, "SELECT count(*) FROM events WHERE type = 'booking.created' AND command_id = $1", rq.key)
-		want := int64(0)
+		n := db.Int(t, "SELECT count(*) FROM events WHERE type = 'booking.created' AND command_id = $1", rq.key)
+		want := 0
 		if o.status == http.StatusCreated {
 			want = 1
-			if m := queryInt(t, db, "SELECT count(*) FROM events WHERE command_id = $1 AND data->>'id' = $2", rq.key, o.id.String()); m != 1 {
+			if m := db.Int(t, "SELECT count(*) FROM events WHERE command_id = $1 AND data->>'id' = $2", rq.key, o.id.String()); m != 1 {
 				t.Errorf("key %s: the stored booking is not the one the client was given (%s)", rq.key, o.id)
 			}
 		}
@@ -238,7 +239,7 @@ func TestRetriesWhileTheServerIsSlow(t *testing.T) {
 			t.Errorf("key %s (answered %d): %d bookings created, want %d", rq.key, o.status, n, want)
 		}
 	}
-	if n := queryInt(t, db, "SELECT count(*) FROM commands WHERE state <> 'done'"); n != 0 {
+	if n := db.Int(t, "SELECT count(*) FROM commands WHERE state <> 'done'"); n != 0 {
 		t.Errorf("%d commands are still marked running after every client got its answer", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vacancy-dev/vacancy/internal/apitest"
 	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
@@ -32,7 +33,7 @@ func TestDoubleBookingStorm(t *testing.T) {
 	env := testenv.New(t)
 	tn := newTenant(t, env, "storm")
 	item := addItem(t, env.Service, tn.sc, "contested room")
-	c := newClient(serve(t, env.Service, 30*time.Second), tn, time.Minute)
+	c := newClient(t, serve(t, env.Service, 30*time.Second), tn, time.Minute)
 	ctx := context.Background()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)
@@ -62,7 +63,7 @@ func TestDoubleBookingStorm(t *testing.T) {
 		statuses = map[string]int{}
 		slowest  time.Duration
 	)
-	record := func(kind string, sent time.Time, r response, err error) {
+	record := func(kind string, sent time.Time, r *apitest.Response, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		slowest = max(slowest, time.Since(sent))
@@ -72,7 +73,7 @@ func TestDoubleBookingStorm(t *testing.T) {
 		case r.Status == http.StatusCreated || r.Status == http.StatusOK:
 			statuses[kind+" "+strconv.Itoa(r.Status)]++
 		default:
-			statuses[kind+" "+strconv.Itoa(r.Status)+" "+r.problem().Code]++
+			statuses[kind+" "+strconv.Itoa(r.Status)+" "+r.ProblemCode()]++
 		}
 	}
 
@@ -97,7 +98,7 @@ func TestDoubleBookingStorm(t *testing.T) {
 					<-gate
 					sent := time.Now()
 					r, err := c.do(ctx, http.MethodPatch, "/bookings/"+id.String(),
-						map[string]any{"items": bookingRequest(item, in, out)["items"]}, "If-Match", "*")
+						map[string]any{"items": bookingRequest(item, in, out)["items"]}, apitest.IfMatch("*"))
 					record("PATCH", sent, r, err)
 					if err == nil && r.Status == http.StatusOK {
 						b := decodeBooking(t, r)
@@ -112,7 +113,7 @@ func TestDoubleBookingStorm(t *testing.T) {
 				<-gate
 				sent := time.Now()
 				r, err := c.do(ctx, http.MethodPost, "/bookings", bookingRequest(item, in, out),
-					"Idempotency-Key", uuid.NewString())
+					apitest.IdempotencyKey(uuid.NewString()))
 				record("POST", sent, r, err)
 				if err == nil && r.Status == http.StatusCreated {
 					b := decodeBooking(t, r)
@@ -149,18 +150,18 @@ func TestDoubleBookingStorm(t *testing.T) {
 		t.Fatalf("the storm must produce both bookings and conflicts to prove anything: %d created, %d conflicts", created, conflicts)
 	}
 
-	db := superuser(t, env.URL)
+	db := env.Superuser
 	// Bookings of one item are serialised before they insert: losers must not
 	// deadlock inside the exclusion check (each deadlock holds its victims for
 	// deadlock_timeout, and cascades of them took requests past 30 s).
-	if n := queryInt(t, db, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"); n != 0 {
+	if n := db.Int(t, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"); n != 0 {
 		t.Errorf("the storm caused %d deadlocks in PostgreSQL", n)
 	}
 	if slowest > 10*time.Second {
 		t.Errorf("the slowest answer took %s: contention must be answered, not queued behind deadlocks", slowest)
 	}
 	checkIntegrity(t, db)
-	if n := queryInt(t, db, "SELECT count(*) FROM bookings"); n != int64(seedCount+created) {
+	if n := db.Int(t, "SELECT count(*) FROM bookings"); n != seedCount+created {
 		t.Errorf("the database holds %d bookings; the clients were told of %d seeds and %d creations", n, seedCount, created)
 	}
 	// Each acknowledged creation is stored with the acknowledged stay; each moved
@@ -171,10 +172,11 @@ func TestDoubleBookingStorm(t *testing.T) {
 			latest[a.id] = a
 		}
 	}
+	conn := db.Conn(t)
 	for id, a := range latest {
 		var in, out, status string
 		var version int32
-		err := db.QueryRow(ctx, `SELECT lower(bi.date_range)::text, upper(bi.date_range)::text, b.status, b.version
+		err := conn.QueryRow(ctx, `SELECT lower(bi.date_range)::text, upper(bi.date_range)::text, b.status, b.version
 			FROM bookings b JOIN booking_items bi ON bi.organisation_id = b.organisation_id AND bi.booking_id = b.id
 			WHERE b.id = $1`, id).Scan(&in, &out, &status, &version)
 		if err != nil {

@@ -33,6 +33,17 @@ var ErrNoJobQueue = errors.New("no job queue configured")
 // transactional outbox), and its worker cannot see it before the commit. jq may be
 // nil, for callers that never enqueue: Enqueue then fails with ErrNoJobQueue.
 func (d *DB) TxJobs(ctx context.Context, sc Scope, jq JobQueue, fn func(q *db.Queries, enqueue Enqueue) error) error {
+	return d.TxSavepoints(ctx, sc, jq, func(q *db.Queries, enqueue Enqueue, _ Savepoint) error { return fn(q, enqueue) })
+}
+
+// Savepoint runs fn in a savepoint of the scoped transaction it was handed out
+// with: fn's error rolls back what fn did and nothing else, and the transaction
+// goes on. PostgreSQL aborts a whole transaction at its first failed statement;
+// a savepoint lets one expected refusal (an exclusion violation) be only that.
+type Savepoint func(ctx context.Context, fn func(q *db.Queries) error) error
+
+// TxSavepoints is TxJobs whose fn may also run parts of its work in savepoints.
+func (d *DB) TxSavepoints(ctx context.Context, sc Scope, jq JobQueue, fn func(q *db.Queries, enqueue Enqueue, savepoint Savepoint) error) error {
 	tx, err := d.begin(ctx, sc)
 	if err != nil {
 		return err
@@ -60,7 +71,23 @@ func (d *DB) TxJobs(ctx context.Context, sc Scope, jq JobQueue, fn func(q *db.Qu
 		}
 		return nil
 	}
-	if err := fn(db.New(tx), enqueue); err != nil {
+	savepoint := func(ctx context.Context, fn func(q *db.Queries) error) error {
+		sp, err := tx.Begin(ctx) // inside a transaction, pgx begins a savepoint
+		if err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if err := fn(db.New(sp)); err != nil {
+			if rerr := sp.Rollback(ctx); rerr != nil {
+				return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+			}
+			return err
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+		return nil
+	}
+	if err := fn(db.New(tx), enqueue, savepoint); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

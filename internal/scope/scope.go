@@ -7,6 +7,7 @@ package scope
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -179,3 +180,23 @@ func (d *DB) PlatformCommandByID(ctx context.Context, id string) (PlatformComman
 	}
 	return c, nil
 }
+
+// SandboxOf is the id of an organisation's test-mode twin: a UUIDv8 derived from
+// the live organisation's id, so either can be found from the other without a
+// query, and the twin is an organisation like any other (its own rows, its own
+// row level security, the same distribution key).
+func SandboxOf(live uuid.UUID) uuid.UUID {
+	sum := sha256.Sum256(append([]byte("vacancy-sandbox:"), live[:]...))
+	var id uuid.UUID
+	copy(id[:], sum[:16])
+	id[6] = (id[6] & 0x0f) | 0x80 // version 8
+	id[8] = (id[8] & 0x3f) | 0x80 // RFC 9562 variant
+	return id
+}
+
+// Livemode reports whether an organisation id is a live one: sandboxes, and only
+// they, have UUIDv8 ids (live ones are UUIDv7).
+func Livemode(organisationID uuid.UUID) bool { return organisationID.Version() != 8 }
+
+// Livemode reports whether the scope acts on live data.
+func (s Scope) Livemode() bool { return Livemode(s.OrganisationID) }

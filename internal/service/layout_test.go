@@ -10,19 +10,22 @@ import (
 
 // The domain packages' dependencies point one way:
 //
-//	domain ← command ← {tenancy, catalogue, outbox} ; catalogue ← booking ; all ← service
+//	domain ← command ← {tenancy, catalogue, outbox} ; catalogue ← rates ← booking ← {calendar, testmode} ; all ← service
 //
 // and none of them speaks HTTP. This test reads the real import graph with
 // go list, so a new import that breaks the direction fails here.
 func TestDomainPackagesDependOneWay(t *testing.T) {
 	const mod = "github.com/vacancy-dev/vacancy/internal/"
 	forbidden := map[string][]string{
-		"domain":    {"command", "tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"command":   {"tenancy", "catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"tenancy":   {"catalogue", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"catalogue": {"tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs"},
-		"booking":   {"tenancy", "outbox", "service", "httpapi", "app", "jobs"},
-		"outbox":    {"tenancy", "catalogue", "booking", "service", "httpapi", "app", "jobs"},
+		"domain":    {"testmode", "command", "tenancy", "catalogue", "rates", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"command":   {"testmode", "tenancy", "catalogue", "rates", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"tenancy":   {"testmode", "catalogue", "rates", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"catalogue": {"testmode", "tenancy", "rates", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"rates":     {"testmode", "tenancy", "booking", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"booking":   {"testmode", "tenancy", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"outbox":    {"testmode", "tenancy", "catalogue", "rates", "booking", "service", "httpapi", "app", "jobs", "calendar"},
+		"testmode":  {"tenancy", "outbox", "service", "httpapi", "app", "jobs", "calendar"},
+		"calendar":  {"testmode", "tenancy", "outbox", "service", "httpapi", "app", "jobs"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "../...").Output()
 	if err != nil {

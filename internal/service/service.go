@@ -1,6 +1,6 @@
 // Package service assembles Vacancy's domain services over one database: one
 // command executor, publishing through the outbox, shared by the tenancy,
-// catalogue, booking and outbox services. Callers (the HTTP API, the job
+// catalogue, booking, outbox and calendar services. Callers (the HTTP API, the job
 // workers, the CLI, tests) hold one *Services and call the domain methods on it.
 package service
 
@@ -11,11 +11,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
+	"github.com/vacancy-dev/vacancy/internal/calendar"
+	"github.com/vacancy-dev/vacancy/internal/calendar/fetch"
 	"github.com/vacancy-dev/vacancy/internal/catalogue"
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/outbox"
+	"github.com/vacancy-dev/vacancy/internal/rates"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
+	"github.com/vacancy-dev/vacancy/internal/testmode"
 	"github.com/vacancy-dev/vacancy/internal/webhook"
 )
 
@@ -26,6 +30,9 @@ type Services struct {
 	*catalogue.Catalogue
 	*booking.Bookings
 	*outbox.Outbox
+	*testmode.Sandbox
+	*calendar.Calendar
+	*rates.Rates
 
 	db *scope.DB
 }
@@ -40,7 +47,8 @@ type Config struct {
 	Tracer trace.Tracer
 	// Jobs is the queue commands enqueue background jobs on (webhook deliveries).
 	Jobs scope.JobQueue
-	// WebhookPolicy says which webhook URLs may be registered.
+	// WebhookPolicy says which webhook URLs may be registered, and which calendar
+	// feed URLs may be imported.
 	WebhookPolicy webhook.Policy
 }
 
@@ -54,12 +62,17 @@ func New(d *scope.DB, cfg Config) *Services {
 		opts = append(opts, command.WithTracer(cfg.Tracer))
 	}
 	exec := command.NewExecutor(d, outbox.Publish, opts...)
+	bookings := booking.NewBookings(d, exec)
 	return &Services{
 		Registry:  tenancy.NewRegistry(d, exec),
 		Catalogue: catalogue.NewCatalogue(d, exec),
-		Bookings:  booking.NewBookings(d, exec),
+		Bookings:  bookings,
 		Outbox:    outbox.NewOutbox(d, exec, cfg.WebhookPolicy),
-		db:        d,
+		Sandbox:   testmode.NewSandbox(d, exec, bookings),
+		Calendar: calendar.NewCalendar(d, exec, bookings, cfg.WebhookPolicy,
+			fetch.New(cfg.WebhookPolicy, calendar.FetchTimeout)),
+		Rates: rates.NewRates(d, exec),
+		db:    d,
 	}
 }
 

@@ -20,14 +20,21 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
-// API keys look like vac_live_<48 base32 characters>: 240 random bits. The first
-// 12 random characters, with the vac_live_ marker, are the public prefix used to
-// find the key; only the SHA-256 of the whole key is stored.
+// API keys look like vac_live_<48 base32 characters> (vac_test_ for test mode):
+// 240 random bits. The first 12 random characters, with the marker, are the
+// public prefix used to find the key; only the SHA-256 of the whole key is stored.
 const (
-	keyMarker    = "vac_live_"
+	liveMarker   = "vac_live_"
+	testMarker   = "vac_test_"
+	markerLen    = len(liveMarker)
 	keyRandomLen = 48
-	prefixLen    = len(keyMarker) + 12
+	prefixLen    = markerLen + 12
 )
+
+// wellFormed reports whether key has a marker and the length of a key.
+func wellFormed(key string) bool {
+	return (strings.HasPrefix(key, liveMarker) || strings.HasPrefix(key, testMarker)) && len(key) == markerLen+keyRandomLen
+}
 
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
@@ -42,23 +49,29 @@ type APIKey struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	// Livemode is false for test-mode keys (vac_test_), which see only test data.
+	Livemode bool `json:"livemode"`
 }
 
 func apiKeyFromRow(k db.ApiKey) APIKey {
 	return APIKey{ID: k.ID, Name: k.Name, Role: scope.Role(k.Role), Prefix: k.Prefix, CreatedAt: k.CreatedAt,
-		LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+		LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, Livemode: scope.Livemode(k.OrganisationID)}
 }
 
-func newKeySecret() (key, prefix string, hash []byte) {
+func newKeySecret(livemode bool) (key, prefix string, hash []byte) {
 	b := make([]byte, keyRandomLen*5/8)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	key = keyMarker + keyEncoding.EncodeToString(b)
+	marker := liveMarker
+	if !livemode {
+		marker = testMarker
+	}
+	key = marker + keyEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(key))
 	return key, key[:prefixLen], sum[:]
 }
 
 func createAPIKey(ctx context.Context, q *db.Queries, sc scope.Scope, name string, role scope.Role) (APIKey, error) {
-	key, prefix, hash := newKeySecret()
+	key, prefix, hash := newKeySecret(sc.Livemode())
 	row, err := q.CreateAPIKey(ctx, db.CreateAPIKeyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 		Name: name, Role: string(role), Prefix: prefix, SecretHash: hash})
 	if err != nil {
@@ -73,7 +86,7 @@ func createAPIKey(ctx context.Context, q *db.Queries, sc scope.Scope, name strin
 // one key without any database work (rate limiting counts by it); it proves nothing
 // about the key until Authenticate has checked the secret.
 func KeyPrefix(key string) (string, bool) {
-	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+keyRandomLen {
+	if !wellFormed(key) {
 		return "", false
 	}
 	return key[:prefixLen], true
@@ -90,7 +103,7 @@ type Principal struct {
 
 // Authenticate checks a bearer key and returns its scope.
 func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, error) {
-	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+keyRandomLen {
+	if !wellFormed(key) {
 		return Principal{}, ErrUnauthenticated
 	}
 	cred, err := s.db.CredentialByPrefix(ctx, key[:prefixLen])
@@ -126,22 +139,26 @@ func (s *Registry) touchKey(ctx context.Context, sc scope.Scope) {
 	}
 }
 
-// CreateAPIKeyInput is what an admin sends.
+// CreateAPIKeyInput is what an admin sends. livemode false asks a live admin key
+// for a test-mode key (vac_test_), creating the organisation's sandbox on first use.
 type CreateAPIKeyInput struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Livemode *bool  `json:"livemode"`
 }
 
-// CreateAPIKey creates a key in the scope's organisation.
+// CreateAPIKey creates a key in the scope's organisation, or a test-mode key in
+// its sandbox when Livemode is false.
 type CreateAPIKey struct {
 	command.Meta `json:"-"`
 	Name         string     `json:"name"`
 	Role         scope.Role `json:"role"`
+	Livemode     *bool      `json:"livemode,omitempty"`
 }
 
 // NewCreateAPIKey validates in.
 func NewCreateAPIKey(meta command.Meta, in CreateAPIKeyInput) (CreateAPIKey, error) {
-	cmd := CreateAPIKey{Meta: meta, Name: strings.TrimSpace(in.Name), Role: scope.Role(in.Role)}
+	cmd := CreateAPIKey{Meta: meta, Name: strings.TrimSpace(in.Name), Role: scope.Role(in.Role), Livemode: in.Livemode}
 	var p domain.Problems
 	domain.CheckText(&p, "name", cmd.Name, 1, 200)
 	if !cmd.Role.Valid() {
@@ -154,6 +171,23 @@ func NewCreateAPIKey(meta command.Meta, in CreateAPIKeyInput) (CreateAPIKey, err
 // The stored command outcome keeps only the key's public fields, so a replay
 // of the request cannot reveal the secret again.
 func (s *Registry) CreateAPIKey(ctx context.Context, sc scope.Scope, cmd CreateAPIKey) (APIKey, command.Receipt, error) {
+	if cmd.Livemode != nil && *cmd.Livemode != sc.Livemode() {
+		if sc.Livemode() {
+			// A live admin asks for a test key: it is created in the sandbox, by a
+			// command recorded there, with the same admin rights.
+			if err := domain.Authorize(sc, domain.OpCreateAPIKey); err != nil {
+				return APIKey{}, command.Receipt{}, err
+			}
+			sandbox, err := s.ensureSandbox(ctx, sc)
+			if err != nil {
+				return APIKey{}, command.Receipt{}, err
+			}
+			sc = sandbox
+		} else {
+			return APIKey{}, command.Receipt{}, domain.Invalid("livemode", "test_mode",
+				"a test-mode key creates test-mode keys only: use a live admin key for live keys")
+		}
+	}
 	var secret string
 	key, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateAPIKey, cmd, func(q *db.Queries) (APIKey, []domain.Event, error) {
 		k, err := createAPIKey(ctx, q, sc, cmd.Name, cmd.Role)
@@ -200,4 +234,31 @@ func (s *Registry) ListAPIKeys(ctx context.Context, sc scope.Scope, page domain.
 		return nil
 	})
 	return out, err
+}
+
+// ensureSandbox creates the scope's organisation's sandbox twin if it does not
+// exist yet, and returns the same actor's scope in it.
+func (s *Registry) ensureSandbox(ctx context.Context, sc scope.Scope) (scope.Scope, error) {
+	var live db.Organisation
+	if err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
+		var err error
+		live, err = q.GetOrganisation(ctx, sc.OrganisationID)
+		return err
+	}); err != nil {
+		return scope.Scope{}, fmt.Errorf("load organisation: %w", err)
+	}
+	sandbox := scope.Scope{OrganisationID: scope.SandboxOf(live.ID), ActorID: sc.ActorID, Role: sc.Role}
+	err := s.db.Tx(ctx, sandbox, func(q *db.Queries) error {
+		_, err := q.CreateSandbox(ctx, db.CreateSandboxParams{OrganisationID: sandbox.OrganisationID, Slug: live.Slug,
+			Name: live.Name, Currency: live.Currency, Timezone: live.Timezone, HoldMinutes: live.HoldMinutes,
+			LiveOrganisationID: &live.ID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // it exists
+		}
+		return err
+	})
+	if err != nil {
+		return scope.Scope{}, fmt.Errorf("create sandbox: %w", err)
+	}
+	return sandbox, nil
 }

@@ -30,13 +30,15 @@ type Organisation struct {
 	Currency    string    `json:"currency"`
 	Timezone    string    `json:"timezone"`
 	HoldMinutes int32     `json:"hold_minutes"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// Livemode is false for an organisation's test-mode sandbox.
+	Livemode  bool      `json:"livemode"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func organisationFromRow(o db.Organisation) Organisation {
 	return Organisation{ID: o.ID, Slug: o.Slug, Name: o.Name, Currency: o.Currency, Timezone: o.Timezone,
-		HoldMinutes: o.HoldMinutes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		HoldMinutes: o.HoldMinutes, Livemode: o.Livemode, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 // CreateOrganisationInput is what the platform operator sends.

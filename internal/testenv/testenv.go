@@ -1,13 +1,20 @@
-// Package testenv gives integration tests a migrated Vacancy database: one
-// PostgreSQL server per test binary (internal/pgtest), a template database
-// migrated once, and a fresh clone of it per test. Test code only.
+// Package testenv is the environment of Vacancy's integration tests: a migrated
+// database (one PostgreSQL server per test binary from internal/pgtest, a
+// template database migrated once, a fresh clone of it per test) with the
+// service over it and its superuser's view (pgtest.DB); `api serve` as a child
+// process (BuildAPI, StartAPI) and its log (Log); and the one way tests wait for
+// something to happen (Eventually, Poll). With internal/apitest (the HTTP
+// client) and internal/pgtest it is the whole test-support kit. Test code only:
+// it holds no assertions about Vacancy's behaviour.
 package testenv
 
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -98,21 +105,28 @@ func DatabaseURL(t testing.TB) string {
 
 // Env is a fresh database with a pool and a service over it.
 type Env struct {
-	URL     string
-	DB      *scope.DB
-	Service *service.Services
+	// URL is the database's superuser URL.
+	URL string
+	// Superuser reaches the database past row level security: to arrange what
+	// the API cannot and to check what was stored.
+	Superuser *pgtest.DB
+	DB        *scope.DB
+	Service   *service.Services
 }
 
 // New opens a fresh database for one test; it is closed and dropped after it.
 func New(t testing.TB, cfg ...service.Config) *Env {
 	t.Helper()
 	url := DatabaseURL(t)
-	d, err := scope.Open(context.Background(), url, scope.Config{MaxConns: 30})
+	// A generous connect timeout: the race tests open the whole pool at once on
+	// a 2-core machine under -race, where a new connection (TLS-less, but with its
+	// SET ROLE and checks) can take longer than the server's default of 5 s.
+	d, err := scope.Open(context.Background(), withConnectTimeout(url, 30*time.Second), scope.Config{MaxConns: 30})
 	if err != nil {
 		t.Fatalf("testenv: open database: %v", err)
 	}
 	t.Cleanup(d.Close)
-	return &Env{URL: url, DB: d, Service: service.New(d, firstOr(cfg))}
+	return &Env{URL: url, Superuser: pgtest.Superuser(t, url), DB: d, Service: service.New(d, firstOr(cfg))}
 }
 
 // Organisation creates an organisation and returns its admin scope and key.
@@ -138,4 +152,16 @@ func firstOr(cfg []service.Config) service.Config {
 		return cfg[0]
 	}
 	return service.Config{}
+}
+
+// withConnectTimeout sets connect_timeout on a PostgreSQL URL.
+func withConnectTimeout(raw string, d time.Duration) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set("connect_timeout", strconv.Itoa(int(d.Seconds())))
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -121,3 +121,26 @@ func truncate(s string) string {
 	}
 	return strings.ToValidUTF8(s, "")
 }
+
+// NewTransport returns an HTTP transport for other URLs a tenant registers under
+// the same policy (calendar feeds): like the Sender's, it ignores proxy settings
+// and checks every connection's address against p when it dials.
+func NewTransport(p Policy, timeout time.Duration) *http.Transport {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: p.control}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+	}
+}
+
+// Describe says in a sentence why a request got no response: a timeout, the
+// address guard's refusal, or the transport's own words.
+func Describe(err error, timeout time.Duration) string { return describe(err, timeout) }

@@ -4,17 +4,17 @@
 -- even before the sweep runs), or the given booking (the sweep).
 WITH stale AS (
     UPDATE bookings b
-    SET status = 'expired', expired_at = now(), version = b.version + 1, updated_at = now()
+    SET status = 'expired', expired_at = @now::timestamptz, version = b.version + 1, updated_at = now()
     WHERE b.organisation_id = @organisation_id
       AND b.status = 'unpaid'
-      AND b.expires_at <= now()
+      AND b.expires_at <= @now::timestamptz
       AND (sqlc.narg(booking_id)::uuid IS NULL OR b.id = sqlc.narg(booking_id)::uuid)
       AND (sqlc.narg(item_ids)::uuid[] IS NULL OR b.id IN (
           SELECT bi.booking_id FROM booking_items bi
           WHERE bi.organisation_id = @organisation_id
             AND bi.item_id = ANY(sqlc.narg(item_ids)::uuid[])
             AND bi.status = 'unpaid'
-            AND bi.hold_expires_at <= now()))
+            AND bi.hold_expires_at <= @now::timestamptz))
     RETURNING b.id
 ), expired_items AS (
     UPDATE booking_items bi SET status = 'expired'
@@ -34,9 +34,11 @@ RETURNING *;
 
 -- name: InsertBookingItem :exec
 INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, quantity,
-                           nightly_price, room_total, addons_total, total, status, hold_expires_at)
+                           nightly_price, room_total, addons_total, total, status, hold_expires_at,
+                           guests, extra_guests_total, discount, breakdown)
 VALUES (@organisation_id, @id, @booking_id, @position, @item_id, daterange(@check_in::date, @check_out::date), @nights,
-        @quantity, @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at);
+        @quantity, @nightly_price, @room_total, @addons_total, @total, @status, @hold_expires_at,
+        coalesce(sqlc.narg(guests)::integer, 1), @extra_guests_total, @discount, sqlc.narg(breakdown)::jsonb);
 
 -- name: InsertBookingItemAddon :exec
 INSERT INTO booking_item_addons (organisation_id, booking_item_id, addon_id, name, per, unit_price, quantity, total)
@@ -51,7 +53,7 @@ SELECT * FROM bookings WHERE organisation_id = @organisation_id AND id = @id FOR
 -- name: BookingItems :many
 SELECT bi.id, bi.booking_id, bi.position, bi.item_id, lower(bi.date_range)::date AS check_in,
        upper(bi.date_range)::date AS check_out, bi.nights, bi.quantity, bi.nightly_price, bi.room_total,
-       bi.addons_total, bi.total
+       bi.addons_total, bi.total, bi.guests, bi.extra_guests_total, bi.discount, bi.breakdown
 FROM booking_items bi
 WHERE bi.organisation_id = @organisation_id AND bi.booking_id = ANY(@booking_ids::uuid[])
 ORDER BY bi.booking_id, bi.position;
@@ -67,7 +69,7 @@ SELECT b.* FROM bookings b
 WHERE b.organisation_id = @organisation_id
   -- An unpaid hold past its deadline counts as expired, as clients see it.
   AND (sqlc.narg(status)::text IS NULL OR sqlc.narg(status)::text =
-       CASE WHEN b.status = 'unpaid' AND b.expires_at <= now() THEN 'expired' ELSE b.status END)
+       CASE WHEN b.status = 'unpaid' AND b.expires_at <= @now::timestamptz THEN 'expired' ELSE b.status END)
   AND (sqlc.narg(before)::uuid IS NULL OR b.id < sqlc.narg(before)::uuid)
   AND (sqlc.narg(item_id)::uuid IS NULL OR sqlc.narg(from_date)::date IS NOT NULL OR EXISTS (
       SELECT 1 FROM booking_items bi

@@ -1,8 +1,9 @@
 -- name: CreateItem :one
 INSERT INTO items (organisation_id, id, name, description, capacity, nightly_price, min_nights, max_nights,
-                   property_id, unit_count)
+                   property_id, unit_count, base_guests, extra_guest_price, min_lead_hours, max_advance_days, discounts)
 VALUES (@organisation_id, @id, @name, @description, @capacity, @nightly_price, @min_nights, @max_nights,
-        sqlc.narg(property_id), @unit_count)
+        sqlc.narg(property_id), @unit_count, @base_guests, @extra_guest_price, @min_lead_hours,
+        sqlc.narg(max_advance_days), @discounts)
 RETURNING *;
 
 -- name: GetItem :one
@@ -30,43 +31,97 @@ LIMIT @row_limit;
 UPDATE items SET
     name = @name, description = @description, capacity = @capacity, nightly_price = @nightly_price,
     min_nights = @min_nights, max_nights = @max_nights, status = @status, property_id = sqlc.narg(property_id),
+    base_guests = @base_guests, extra_guest_price = @extra_guest_price, min_lead_hours = @min_lead_hours,
+    max_advance_days = sqlc.narg(max_advance_days), discounts = @discounts,
     version = version + 1, updated_at = now()
 WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
 
 -- name: AvailableItems :many
--- Active items that fit the party and the stay and have at least @quantity units
--- free for every night of [check_in, check_out), with that number of free units.
--- A unit is free when no active occupancy (a booking's stay or a block) overlaps
--- the stay; an unpaid hold past its deadline does not occupy, whether or not the
--- expiry sweep has run yet.
-SELECT sqlc.embed(i), f.free::integer AS available_units
+-- Active items that fit the party and the stay, whose rates sell the stay, and
+-- that have at least sqlc.arg(quantity) units free for every night of [check_in,
+-- check_out), with that number of free units and the stay's room price per unit
+-- (the nights' prices as a JSON list too when breakdown is true). A unit is free
+-- when no active occupancy (a booking's stay or a block) overlaps the stay; an
+-- unpaid hold past its deadline does not occupy, whether or not the expiry sweep
+-- has run yet. The rates (each date's effective values as in StayNights): no
+-- night is closed; the arrival date is not closed to arrival and its min/max
+-- nights allow the stay's nights; the departure date is not closed to
+-- departure; and the arrival (00:00 of check_in in the item's property's time
+-- zone, else timezone) is at least min_lead_hours from now and at most
+-- max_advance_days after today. Items are visited in id order, each with its own
+-- laterals, so the scan stops at the page's last item.
+SELECT sqlc.embed(i), f.free::integer AS available_units, st.room_price::bigint AS room_price,
+       st.nightly_prices::jsonb AS nightly_prices
 FROM items i
 CROSS JOIN LATERAL (
     SELECT count(*) AS free FROM units u
-    WHERE u.organisation_id = @organisation_id AND u.item_id = i.id AND u.status = 'active'
+    WHERE u.organisation_id = sqlc.arg(organisation_id) AND u.item_id = i.id AND u.status = 'active'
       AND NOT EXISTS (
           SELECT 1 FROM occupancies o
-          WHERE o.organisation_id = @organisation_id AND o.unit_id = u.id
+          WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
             AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-            AND o.date_range && daterange(@check_in::date, @check_out::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
+            AND o.date_range && daterange(sqlc.arg(check_in)::date, sqlc.arg(check_out)::date)
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz))
 ) f
-WHERE i.organisation_id = @organisation_id
+CROSS JOIN LATERAL (
+    -- Date k of the stay is check_in + k, k = 0 .. nights (nights = check_out -
+    -- check_in: the last is the departure date). Integers, not dates: the planner
+    -- sizes an integer series from its bounds, where a date series always looks
+    -- like 1000 rows and the inflated cost buys a JIT compilation that takes
+    -- longer than the query.
+    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < sqlc.arg(nights)::integer) AS room_price,
+           CASE WHEN sqlc.arg(breakdown)::boolean THEN
+               jsonb_agg(jsonb_build_object('date', sqlc.arg(check_in)::date + k,
+                                            'price', coalesce(e.nightly_price, i.nightly_price),
+                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < sqlc.arg(nights)::integer)
+           END AS nightly_prices,
+           coalesce(bool_or(e.closed) FILTER (WHERE k < sqlc.arg(nights)::integer), false) AS closed,
+           coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE k = 0), false) AS closed_to_arrival,
+           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = sqlc.arg(nights)::integer), false) AS closed_to_departure,
+           min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE k = 0) AS min_nights,
+           min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE k = 0) AS max_nights
+    FROM generate_series(0, sqlc.arg(nights)::integer) AS k
+    LEFT JOIN LATERAL (
+        SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+               (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
+               (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
+               (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
+               (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
+               (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
+               (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
+        FROM rate_rules r
+        WHERE r.organisation_id = sqlc.arg(organisation_id) AND r.item_id = i.id
+          AND r.start_date <= (sqlc.arg(check_in)::date + k) AND (sqlc.arg(check_in)::date + k) < r.end_date
+          AND (r.days IS NULL OR extract(isodow FROM (sqlc.arg(check_in)::date + k))::smallint = ANY (r.days))
+    ) e ON true
+) st
+WHERE i.organisation_id = sqlc.arg(organisation_id)
   AND i.status = 'active'
-  AND i.capacity >= @guests::integer
-  AND i.min_nights <= @nights::integer AND i.max_nights >= @nights::integer
-  AND i.unit_count >= @quantity::integer
+  AND i.capacity >= sqlc.arg(guests)::integer
+  AND i.unit_count >= sqlc.arg(quantity)::integer
   AND (sqlc.narg(property_id)::uuid IS NULL OR i.property_id = sqlc.narg(property_id)::uuid)
   AND (sqlc.narg(after)::uuid IS NULL OR i.id > sqlc.narg(after)::uuid)
-  AND f.free >= @quantity::integer
+  AND (i.min_lead_hours = 0 OR
+       (sqlc.arg(check_in)::date)::timestamp AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = sqlc.arg(organisation_id) AND p.id = i.property_id),
+           sqlc.arg(timezone)::text) >= sqlc.arg(now)::timestamptz + i.min_lead_hours * interval '1 hour')
+  AND (i.max_advance_days IS NULL OR
+       sqlc.arg(check_in)::date <= (sqlc.arg(now)::timestamptz AT TIME ZONE coalesce(
+           (SELECT p.timezone FROM properties p WHERE p.organisation_id = sqlc.arg(organisation_id) AND p.id = i.property_id),
+           sqlc.arg(timezone)::text))::date + i.max_advance_days)
+  AND f.free >= sqlc.arg(quantity)::integer
+  AND NOT st.closed AND NOT st.closed_to_arrival AND NOT st.closed_to_departure
+  AND st.min_nights <= sqlc.arg(nights)::integer AND st.max_nights >= sqlc.arg(nights)::integer
 ORDER BY i.id
-LIMIT @row_limit;
+LIMIT sqlc.arg(row_limit);
 
 -- name: ItemCalendar :many
 -- One row per day of [from, to): the item's active units, how many of them an
--- active occupancy covers, and the blocks on that day.
-SELECT day::date AS day,
+-- active occupancy covers, the blocks on that day, and the day's effective rates
+-- (as in StayNights): the price of the night that starts on it and the rule that
+-- set it, closed, closed to arrival or departure, min and max nights.
+SELECT (sqlc.arg(from_date)::date + k)::date AS day,
        (SELECT count(*) FROM units u
         WHERE u.organisation_id = sqlc.arg(organisation_id) AND u.item_id = sqlc.arg(item_id)
           AND u.status = 'active')::integer AS total_units,
@@ -74,15 +129,39 @@ SELECT day::date AS day,
         JOIN units u ON u.organisation_id = o.organisation_id AND u.id = o.unit_id AND u.status = 'active'
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.item_id = sqlc.arg(item_id)
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND o.date_range @> day::date
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))::integer AS occupied_units,
+          AND o.date_range @> (sqlc.arg(from_date)::date + k)
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz))::integer AS occupied_units,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'unit_id', b.unit_id, 'kind', b.kind,
                                                      'reason', b.reason) ORDER BY b.id)
                  FROM blocks b
                  WHERE b.organisation_id = sqlc.arg(organisation_id) AND b.item_id = sqlc.arg(item_id)
-                   AND b.date_range @> day::date), '[]'::jsonb)::jsonb AS blocks
-FROM generate_series(sqlc.arg(from_date)::date, sqlc.arg(to_date)::date - 1, interval '1 day') AS day
-ORDER BY day;
+                   AND b.date_range @> (sqlc.arg(from_date)::date + k)), '[]'::jsonb)::jsonb AS blocks,
+       coalesce(e.nightly_price, i.nightly_price)::bigint AS price,
+       -- uuid.Nil when no rule sets the price (the item's own).
+       coalesce(e.price_rule_id, '00000000-0000-0000-0000-000000000000')::uuid AS price_rule_id,
+       coalesce(e.min_nights, i.min_nights)::integer AS min_nights,
+       coalesce(e.max_nights, i.max_nights)::integer AS max_nights,
+       coalesce(e.closed_to_arrival, false)::boolean AS closed_to_arrival,
+       coalesce(e.closed_to_departure, false)::boolean AS closed_to_departure,
+       coalesce(e.closed, false)::boolean AS closed
+FROM items i
+-- Day k is from + k (an integer series: see AvailableItems).
+CROSS JOIN generate_series(0, sqlc.arg(to_date)::date - sqlc.arg(from_date)::date - 1) AS k
+LEFT JOIN LATERAL (
+    SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+           (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
+           (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
+           (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
+           (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
+           (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
+           (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
+    FROM rate_rules r
+    WHERE r.organisation_id = sqlc.arg(organisation_id) AND r.item_id = i.id
+      AND r.start_date <= (sqlc.arg(from_date)::date + k) AND (sqlc.arg(from_date)::date + k) < r.end_date
+      AND (r.days IS NULL OR extract(isodow FROM (sqlc.arg(from_date)::date + k))::smallint = ANY (r.days))
+) e ON true
+WHERE i.organisation_id = sqlc.arg(organisation_id) AND i.id = sqlc.arg(item_id)
+ORDER BY k;
 
 -- name: LockItemsForBooking :many
 -- Locks, in id order, the items a booking is about to take and, for a change of

@@ -43,7 +43,7 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = @organisation_id AND o.unit_id = @unit_id
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz)
   AND upper(o.date_range) > @from_date::date
 ORDER BY 1;
 
@@ -60,21 +60,21 @@ WHERE u.organisation_id = sqlc.arg(organisation_id) AND u.item_id = sqlc.arg(ite
       WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
         AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
         AND o.date_range && daterange(sqlc.arg(check_in)::date, sqlc.arg(check_out)::date)
-        AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+        AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
         AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid))
 ORDER BY
     coalesce(sqlc.arg(check_in)::date - (
         SELECT max(upper(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
           AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid)
           AND upper(o.date_range) <= sqlc.arg(check_in)::date), 100000)
   + coalesce((
         SELECT min(lower(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
           AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
-          AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+          AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
           AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid)
           AND lower(o.date_range) >= sqlc.arg(check_out)::date) - sqlc.arg(check_out)::date, 100000),
     u.name, u.id;
@@ -91,7 +91,7 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = @organisation_id AND o.unit_id = @unit_id
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz)
   AND o.date_range && daterange(@check_in::date, @check_out::date)
 ORDER BY 1;
 
@@ -110,6 +110,6 @@ SELECT DISTINCT o.booking_id::uuid AS booking_id FROM occupancies o
 WHERE o.organisation_id = @organisation_id AND o.item_id = @item_id
   AND o.booking_id IS NOT NULL
   AND o.status IN ('unpaid', 'paid', 'complete')
-  AND (o.status <> 'unpaid' OR o.hold_expires_at > now())
+  AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz)
   AND o.date_range && daterange(@check_in::date, @check_out::date)
 ORDER BY 1;
