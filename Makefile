@@ -63,9 +63,9 @@ image:
 	cp $(CA_BUNDLE) $(BIN)/image/ca-certificates.crt
 	docker build -f Dockerfile.local -t $(IMAGE) $(BIN)/image
 
-## bench: measure the API against the PostgreSQL floor (full size, about 6 min; BENCH_FLAGS="-duration 10s ..." to change it)
+## bench: measure the API against the same-SQL and minimal PostgreSQL floors, one-unit items and pools (about 7 min on 2 cores; BENCH_FLAGS="-duration 10s ...", "-scale", "-two-apis": see docs/benchmarks.md)
 bench: pg-image build
-	go run ./bench $(BENCH_FLAGS)
+	go run ./bench -api $(BIN)/api $(BENCH_FLAGS)
 
 ## generate: regenerate sqlc code after editing sql/
 generate: tools

@@ -71,8 +71,8 @@ func statementsPerRequest(ctx context.Context, op func(context.Context) error) (
 type Plan struct {
 	Query   string `json:"query"`
 	Dataset string `json:"dataset"`
-	Custom  string `json:"custom_plan"`  // planned for these arguments
-	Generic string `json:"generic_plan"` // the plan a prepared statement may settle on after 5 runs
+	Custom  string `json:"custom_plan"`            // planned for these arguments
+	Generic string `json:"generic_plan,omitempty"` // the plan a prepared statement may settle on after 5 runs
 }
 
 // explain runs EXPLAIN (ANALYZE, BUFFERS) of a captured query in a transaction
@@ -152,4 +152,31 @@ func literal(a any) (string, error) {
 		return quote(v.Format(time.RFC3339Nano)), nil
 	}
 	return "", fmt.Errorf("no SQL literal for %T", a)
+}
+
+// explainMinimal runs EXPLAIN (ANALYZE, BUFFERS) of the minimal availability
+// statement as the minimal floor runs it (the superuser, no row level
+// security), for the first organisation, a two-night stay a month ahead and
+// one guest.
+func explainMinimal(ctx context.Context, ds *dataset, dataset string, quantity int) (Plan, error) {
+	p := Plan{Query: fmt.Sprintf("minimal availability, quantity %d", max(1, quantity)), Dataset: dataset}
+	conn, err := pgx.Connect(ctx, ds.URL)
+	if err != nil {
+		return p, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	in := ds.Today.AddDate(0, 0, 30)
+	args := []any{ds.Orgs[0].ID.String(), in, in.AddDate(0, 0, 2), int32(1), int32(max(1, quantity))}
+	plan := func(sql string, args ...any) (string, error) {
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			return "", err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		return strings.Join(lines, "\n"), err
+	}
+	if p.Custom, err = plan("EXPLAIN (ANALYZE, BUFFERS) "+minimalAvailabilitySQL, args...); err != nil {
+		return p, fmt.Errorf("explain minimal availability: %w", err)
+	}
+	return p, nil
 }

@@ -103,11 +103,12 @@ func (c *collector) stats() Stats {
 }
 
 // attack drives the API with vegeta at a fixed concurrency for one round of d
-// into c: exactly workers clients, each sending its next request as soon as the
-// previous one is answered (rate 0, as many workers as allowed). The warm-up
-// is not measured.
-func attack(ctx context.Context, c *collector, workers int, warmup, d time.Duration, tr vegeta.Targeter) {
-	run := func(d time.Duration, c *collector) {
+// into c: exactly workers clients per targeter, each sending its next request
+// as soon as the previous one is answered (rate 0, as many workers as
+// allowed). Several targeters (one per server) are attacked at once. The
+// warm-up is not measured.
+func attack(ctx context.Context, c *collector, workers int, warmup, d time.Duration, trs ...vegeta.Targeter) {
+	one := func(d time.Duration, c *collector, tr vegeta.Targeter) {
 		atk := vegeta.NewAttacker(
 			vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)),
 			vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.HTTP2(false),
@@ -123,6 +124,13 @@ func attack(ctx context.Context, c *collector, workers int, warmup, d time.Durat
 			}
 		}
 	}
+	run := func(d time.Duration, c *collector) {
+		var wg sync.WaitGroup
+		for _, tr := range trs {
+			wg.Go(func() { one(d, c, tr) })
+		}
+		wg.Wait()
+	}
 	if warmup > 0 {
 		run(warmup, nil)
 	}
@@ -131,20 +139,23 @@ func attack(ctx context.Context, c *collector, workers int, warmup, d time.Durat
 }
 
 // drive runs op from workers goroutines in a closed loop for one round of d
-// into c, after a warm-up: the floor's counterpart of attack.
+// into c, after a warm-up: the floor's counterpart of attack. Like vegeta, it
+// stops starting operations after d and lets those in flight finish: cutting
+// them off with a context would send PostgreSQL cancel requests, and one that
+// arrives late cancels the next statement of its connection instead, which
+// would count as a floor error.
 func drive(ctx context.Context, c *collector, workers int, warmup, d time.Duration, op func(ctx context.Context, rng *rand.Rand) error) {
 	run := func(d time.Duration, c *collector) {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+		until := time.Now().Add(d)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-				for ctx.Err() == nil {
+				for ctx.Err() == nil && time.Now().Before(until) {
 					start := time.Now()
 					err := op(ctx, rng)
 					if ctx.Err() != nil {
-						return // cut off by the end of the round: not a result
+						return // the run was stopped: not a result
 					}
 					r := &vegeta.Result{Timestamp: start, Latency: time.Since(start), Code: 200}
 					if err != nil {

@@ -33,29 +33,35 @@ const (
 )
 
 // workload generates the requests of every scenario against one dataset, for
-// the API (vegeta targets) and for the floor (the same SQL, through the same
-// scoped transactions and sqlc queries the server uses).
+// the API (vegeta targets against the server at a base URL), for the same-SQL
+// floor (the same SQL, through the same scoped transactions and sqlc queries the
+// server uses) and for the minimal floor (minimal.go).
 type workload struct {
-	ds   *dataset
-	base string // API base URL
+	ds *dataset
 
-	// slot numbers uncontended bookings: slot n books item n mod (all items) on
-	// the n-th free two-night slot of that item, for the API and the floor alike,
-	// so no two requests of the run ever overlap.
-	slot atomic.Uint64
+	// slot numbers uncontended bookings (see freeSlot), for the API and both
+	// floors alike, so that no two requests of the run ever overlap.
+	slot   atomic.Uint64
+	spread int // stays per window of freeSlot
 	// contended numbers bookings under contention; the window they aim at moves
 	// on slowly so that some succeed while most collide.
 	contended       atomic.Uint64
 	contentionItems int
 }
 
+func newWorkload(ds *dataset, contentionItems, clients int) *workload {
+	// At least 256 bookings per client between two of one item and stay.
+	items := len(ds.Orgs) * len(ds.Orgs[0].Items)
+	return &workload{ds: ds, contentionItems: contentionItems, spread: max(1, (256*clients+items-1)/items)}
+}
+
 func (w *workload) org(rng func(int) int) *organisation { return w.ds.Orgs[rng(len(w.ds.Orgs))] }
 
 func day(d time.Time) string { return d.Format("2006-01-02") }
 
-func (w *workload) target(t *vegeta.Target, o *organisation, method, path string, body any) error {
+func (w *workload) target(t *vegeta.Target, base string, o *organisation, method, path string, body any) error {
 	t.Method = method
-	t.URL = w.base + "/api/v3/organisations/" + o.Slug + path
+	t.URL = base + "/api/v3/organisations/" + o.Slug + path
 	t.Header = http.Header{"Authorization": {"Bearer " + o.Key}}
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -76,12 +82,17 @@ func (w *workload) stay(rng func(int) int) (time.Time, time.Time) {
 
 // --- availability
 
-func (w *workload) availabilityTargeter() vegeta.Targeter {
+// availabilityTargeter searches a random organisation for a random two-night
+// stay and party; quantity 0 leaves the parameter out (the server's default, 1).
+func (w *workload) availabilityTargeter(base string, quantity int) vegeta.Targeter {
 	return func(t *vegeta.Target) error {
 		o := w.org(rand.IntN)
 		in, out := w.stay(rand.IntN)
-		return w.target(t, o, http.MethodGet, fmt.Sprintf("/availability?check_in=%s&check_out=%s&guests=%d",
-			day(in), day(out), 1+rand.IntN(4)), nil)
+		path := fmt.Sprintf("/availability?check_in=%s&check_out=%s&guests=%d", day(in), day(out), 1+rand.IntN(4))
+		if quantity > 0 {
+			path += fmt.Sprintf("&quantity=%d", quantity)
+		}
+		return w.target(t, base, o, http.MethodGet, path, nil)
 	}
 }
 
@@ -89,7 +100,7 @@ func (w *workload) availabilityTargeter() vegeta.Targeter {
 // of authentication, then one scoped transaction with the organisation's clock,
 // the availability query, with the server's parameters (first page of 50), and
 // the charges of the page's items.
-func (w *workload) availabilityFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
+func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Context, *rand.Rand) error {
 	return func(ctx context.Context, rng *rand.Rand) error {
 		o := w.org(rng.IntN)
 		in, out := w.stay(rng.IntN)
@@ -102,7 +113,7 @@ func (w *workload) availabilityFloor(d *scope.DB) func(context.Context, *rand.Ra
 				return fmt.Errorf("clock: %w", err)
 			}
 			rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Now: time.Now(), Guests: guests, Nights: 2,
-				CheckIn: in, CheckOut: out, Quantity: 1, Timezone: "UTC", RowLimit: domain.DefaultLimit + 1})
+				CheckIn: in, CheckOut: out, Quantity: int32(max(1, quantity)), Timezone: "UTC", RowLimit: domain.DefaultLimit + 1})
 			if err != nil {
 				return fmt.Errorf("available items: %w", err)
 			}
@@ -128,11 +139,11 @@ type line struct {
 	CheckOut string    `json:"check_out"`
 }
 
-func (w *workload) quoteTargeter() vegeta.Targeter {
+func (w *workload) quoteTargeter(base string) vegeta.Targeter {
 	return func(t *vegeta.Target) error {
 		o := w.org(rand.IntN)
 		in, out := w.stay(rand.IntN)
-		return w.target(t, o, http.MethodPost, "/quotes", map[string]any{
+		return w.target(t, base, o, http.MethodPost, "/quotes", map[string]any{
 			"items": []line{{ItemID: o.Items[rand.IntN(len(o.Items))], CheckIn: day(in), CheckOut: day(out)}},
 		})
 	}
@@ -147,19 +158,29 @@ type guest struct {
 
 var benchGuest = guest{Name: "Bench Guest", Email: "guest@example.com"}
 
-// freeSlot returns the organisation, item and stay of uncontended booking n.
+// freeSlot returns the organisation, item and stay of the next uncontended
+// booking, from a sequence that never books a unit twice: booking n takes
+// organisation n mod (organisations), then each of its items in turn, over a
+// window of w.spread consecutive two-night stays; then the same again (the
+// next unit of each pool, which the server picks) until every unit of every
+// item is booked for the window, and then the next window. One item and stay
+// comes round again only after organisations × items × spread bookings, so two
+// bookings of it are never in flight together, even behind a slow request:
+// the minimal floor, which takes no lock, relies on that.
 func (w *workload) freeSlot() (*organisation, uuid.UUID, time.Time, time.Time) {
 	n := int(w.slot.Add(1) - 1)
 	orgs := len(w.ds.Orgs)
-	o := w.ds.Orgs[n%orgs]
-	items := len(o.Items)
-	item := o.Items[(n/orgs)%items]
-	in := w.ds.Today.AddDate(0, 0, freeDay+2*(n/(orgs*items)))
+	items := len(w.ds.Orgs[0].Items)
+	perRound := orgs * items * w.spread
+	window, k := n/(perRound*w.ds.Units), n%perRound
+	o := w.ds.Orgs[k%orgs]
+	item := o.Items[(k/orgs)%items]
+	in := w.ds.Today.AddDate(0, 0, freeDay+2*(window*w.spread+k/(orgs*items)))
 	return o, item, in, in.AddDate(0, 0, 2)
 }
 
-func (w *workload) bookingTarget(t *vegeta.Target, o *organisation, item uuid.UUID, in, out time.Time) error {
-	if err := w.target(t, o, http.MethodPost, "/bookings", map[string]any{
+func (w *workload) bookingTarget(t *vegeta.Target, base string, o *organisation, item uuid.UUID, in, out time.Time) error {
+	if err := w.target(t, base, o, http.MethodPost, "/bookings", map[string]any{
 		"guest": benchGuest,
 		"items": []line{{ItemID: item, CheckIn: day(in), CheckOut: day(out)}},
 	}); err != nil {
@@ -169,19 +190,20 @@ func (w *workload) bookingTarget(t *vegeta.Target, o *organisation, item uuid.UU
 	return nil
 }
 
-func (w *workload) bookingTargeter() vegeta.Targeter {
+// bookingTargeter books one unit of the next free slot.
+func (w *workload) bookingTargeter(base string) vegeta.Targeter {
 	return func(t *vegeta.Target) error {
 		o, item, in, out := w.freeSlot()
-		return w.bookingTarget(t, o, item, in, out)
+		return w.bookingTarget(t, base, o, item, in, out)
 	}
 }
 
 // bookingFloor is what POST /bookings costs PostgreSQL, statement for statement
 // as internal/booking runs them for a one-line booking: the key lookup; the
 // claim of the idempotency key in its own transaction; then one transaction with
-// the clock, the item lock, the catalogue, the expiry of stale holds, the availability check,
-// the inserts, the read-back of the booking, the outbox event, the webhook
-// fan-out and the command's outcome.
+// the clock, the item lock, the catalogue and rates, the expiry of stale holds,
+// the free units, the inserts (the booking's returning what it wrote: no
+// read-back), the outbox event, the webhook fan-out and the command's outcome.
 func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
 	return func(ctx context.Context, _ *rand.Rand) error {
 		o, item, in, out := w.freeSlot()
@@ -238,8 +260,9 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 				day(in), nights[0].Price, day(in.AddDate(0, 0, 1)), nights[1].Price)
 			holdTill := clock.Now.Add(time.Duration(clock.HoldMinutes) * time.Minute)
 			id := uuid.Must(uuid.NewV7())
-			if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: o.ID, ID: id, GuestName: benchGuest.Name,
-				GuestEmail: benchGuest.Email, Currency: clock.Currency, Total: 2 * price, ExpiresAt: holdTill}); err != nil {
+			row, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: o.ID, ID: id, GuestName: benchGuest.Name,
+				GuestEmail: benchGuest.Email, Currency: clock.Currency, Total: 2 * price, ExpiresAt: holdTill})
+			if err != nil {
 				return fmt.Errorf("insert booking: %w", err)
 			}
 			lineID := uuid.Must(uuid.NewV7())
@@ -253,25 +276,13 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 				Status: booking.StatusUnpaid, HoldExpiresAt: &holdTill}); err != nil {
 				return fmt.Errorf("insert occupancy: %w", err)
 			}
-			row, err := q.GetBooking(ctx, db.GetBookingParams{OrganisationID: o.ID, ID: id})
-			if err != nil {
-				return fmt.Errorf("get booking: %w", err)
-			}
-			lines, err := q.BookingItems(ctx, db.BookingItemsParams{OrganisationID: o.ID, BookingIds: []uuid.UUID{id}})
-			if err != nil {
-				return fmt.Errorf("booking items: %w", err)
-			}
-			lineIDs := []uuid.UUID{lines[0].ID}
-			if _, err := q.BookingItemUnits(ctx, db.BookingItemUnitsParams{OrganisationID: o.ID, BookingItemIds: lineIDs}); err != nil {
-				return fmt.Errorf("booking item units: %w", err)
-			}
-			if _, err := q.BookingItemAddons(ctx, db.BookingItemAddonsParams{OrganisationID: o.ID, BookingItemIds: lineIDs}); err != nil {
-				return fmt.Errorf("booking item addons: %w", err)
-			}
+			// The server answers with what it wrote (RETURNING), not a read-back.
 			data, err := json.Marshal(struct {
-				Booking db.Booking
-				Lines   []db.BookingItemsRow
-			}{row, lines})
+				Booking   db.Booking
+				Line      uuid.UUID
+				Unit      db.FreeUnitsRow
+				Breakdown json.RawMessage
+			}{row, lineID, free[0], breakdown})
 			if err != nil {
 				return err
 			}
@@ -309,13 +320,13 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 // contendedTargeter books the first few items of the first organisation for
 // short stays in a four-day window that moves on by a day every few requests:
 // many clients collide on the same nights, and the database refuses all but one.
-func (w *workload) contendedTargeter(workers int) vegeta.Targeter {
+func (w *workload) contendedTargeter(base string, workers int) vegeta.Targeter {
 	o := w.ds.Orgs[0]
 	items := o.Items[:min(w.contentionItems, len(o.Items))]
 	return func(t *vegeta.Target) error {
 		n := int(w.contended.Add(1) - 1)
 		in := w.ds.Today.AddDate(0, 0, contendedDay+n/(2*workers)+rand.IntN(4))
-		return w.bookingTarget(t, o, items[rand.IntN(len(items))], in, in.AddDate(0, 0, 1+rand.IntN(3)))
+		return w.bookingTarget(t, base, o, items[rand.IntN(len(items))], in, in.AddDate(0, 0, 1+rand.IntN(3)))
 	}
 }
 
@@ -323,16 +334,16 @@ func (w *workload) contendedTargeter(workers int) vegeta.Targeter {
 
 // readTargeter is half GET /bookings/{id} of a loaded booking, half the first
 // page of GET /bookings (limit 20; every fourth with a status filter).
-func (w *workload) readTargeter() vegeta.Targeter {
+func (w *workload) readTargeter(base string) vegeta.Targeter {
 	return func(t *vegeta.Target) error {
 		o := w.org(rand.IntN)
 		switch r := rand.IntN(8); {
 		case r < 4 && len(o.Bookings) > 0:
-			return w.target(t, o, http.MethodGet, "/bookings/"+o.Bookings[rand.IntN(len(o.Bookings))].String(), nil)
+			return w.target(t, base, o, http.MethodGet, "/bookings/"+o.Bookings[rand.IntN(len(o.Bookings))].String(), nil)
 		case r < 7:
-			return w.target(t, o, http.MethodGet, "/bookings?limit=20", nil)
+			return w.target(t, base, o, http.MethodGet, "/bookings?limit=20", nil)
 		default:
-			return w.target(t, o, http.MethodGet, "/bookings?limit=20&status=paid", nil)
+			return w.target(t, base, o, http.MethodGet, "/bookings?limit=20&status=paid", nil)
 		}
 	}
 }

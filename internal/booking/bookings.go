@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,15 +169,17 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 			total += l.Total
 		}
 		id := uuid.Must(uuid.NewV7())
-		if _, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
+		row, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
 			GuestName: cmd.Guest.Name, GuestEmail: cmd.Guest.Email, GuestPhone: cmd.Guest.Phone, Notes: cmd.Notes,
-			Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill}); err != nil {
+			Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill})
+		if err != nil {
 			return Booking{}, nil, fmt.Errorf("insert booking: %w", err)
 		}
-		if err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced, units); err != nil {
+		lineIDs, err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced, units)
+		if err != nil {
 			return Booking{}, nil, err
 		}
-		b, err := loadBooking(ctx, q, sc, c, id)
+		b, err := newBooking(ctx, q, sc, c, row, priced, lineIDs, units)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -209,9 +212,11 @@ func overlapConflict(items []uuid.UUID) *domain.Error {
 
 // insertLines writes a booking's stays in item order (so two bookings of the same
 // items lock them in the same order) and the occupancy of each of their units,
-// mapping an overlap the exclusion constraint refuses to booking_conflict.
+// mapping an overlap the exclusion constraint refuses to booking_conflict. It
+// returns the ids of the stays, in the order of lines.
 func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time,
-	lines []PricedLine, units [][]UnitRef) error {
+	lines []PricedLine, units [][]UnitRef) ([]uuid.UUID, error) {
+	ids := make([]uuid.UUID, len(lines))
 	order := make([]int, len(lines))
 	for i := range order {
 		order[i] = i
@@ -220,9 +225,10 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 	for _, i := range order {
 		l := lines[i]
 		lineID := uuid.Must(uuid.NewV7())
+		ids[i] = lineID
 		breakdown, err := json.Marshal(lineBreakdown{NightlyPrices: l.NightlyPrices, Fees: l.Fees, Taxes: l.Taxes})
 		if err != nil {
-			return fmt.Errorf("encode price breakdown: %w", err)
+			return nil, fmt.Errorf("encode price breakdown: %w", err)
 		}
 		guests := l.Guests
 		err = q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
@@ -231,28 +237,70 @@ func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID u
 			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill, Guests: &guests,
 			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown, PropertyID: l.PropertyID})
 		if err != nil {
-			return fmt.Errorf("insert booking item: %w", err)
+			return nil, fmt.Errorf("insert booking item: %w", err)
 		}
 		for _, u := range units[i] {
 			err := q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 				UnitID: u.ID, ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(), BookingID: &bookingID,
 				BookingItemID: &lineID, Status: status, HoldExpiresAt: &holdTill})
 			if isOverlap(err) {
-				return overlapConflict([]uuid.UUID{l.ItemID})
+				return nil, overlapConflict([]uuid.UUID{l.ItemID})
 			}
 			if err != nil {
-				return fmt.Errorf("insert occupancy: %w", err)
+				return nil, fmt.Errorf("insert occupancy: %w", err)
 			}
 		}
 		for _, a := range l.Addons {
 			if err := q.InsertBookingItemAddon(ctx, db.InsertBookingItemAddonParams{OrganisationID: sc.OrganisationID,
 				BookingItemID: lineID, AddonID: a.AddonID, Name: a.Name, Per: a.Per, UnitPrice: a.UnitPrice,
 				Quantity: a.Quantity, Total: a.Total}); err != nil {
-				return fmt.Errorf("insert booking add-on: %w", err)
+				return nil, fmt.Errorf("insert booking add-on: %w", err)
 			}
 		}
 	}
-	return nil
+	return ids, nil
+}
+
+// newBooking is the booking CreateBooking has just written, made from what it
+// wrote instead of read back (four statements fewer): row as InsertBooking
+// returned it, lines with their stay ids and units. It equals what
+// loadBooking would return: stays in line order, add-ons by id, the breakdown
+// as stored. The one thing Go cannot order as the database does is unit names
+// (collation), so stays with more than one unit read theirs back, in one
+// statement for all of them.
+func newBooking(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, row db.Booking, lines []PricedLine,
+	lineIDs []uuid.UUID, units [][]UnitRef) (Booking, error) {
+	var several []uuid.UUID
+	for i, u := range units {
+		if len(u) > 1 {
+			several = append(several, lineIDs[i])
+		}
+	}
+	var byName map[uuid.UUID][]UnitRef
+	if len(several) > 0 {
+		var err error
+		if byName, err = lineUnits(ctx, q, sc, several); err != nil {
+			return Booking{}, err
+		}
+	}
+	out := make([]BookingLine, len(lines))
+	for i, l := range lines {
+		l.UnitID = nil // not stored: a read-back has none
+		l.Addons = slices.Clone(l.Addons)
+		if l.Addons == nil {
+			l.Addons = []AddonLine{}
+		}
+		slices.SortFunc(l.Addons, func(a, b AddonLine) int { return bytes.Compare(a.AddonID[:], b.AddonID[:]) })
+		us := slices.Clone(units[i])
+		if len(us) > 1 {
+			us = byName[lineIDs[i]]
+		}
+		if us == nil {
+			us = []UnitRef{}
+		}
+		out[i] = BookingLine{ID: lineIDs[i], PricedLine: l, Units: us}
+	}
+	return bookingFromRow(row, out, c), nil
 }
 
 // lineBreakdown is the part of a priced stay that booking_items.breakdown keeps,
@@ -362,13 +410,18 @@ func assemble(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock
 		if lines == nil {
 			lines = []BookingLine{}
 		}
-		out[i] = Booking{ID: r.ID, Status: effectiveStatus(r.Status, r.ExpiresAt, c.Now),
-			Guest: Guest{Name: r.GuestName, Email: r.GuestEmail, Phone: r.GuestPhone}, Notes: r.Notes, Items: lines,
-			Total: r.Total, Currency: r.Currency, ExpiresAt: r.ExpiresAt, PaymentReference: r.PaymentReference,
-			CancelReason: r.CancelReason, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-			ConfirmedAt: r.ConfirmedAt, CancelledAt: r.CancelledAt, CompletedAt: r.CompletedAt, ExpiredAt: r.ExpiredAt}
+		out[i] = bookingFromRow(r, lines, c)
 	}
 	return out, nil
+}
+
+// bookingFromRow is a booking row with its stays, as clients see it at c.Now.
+func bookingFromRow(r db.Booking, lines []BookingLine, c domain.Clock) Booking {
+	return Booking{ID: r.ID, Status: effectiveStatus(r.Status, r.ExpiresAt, c.Now),
+		Guest: Guest{Name: r.GuestName, Email: r.GuestEmail, Phone: r.GuestPhone}, Notes: r.Notes, Items: lines,
+		Total: r.Total, Currency: r.Currency, ExpiresAt: r.ExpiresAt, PaymentReference: r.PaymentReference,
+		CancelReason: r.CancelReason, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ConfirmedAt: r.ConfirmedAt, CancelledAt: r.CancelledAt, CompletedAt: r.CompletedAt, ExpiredAt: r.ExpiredAt}
 }
 
 // GetBooking returns one booking.
@@ -642,7 +695,7 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			if err := q.DeleteBookingItems(ctx, db.DeleteBookingItemsParams{OrganisationID: sc.OrganisationID, BookingID: cur.ID}); err != nil {
 				return UpdatedBooking{}, nil, fmt.Errorf("replace booking items: %w", err)
 			}
-			if err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced, units); err != nil {
+			if _, err := insertLines(ctx, q, sc, cur.ID, cur.Status, cur.ExpiresAt, priced, units); err != nil {
 				return UpdatedBooking{}, nil, err
 			}
 			params.Total = 0
