@@ -49,6 +49,7 @@ func startOwned(ctx context.Context) (*Owned, error) {
 	if err := checkDocker(ctx, img); err != nil {
 		return nil, err
 	}
+	reapStaleOnce(ctx)
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func startOwned(ctx context.Context) (*Owned, error) {
 		postgres.WithUsername(superuser),
 		postgres.WithPassword(password),
 		testcontainers.WithCmdArgs("-c", "synchronous_commit=on", "-c", "max_connections=200"),
-		testcontainers.WithLabels(map[string]string{"dev.vacancy.pgtest": "true"}),
+		testcontainers.WithLabels(ownerLabels()),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.PortBindings = network.PortMap{
 				network.MustParsePort("5432/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: port}},

@@ -120,6 +120,10 @@ func Start(ctx context.Context) (*Server, func(), error) {
 	return s, func() {
 		s.close()
 		stopContainer()
+		// Under `go test -fuzz` this process is the coordinator and has
+		// waited for its workers, which each ran their own container and
+		// may have been killed before removing it.
+		reapStaleLogged(context.Background())
 	}, nil
 }
 
@@ -158,8 +162,8 @@ func runMain(m *testing.M, set func(*Server)) int {
 
 	// An interrupted run (Ctrl-C, CI cancellation) would otherwise leave the
 	// container running, since nothing reaps it. A `go test -timeout` panic
-	// cannot be intercepted; such leftovers carry the label
-	// dev.vacancy.pgtest=true.
+	// or a SIGKILL cannot be intercepted; such leftovers carry their owner's
+	// PID, and the next harness start on this host removes them (reap.go).
 	var once sync.Once
 	stopOnce := func() { once.Do(stop) }
 	sigs := make(chan os.Signal, 1)
@@ -299,6 +303,7 @@ func startContainerWith(ctx context.Context, extra ...testcontainers.ContainerCu
 	if err := checkDocker(ctx, img); err != nil {
 		return nil, nil, nil, err
 	}
+	reapStaleOnce(ctx)
 
 	// A fresh password per container: Docker publishes the port on every
 	// interface of the host.
@@ -319,7 +324,7 @@ func startContainerWith(ctx context.Context, extra ...testcontainers.ContainerCu
 		// (fuse-overlayfs) cloning a template took ~400 ms, on tmpfs ~20 ms,
 		// and initdb 4 s instead of 1.5 s.
 		testcontainers.WithTmpfs(map[string]string{"/var/lib/postgresql/data": "rw"}),
-		testcontainers.WithLabels(map[string]string{"dev.vacancy.pgtest": "true"}),
+		testcontainers.WithLabels(ownerLabels()),
 		testcontainers.WithWaitStrategy(
 			wait.ForLog(readyLog).WithOccurrence(2).WithStartupTimeout(startupTimeout),
 		),
