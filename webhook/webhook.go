@@ -11,8 +11,10 @@
 //	Vacancy-Signature:   t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 //
 // The HMAC key is the endpoint's signing secret exactly as shown when the
-// endpoint was created (the whole string, "whsec_" included). Verify the raw
-// body bytes before decoding any JSON.
+// endpoint was created or its secret last rotated (the whole string, "whsec_"
+// included). Verify the raw body bytes before decoding any JSON. For a while
+// after a rotation the header carries two v1 entries, one for the new secret and
+// one for the secret it replaced; Verify accepts a delivery when any one matches.
 package webhook
 
 import (
@@ -53,8 +55,22 @@ var (
 // "<t>.<payload>")>". The server signs every delivery with it; receivers use it
 // to make signed requests in their own tests.
 func Sign(payload []byte, secret string, at time.Time) string {
+	return SignAll(payload, at, secret)
+}
+
+// SignAll is Sign with several secrets: one v1 entry each, in the order given,
+// "t=<unix seconds>,v1=<hex>,v1=<hex>". While an endpoint's secret is being
+// rotated the server signs every delivery with the new secret and the one it
+// replaced, so a receiver holding either accepts it (Verify needs one match);
+// receivers use it to test that they keep working through a rotation.
+func SignAll(payload []byte, at time.Time, secrets ...string) string {
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, payload))
+	var b strings.Builder
+	b.WriteString("t=" + ts)
+	for _, secret := range secrets {
+		b.WriteString(",v1=" + hex.EncodeToString(mac(secret, ts, payload)))
+	}
+	return b.String()
 }
 
 func mac(secret, ts string, payload []byte) []byte {
@@ -70,8 +86,9 @@ func mac(secret, ts string, payload []byte) []byte {
 // endpoint's signing secret. A signature made more than tolerance before or
 // after now, by this machine's clock, is refused, so a captured delivery cannot
 // be replayed later (5 minutes suits most receivers); tolerance <= 0 skips
-// that check (only for re-checking stored deliveries). The header may carry several v1 signatures; one matching
-// is enough. Signatures are compared in constant time.
+// that check (only for re-checking stored deliveries). The header may carry
+// several v1 signatures (during a secret rotation, one per secret); one
+// matching is enough. Signatures are compared in constant time.
 func Verify(payload []byte, header string, secret string, tolerance time.Duration) error {
 	return VerifyAt(payload, header, secret, tolerance, time.Now())
 }

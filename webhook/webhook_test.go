@@ -80,3 +80,32 @@ func TestVerifyUsesTheClock(t *testing.T) {
 		t.Fatalf("a signature made an hour ago must be refused as a replay, got %v", err)
 	}
 }
+
+// TestSignAllDuringRotation: a delivery signed with the new and the previous
+// secret, as the server signs during a rotation's overlap, verifies with either
+// one (so receivers may switch at any moment), and with no other.
+func TestSignAllDuringRotation(t *testing.T) {
+	t.Parallel()
+	const newSecret, oldSecret = "whsec_new", "whsec_old"
+	body := []byte(`{"id":"1","type":"booking.created"}`)
+	now := time.Unix(1_800_000_000, 0)
+	header := webhook.SignAll(body, now, newSecret, oldSecret)
+	parts := strings.Split(header, ",")
+	if len(parts) != 3 || parts[0] != "t=1800000000" || !strings.HasPrefix(parts[1], "v1=") || !strings.HasPrefix(parts[2], "v1=") {
+		t.Fatalf("header must be t=<unix>,v1=<new>,v1=<old>, got %q", header)
+	}
+	if want := webhook.Sign(body, newSecret, now); "t=1800000000,"+parts[1] != want {
+		t.Fatalf("the first v1 must be the new secret's signature: %q, Sign gives %q", header, want)
+	}
+	for _, secret := range []string{newSecret, oldSecret} {
+		if err := webhook.VerifyAt(body, header, secret, 5*time.Minute, now); err != nil {
+			t.Errorf("a receiver holding %s must accept a delivery signed during the rotation: %v", secret, err)
+		}
+	}
+	if err := webhook.VerifyAt(body, header, "whsec_other", 5*time.Minute, now); !errors.Is(err, webhook.ErrSignatureMismatch) {
+		t.Errorf("a third secret must not verify, got %v", err)
+	}
+	if got := webhook.SignAll(body, now, newSecret); got != webhook.Sign(body, newSecret, now) {
+		t.Errorf("SignAll with one secret must equal Sign: %q", got)
+	}
+}

@@ -84,6 +84,8 @@ type endpointOut struct {
 	FailingSince   *time.Time `json:"failing_since"`
 	Secret         string     `json:"secret"`
 	Version        int        `json:"version"`
+	// PreviousExpiresAt: until when a rotation's replaced secret still signs.
+	PreviousExpiresAt *time.Time `json:"previous_secret_expires_at"`
 }
 
 type deliveryOut struct {

@@ -329,16 +329,18 @@ type WebhookDelivery struct {
 }
 
 type WebhookEndpoint struct {
-	OrganisationID uuid.UUID
-	ID             uuid.UUID
-	Url            string
-	Description    string
-	EventTypes     []string
-	Enabled        bool
-	Secret         string
-	Version        int32
-	FailingSince   *time.Time
-	DisabledReason *string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	OrganisationID          uuid.UUID
+	ID                      uuid.UUID
+	Url                     string
+	Description             string
+	EventTypes              []string
+	Enabled                 bool
+	Secret                  string
+	Version                 int32
+	FailingSince            *time.Time
+	DisabledReason          *string
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
 }

@@ -26,7 +26,7 @@ func (q *Queries) CountWebhookEndpoints(ctx context.Context, organisationID uuid
 
 const deleteWebhookEndpoint = `-- name: DeleteWebhookEndpoint :one
 DELETE FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2
-RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at
+RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at
 `
 
 type DeleteWebhookEndpointParams struct {
@@ -50,6 +50,8 @@ func (q *Queries) DeleteWebhookEndpoint(ctx context.Context, arg DeleteWebhookEn
 		&i.DisabledReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
@@ -155,7 +157,7 @@ func (q *Queries) GetWebhookDeliveryForUpdate(ctx context.Context, arg GetWebhoo
 }
 
 const getWebhookEndpoint = `-- name: GetWebhookEndpoint :one
-SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2
+SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2
 `
 
 type GetWebhookEndpointParams struct {
@@ -179,12 +181,14 @@ func (q *Queries) GetWebhookEndpoint(ctx context.Context, arg GetWebhookEndpoint
 		&i.DisabledReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
 
 const getWebhookEndpointForUpdate = `-- name: GetWebhookEndpointForUpdate :one
-SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2 FOR UPDATE
+SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at FROM webhook_endpoints WHERE organisation_id = $1 AND id = $2 FOR UPDATE
 `
 
 type GetWebhookEndpointForUpdateParams struct {
@@ -208,6 +212,8 @@ func (q *Queries) GetWebhookEndpointForUpdate(ctx context.Context, arg GetWebhoo
 		&i.DisabledReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
@@ -243,7 +249,7 @@ func (q *Queries) InsertWebhookAttempt(ctx context.Context, arg InsertWebhookAtt
 const insertWebhookEndpoint = `-- name: InsertWebhookEndpoint :one
 INSERT INTO webhook_endpoints (organisation_id, id, url, description, event_types, enabled, secret)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at
+RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at
 `
 
 type InsertWebhookEndpointParams struct {
@@ -280,6 +286,8 @@ func (q *Queries) InsertWebhookEndpoint(ctx context.Context, arg InsertWebhookEn
 		&i.DisabledReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
@@ -384,7 +392,7 @@ func (q *Queries) ListWebhookDeliveries(ctx context.Context, arg ListWebhookDeli
 }
 
 const listWebhookEndpoints = `-- name: ListWebhookEndpoints :many
-SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at FROM webhook_endpoints
+SELECT organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at FROM webhook_endpoints
 WHERE organisation_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
 ORDER BY id
 LIMIT $3
@@ -418,6 +426,8 @@ func (q *Queries) ListWebhookEndpoints(ctx context.Context, arg ListWebhookEndpo
 			&i.DisabledReason,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PreviousSecret,
+			&i.PreviousSecretExpiresAt,
 		); err != nil {
 			return nil, err
 		}
@@ -540,6 +550,56 @@ func (q *Queries) RequeueWebhookDelivery(ctx context.Context, arg RequeueWebhook
 	return i, err
 }
 
+const rotateWebhookEndpointSecret = `-- name: RotateWebhookEndpointSecret :one
+UPDATE webhook_endpoints SET
+    secret = $1,
+    previous_secret = $2,
+    previous_secret_expires_at = $3,
+    version = version + 1, updated_at = $4
+WHERE organisation_id = $5 AND id = $6
+RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at
+`
+
+type RotateWebhookEndpointSecretParams struct {
+	Secret                  string
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
+	Now                     time.Time
+	OrganisationID          uuid.UUID
+	ID                      uuid.UUID
+}
+
+// A new signing secret; the replaced one, when given, keeps signing until
+// previous_secret_expires_at. The time is a parameter, not now(), for Citus.
+func (q *Queries) RotateWebhookEndpointSecret(ctx context.Context, arg RotateWebhookEndpointSecretParams) (WebhookEndpoint, error) {
+	row := q.db.QueryRow(ctx, rotateWebhookEndpointSecret,
+		arg.Secret,
+		arg.PreviousSecret,
+		arg.PreviousSecretExpiresAt,
+		arg.Now,
+		arg.OrganisationID,
+		arg.ID,
+	)
+	var i WebhookEndpoint
+	err := row.Scan(
+		&i.OrganisationID,
+		&i.ID,
+		&i.Url,
+		&i.Description,
+		&i.EventTypes,
+		&i.Enabled,
+		&i.Secret,
+		&i.Version,
+		&i.FailingSince,
+		&i.DisabledReason,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
+	)
+	return i, err
+}
+
 const setWebhookEndpointHealth = `-- name: SetWebhookEndpointHealth :exec
 UPDATE webhook_endpoints SET
     failing_since = $1,
@@ -581,7 +641,7 @@ UPDATE webhook_endpoints SET
     disabled_reason = CASE WHEN $4::boolean THEN NULL ELSE disabled_reason END,
     version = version + 1, updated_at = now()
 WHERE organisation_id = $5 AND id = $6
-RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at
+RETURNING organisation_id, id, url, description, event_types, enabled, secret, version, failing_since, disabled_reason, created_at, updated_at, previous_secret, previous_secret_expires_at
 `
 
 type UpdateWebhookEndpointParams struct {
@@ -617,6 +677,8 @@ func (q *Queries) UpdateWebhookEndpoint(ctx context.Context, arg UpdateWebhookEn
 		&i.DisabledReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }

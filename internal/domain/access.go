@@ -63,6 +63,7 @@ const (
 	OpCreateWebhookEndpoint Operation = "webhook_endpoint.create"
 	OpUpdateWebhookEndpoint Operation = "webhook_endpoint.update"
 	OpDeleteWebhookEndpoint Operation = "webhook_endpoint.delete"
+	OpRotateWebhookSecret   Operation = "webhook_endpoint.rotate_secret"
 	OpReadWebhooks          Operation = "webhook.read"
 	OpRetryWebhookDelivery  Operation = "webhook_delivery.retry"
 
@@ -136,6 +137,7 @@ var access = map[Operation]permission{
 	OpCreateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpUpdateWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
 	OpDeleteWebhookEndpoint: {scope.RoleAdmin, "manage webhooks"},
+	OpRotateWebhookSecret:   {scope.RoleAdmin, "manage webhooks"},
 	OpReadWebhooks:          {scope.RoleAdmin, "manage webhooks"},
 	OpRetryWebhookDelivery:  {scope.RoleAdmin, "manage webhooks"},
 

@@ -386,6 +386,11 @@ func endpoints() []endpoint {
 			_, c := withEndpoint(t, o)
 			return c
 		}},
+		{op: "POST " + orgs + "/webhook-endpoints/{endpointID}/rotate-secret", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
+			_, c := withEndpoint(t, o)
+			c.body = map[string]any{"overlap_seconds": 60}
+			return c
+		}},
 		{op: "GET " + orgs + "/webhook-endpoints/{endpointID}/deliveries", role: "admin", status: http.StatusOK, build: func(t *testing.T, o *org) call {
 			_, _, c := withDelivery(t, o)
 			delete(c.params, "deliveryID")

@@ -107,6 +107,8 @@ type (
 		FailingSince   *time.Time `json:"failing_since"`
 		Secret         string     `json:"secret"`
 		Version        int        `json:"version"`
+		// PreviousExpiresAt: until when a rotation's replaced secret still signs.
+		PreviousExpiresAt *time.Time `json:"previous_secret_expires_at"`
 	}
 	delivery struct {
 		ID            string     `json:"id"`

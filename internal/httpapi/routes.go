@@ -95,6 +95,7 @@ func (s *server) routes() http.Handler {
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}", s.getWebhookEndpoint)
 			r.With(s.allow(domain.OpUpdateWebhookEndpoint)).Patch("/webhook-endpoints/{endpointID}", s.updateWebhookEndpoint)
 			r.With(s.allow(domain.OpDeleteWebhookEndpoint)).Delete("/webhook-endpoints/{endpointID}", s.deleteWebhookEndpoint)
+			r.With(s.allow(domain.OpRotateWebhookSecret)).Post("/webhook-endpoints/{endpointID}/rotate-secret", s.rotateWebhookSecret)
 			r.With(s.allow(domain.OpReadWebhooks)).Get("/webhook-endpoints/{endpointID}/deliveries", s.listWebhookDeliveries)
 			r.With(s.allow(domain.OpRetryWebhookDelivery)).Post("/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry", s.retryWebhookDelivery)
 

@@ -120,3 +120,25 @@ func (s *server) retryWebhookDelivery(w http.ResponseWriter, r *http.Request) {
 		outbox.RetryWebhookDelivery{Meta: meta, EndpointID: endpointID, DeliveryID: deliveryID})
 	respond(s, w, r, rc, err, http.StatusAccepted, d, nil)
 }
+
+func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "endpointID", "webhook endpoint")
+	if !ok {
+		return
+	}
+	in, ok := decode[outbox.RotateSecretInput](w, r)
+	if !ok {
+		return
+	}
+	meta, ok := s.meta(w, r, false)
+	if !ok {
+		return
+	}
+	cmd, err := outbox.NewRotateWebhookSecret(meta, id, in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ep, rc, err := s.svc.RotateWebhookSecret(r.Context(), scopeFrom(r), cmd)
+	respond(s, w, r, rc, err, http.StatusOK, ep, endpointHeaders)
+}

@@ -50,16 +50,21 @@ type WebhookEndpoint struct {
 	DisabledReason *string `json:"disabled_reason"`
 	// FailingSince is the first failed attempt of the current run of failures.
 	FailingSince *time.Time `json:"failing_since"`
-	// Secret signs deliveries; it is set only in the answer to the creation.
-	Secret    string    `json:"secret,omitempty"`
-	Version   int32     `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// Secret signs deliveries; it is set only in the answer to the creation
+	// and to a rotation of the secret.
+	Secret string `json:"secret,omitempty"`
+	// PreviousSecretExpiresAt is when the secret the last rotation replaced
+	// stops signing deliveries beside the current one; nil when there is none.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	Version                 int32      `json:"version"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 func endpointFromRow(r db.WebhookEndpoint) WebhookEndpoint {
 	return WebhookEndpoint{ID: r.ID, URL: r.Url, Description: r.Description, EventTypes: r.EventTypes,
-		Enabled: r.Enabled, DisabledReason: r.DisabledReason, FailingSince: r.FailingSince, Version: r.Version,
+		Enabled: r.Enabled, DisabledReason: r.DisabledReason, FailingSince: r.FailingSince,
+		PreviousSecretExpiresAt: r.PreviousSecretExpiresAt, Version: r.Version,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
@@ -267,6 +272,76 @@ func (s *Outbox) DeleteWebhookEndpoint(ctx context.Context, sc scope.Scope, cmd 
 		}
 		return endpointFromRow(row), nil, nil
 	})
+}
+
+// Rotation overlaps, in seconds: how long the replaced secret keeps signing
+// deliveries beside the new one.
+const (
+	DefaultRotationOverlap = 86400  // a day
+	MaxRotationOverlap     = 604800 // a week
+)
+
+// RotateSecretInput is the optional body of a rotation.
+type RotateSecretInput struct {
+	OverlapSeconds *int64 `json:"overlap_seconds"`
+}
+
+// RotateWebhookSecret gives an endpoint a new signing secret. For Overlap after
+// the command is issued, deliveries are signed with the new secret and the one
+// it replaced, so the receiver can switch at its own pace; an Overlap of 0 ends
+// the old secret at once. Rotating again during an overlap ends the earlier
+// one: only the secret just replaced keeps signing.
+type RotateWebhookSecret struct {
+	command.Meta `json:"-"`
+	EndpointID   uuid.UUID `json:"endpoint_id"`
+	// OverlapSeconds is recorded in seconds, as the request gave it.
+	OverlapSeconds int64 `json:"overlap_seconds"`
+}
+
+// NewRotateWebhookSecret validates in; the overlap defaults to a day.
+func NewRotateWebhookSecret(meta command.Meta, id uuid.UUID, in RotateSecretInput) (RotateWebhookSecret, error) {
+	cmd := RotateWebhookSecret{Meta: meta, EndpointID: id, OverlapSeconds: DefaultRotationOverlap}
+	if in.OverlapSeconds != nil {
+		cmd.OverlapSeconds = *in.OverlapSeconds
+		if cmd.OverlapSeconds < 0 || cmd.OverlapSeconds > MaxRotationOverlap {
+			return cmd, domain.Invalid("overlap_seconds", "out_of_range",
+				fmt.Sprintf("overlap_seconds must be between 0 and %d (a week)", MaxRotationOverlap))
+		}
+	}
+	return cmd, nil
+}
+
+// RotateWebhookSecret handles RotateWebhookSecret. The answer carries the new
+// secret, shown this once as at creation: a replay answers the same endpoint
+// without it.
+func (s *Outbox) RotateWebhookSecret(ctx context.Context, sc scope.Scope, cmd RotateWebhookSecret) (WebhookEndpoint, command.Receipt, error) {
+	var secret string
+	ep, rc, err := command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpRotateWebhookSecret, cmd, func(q *db.Queries) (WebhookEndpoint, []domain.Event, error) {
+		cur, err := q.GetWebhookEndpointForUpdate(ctx, db.GetWebhookEndpointForUpdateParams{OrganisationID: sc.OrganisationID, ID: cmd.EndpointID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return WebhookEndpoint{}, nil, domain.NotFound("webhook endpoint")
+		}
+		if err != nil {
+			return WebhookEndpoint{}, nil, fmt.Errorf("load webhook endpoint: %w", err)
+		}
+		if err := cmd.Meta.CheckVersion(cur.Version); err != nil {
+			return WebhookEndpoint{}, nil, err
+		}
+		p := db.RotateWebhookEndpointSecretParams{OrganisationID: sc.OrganisationID, ID: cur.ID,
+			Secret: webhook.NewSecret(), Now: cmd.IssuedAt}
+		if cmd.OverlapSeconds > 0 {
+			until := cmd.IssuedAt.Add(time.Duration(cmd.OverlapSeconds) * time.Second)
+			p.PreviousSecret, p.PreviousSecretExpiresAt = &cur.Secret, &until
+		}
+		row, err := q.RotateWebhookEndpointSecret(ctx, p)
+		if err != nil {
+			return WebhookEndpoint{}, nil, fmt.Errorf("rotate webhook endpoint secret: %w", err)
+		}
+		secret = p.Secret
+		return endpointFromRow(row), nil, nil
+	})
+	ep.Secret = secret
+	return ep, rc, err
 }
 
 func getEndpoint(ctx context.Context, q *db.Queries, sc scope.Scope, id uuid.UUID) (db.WebhookEndpoint, error) {

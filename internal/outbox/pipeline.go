@@ -153,6 +153,10 @@ func (s *Outbox) PrepareDelivery(ctx context.Context, organisationID, deliveryID
 		}
 		out = OutgoingDelivery{Delivery: webhook.Delivery{URL: ep.Url, Secret: ep.Secret, EventID: ev.ID.String(),
 			EventType: ev.Type, DeliveryID: d.ID.String(), Body: body}, EndpointID: ep.ID, Attempt: d.Attempts + 1}
+		if ep.PreviousSecret != nil && ep.PreviousSecretExpiresAt != nil {
+			// The sender decides at signing time whether the overlap still lasts.
+			out.PreviousSecret, out.PreviousUntil = *ep.PreviousSecret, *ep.PreviousSecretExpiresAt
+		}
 		return nil
 	})
 	if err != nil {

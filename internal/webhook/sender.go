@@ -57,6 +57,20 @@ type Delivery struct {
 	EventType  string
 	DeliveryID string
 	Body       []byte
+	// PreviousSecret, when set, is the secret a rotation replaced: it signs
+	// too, beside Secret, while the attempt is made before PreviousUntil.
+	PreviousSecret string
+	PreviousUntil  time.Time
+}
+
+// Signature is the Vacancy-Signature header of d sent at t: signed with the
+// endpoint's secret and, while a rotation's overlap lasts (t before
+// PreviousUntil), with the secret it replaced as well.
+func (d Delivery) Signature(t time.Time) string {
+	if d.PreviousSecret != "" && t.Before(d.PreviousUntil) {
+		return SignAll(t, d.Body, d.Secret, d.PreviousSecret)
+	}
+	return Sign(d.Secret, t, d.Body)
 }
 
 // Result is how an attempt went. It succeeded when Err is empty and StatusCode is
@@ -91,7 +105,7 @@ func (s *Sender) Send(ctx context.Context, d Delivery) Result {
 	req.Header.Set(EventIDHeader, d.EventID)
 	req.Header.Set(EventTypeHeader, d.EventType)
 	req.Header.Set(DeliveryIDHeader, d.DeliveryID)
-	req.Header.Set(SignatureHeader, Sign(d.Secret, time.Now(), d.Body))
+	req.Header.Set(SignatureHeader, d.Signature(time.Now()))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return Result{Latency: time.Since(start), Err: describe(err, s.timeout)}

@@ -39,6 +39,12 @@ func Sign(secret string, t time.Time, body []byte) string {
 	return public.Sign(body, secret, t)
 }
 
+// SignAll is Sign with one v1 entry per secret, in the order given (a
+// rotation's overlap: the new secret, then the one it replaced).
+func SignAll(t time.Time, body []byte, secrets ...string) string {
+	return public.SignAll(body, t, secrets...)
+}
+
 // Verify is the public package's Verify in this package's argument order, for
 // the server's own end-to-end tests. Receivers import
 // github.com/vacancy-dev/vacancy/webhook instead.

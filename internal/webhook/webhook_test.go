@@ -253,3 +253,42 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("a wait is capped at a day, got %v", d)
 	}
 }
+
+// TestDeliverySignatureDuringRotation: before the previous secret's end a
+// delivery carries two v1 signatures, the new secret's and the previous one's,
+// each verifying with its own secret; from the end on, only the new secret's.
+func TestDeliverySignatureDuringRotation(t *testing.T) {
+	t.Parallel()
+	newSecret, oldSecret := webhook.NewSecret(), webhook.NewSecret()
+	until := time.Unix(1_800_000_000, 0)
+	d := webhook.Delivery{Secret: newSecret, PreviousSecret: oldSecret, PreviousUntil: until, Body: []byte(`{"a":1}`)}
+	cases := []struct {
+		name    string
+		at      time.Time
+		entries int
+	}{
+		{"a second before the end", until.Add(-time.Second), 2},
+		{"at the end", until, 1},
+		{"after the end", until.Add(time.Hour), 1},
+	}
+	for _, c := range cases {
+		header := d.Signature(c.at)
+		if n := strings.Count(header, "v1="); n != c.entries {
+			t.Errorf("%s: want %d v1 entries, got %q", c.name, c.entries, header)
+			continue
+		}
+		if err := webhook.Verify(newSecret, header, d.Body, 0); err != nil {
+			t.Errorf("%s: the new secret must verify: %v", c.name, err)
+		}
+		err := webhook.Verify(oldSecret, header, d.Body, 0)
+		if c.entries == 2 && err != nil {
+			t.Errorf("%s: the previous secret must verify during the overlap: %v", c.name, err)
+		}
+		if c.entries == 1 && err == nil {
+			t.Errorf("%s: the previous secret must no longer verify", c.name)
+		}
+	}
+	if got := (webhook.Delivery{Secret: newSecret, Body: d.Body}).Signature(until); strings.Count(got, "v1=") != 1 {
+		t.Errorf("without a previous secret there is one signature, got %q", got)
+	}
+}

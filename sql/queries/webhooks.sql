@@ -25,6 +25,17 @@ UPDATE webhook_endpoints SET
 WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
 
+-- name: RotateWebhookEndpointSecret :one
+-- A new signing secret; the replaced one, when given, keeps signing until
+-- previous_secret_expires_at. The time is a parameter, not now(), for Citus.
+UPDATE webhook_endpoints SET
+    secret = sqlc.arg(secret),
+    previous_secret = sqlc.narg(previous_secret),
+    previous_secret_expires_at = sqlc.narg(previous_secret_expires_at),
+    version = version + 1, updated_at = sqlc.arg(now)
+WHERE organisation_id = sqlc.arg(organisation_id) AND id = sqlc.arg(id)
+RETURNING *;
+
 -- name: DeleteWebhookEndpoint :one
 DELETE FROM webhook_endpoints WHERE organisation_id = @organisation_id AND id = @id
 RETURNING *;
