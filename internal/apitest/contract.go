@@ -53,6 +53,11 @@ type Contract struct {
 	// webhooks are the requests the server sends to receivers, by event type
 	// (the document's webhooks section).
 	webhooks map[string]*v3.PathItem
+	// standaloneMu serialises ValidateWebhook and ValidateEvent: libopenapi
+	// renders a path item or schema handed to it (rather than one of the
+	// document's paths) without a lock of its own, and two webhook receivers
+	// validating at once raced in it.
+	standaloneMu sync.Mutex
 	// event is the schema of one event (components/schemas/Event), which the
 	// event stream's frames carry; eventOpts validate it as strictly as a response.
 	event     *base.Schema
@@ -181,7 +186,9 @@ func (c *Contract) ValidateWebhook(r *http.Request) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
+	c.standaloneMu.Lock()
 	_, errs := c.validator.ValidateHttpRequestSyncWithPathItem(r, item, r.URL.Path)
+	c.standaloneMu.Unlock()
 	out := describe(errs)
 	var ev struct{ Type string }
 	if json.Unmarshal(body, &ev) == nil && ev.Type != typ {
@@ -198,6 +205,8 @@ func (c *Contract) ValidateEvent(data []byte) []string {
 	resp := &http.Response{StatusCode: http.StatusOK, Request: req,
 		Header: http.Header{"Content-Type": []string{"application/json"}},
 		Body:   io.NopCloser(bytes.NewReader(data))}
+	c.standaloneMu.Lock()
+	defer c.standaloneMu.Unlock()
 	_, errs := responses.ValidateResponseSchema(&responses.ValidateResponseSchemaInput{
 		Request: req, Response: resp, Schema: c.event, Version: 3.1, Options: c.eventOpts})
 	return describe(errs)
