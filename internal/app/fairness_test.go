@@ -125,6 +125,9 @@ func TestReadyzIsCachedAndKeepsDetailPrivate(t *testing.T) {
 		t.Errorf("50 probes within a second took %v connections from the pool: each one ran its own check", n)
 	}
 
+	if testenv.Citus(t) {
+		t.Skip("the rest not run on Citus: migrating down is refused on a distributed schema")
+	}
 	if err := dbmigrate.Down(env.URL, 1); err != nil {
 		t.Fatal(err)
 	}
