@@ -69,10 +69,11 @@ var loadStatements = []string{
 	        (check_in - 30)::timestamptz, (check_in - 30)::timestamptz
 	 FROM gb`,
 	`INSERT INTO booking_items (organisation_id, id, booking_id, position, item_id, date_range, nights, nightly_price,
-	                            room_total, addons_total, total, status, hold_expires_at)
-	 SELECT $1, gen_random_uuid(), gb.booking_id, 0, item_id, daterange(check_in, check_in + nights), nights, 10000,
-	        10000 * nights, 0, 10000 * nights, gb.status, b.expires_at
-	 FROM gb JOIN bookings b ON b.organisation_id = $1 AND b.id = gb.booking_id`,
+	                            room_total, addons_total, total, status, hold_expires_at, property_id)
+	 SELECT $1, gen_random_uuid(), gb.booking_id, 0, gb.item_id, daterange(check_in, check_in + nights), nights, 10000,
+	        10000 * nights, 0, 10000 * nights, gb.status, b.expires_at, it.property_id
+	 FROM gb JOIN bookings b ON b.organisation_id = $1 AND b.id = gb.booking_id
+	 JOIN items it ON it.organisation_id = $1 AND it.id = gb.item_id`,
 	`INSERT INTO occupancies (organisation_id, id, unit_id, item_id, date_range, booking_id, booking_item_id, status, hold_expires_at)
 	 SELECT bi.organisation_id, gen_random_uuid(), u.id, bi.item_id, bi.date_range, bi.booking_id, bi.id, bi.status, bi.hold_expires_at
 	 FROM booking_items bi JOIN units u ON u.organisation_id = bi.organisation_id AND u.item_id = bi.item_id
