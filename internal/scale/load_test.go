@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,7 +126,11 @@ func load(t *testing.T) loaded {
 		org, key = createOrganisation(t, url)
 		started := time.Now()
 		for _, s := range loadStatements {
-			if _, err := db.Exec(ctx, s, org); err != nil {
+			var args []any
+			if strings.Contains(s, "$1") {
+				args = append(args, org)
+			}
+			if _, err := db.Exec(ctx, s, args...); err != nil {
 				t.Fatalf("load: %v\n%s", err, s)
 			}
 		}
