@@ -16,6 +16,12 @@ import (
 // instance at once and notifies the others (stream.KeysChannel), which Forget it.
 const RecheckInterval = time.Minute
 
+// AuthCacheTTL is how long Authenticate answers a request from this instance's
+// last successful check of the same key instead of asking the database: the
+// longest a key revoked through another instance may still work here (one
+// revoked through this instance is forgotten at once).
+const AuthCacheTTL = time.Second
+
 // maxCredentials bounds the cache; past it, the oldest checks are dropped (the
 // next Recheck of such a key asks the database).
 const maxCredentials = 10_000
@@ -50,11 +56,12 @@ func (c *credentials) remember(prefix string, sum [sha256.Size]byte, p Principal
 	c.m[prefix] = credential{sum: sum, principal: p, checked: now}
 }
 
-func (c *credentials) lookup(prefix string, sum [sha256.Size]byte, now time.Time) (Principal, bool) {
+// lookup answers from a check of the same key younger than ttl.
+func (c *credentials) lookup(prefix string, sum [sha256.Size]byte, now time.Time, ttl time.Duration) (Principal, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[prefix]
-	if !ok || now.Sub(e.checked) >= RecheckInterval || subtle.ConstantTimeCompare(e.sum[:], sum[:]) != 1 {
+	if !ok || now.Sub(e.checked) >= ttl || subtle.ConstantTimeCompare(e.sum[:], sum[:]) != 1 {
 		return Principal{}, false
 	}
 	return e.principal, true
@@ -88,8 +95,8 @@ func (s *Registry) Recheck(ctx context.Context, key string) (Principal, error) {
 	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
-	if p, ok := s.creds.lookup(prefix, sha256.Sum256([]byte(key)), time.Now()); ok {
+	if p, ok := s.creds.lookup(prefix, sha256.Sum256([]byte(key)), time.Now(), RecheckInterval); ok {
 		return p, nil
 	}
-	return s.Authenticate(ctx, key)
+	return s.check(ctx, key)
 }

@@ -1,0 +1,87 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vacancy-dev/vacancy/internal/scope"
+	"github.com/vacancy-dev/vacancy/internal/service"
+	"github.com/vacancy-dev/vacancy/internal/tenancy"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
+)
+
+// keyLookups counts the API-key lookups a pool runs.
+type keyLookups struct{ n atomic.Int64 }
+
+func (c *keyLookups) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(d.SQL, "-- name: APIKeyCredentialsByPrefix") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+func (c *keyLookups) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestAuthenticationIsCachedForASecond: an instance answers a key it checked
+// less than tenancy.AuthCacheTTL ago from memory, without a query; a key
+// revoked through this instance is refused at once, and one revoked through
+// another instance (whose notification this one may never hear) stops working
+// here once AuthCacheTTL has passed.
+func TestAuthenticationIsCachedForASecond(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	sc, _ := env.Organisation(t, "cached")
+	var lookups keyLookups
+	d, err := scope.Open(context.Background(), env.URL, scope.Config{MaxConns: 4, Tracer: &lookups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	here, there := service.New(d, service.Config{}), service.New(env.DB, service.Config{})
+	ctx := context.Background()
+
+	key, err := createKey(t, there, sc, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := here.Authenticate(ctx, key.Key); err != nil {
+			t.Fatalf("a valid key: %v", err)
+		}
+	}
+	if n := lookups.n.Load(); n != 1 {
+		t.Errorf("20 requests with one key within a second looked it up %d times, want 1", n)
+	}
+	if _, err := here.Authenticate(ctx, key.Key[:len(key.Key)-1]+"x"); !errors.Is(err, tenancy.ErrUnauthenticated) {
+		t.Errorf("a wrong secret with a cached key's prefix must be refused, got %v", err)
+	}
+
+	// Revoked through another instance: refused here once AuthCacheTTL has passed.
+	if _, _, err := there.RevokeAPIKey(ctx, sc, tenancy.RevokeAPIKey{Meta: meta(t, "", sc.ActorID), KeyID: key.ID}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(tenancy.AuthCacheTTL + 100*time.Millisecond)
+	if _, err := here.Authenticate(ctx, key.Key); !errors.Is(err, tenancy.ErrUnauthenticated) {
+		t.Fatalf("a key revoked elsewhere must be refused after %s, got %v", tenancy.AuthCacheTTL, err)
+	}
+
+	// Revoked through this instance: refused at once.
+	other, err := createKey(t, there, sc, "writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Authenticate(ctx, other.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := here.RevokeAPIKey(ctx, sc, tenancy.RevokeAPIKey{Meta: meta(t, "", sc.ActorID), KeyID: other.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Authenticate(ctx, other.Key); !errors.Is(err, tenancy.ErrUnauthenticated) {
+		t.Fatalf("a key revoked through this instance must be refused at once, got %v", err)
+	}
+}
