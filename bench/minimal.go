@@ -62,7 +62,13 @@ WHERE u.organisation_id = $1 AND u.item_id = $3 AND u.status = 'active'
                     AND o.date_range && daterange($4, $5)
                     AND (o.status <> 'unpaid' OR o.hold_expires_at > now()))
 LIMIT 1`
-	minimalInsertEvent = `INSERT INTO events (organisation_id, id, type, data) VALUES ($1, $2, 'booking.created', $3)`
+	// The event takes the organisation's next feed position in the same
+	// statement (the schema requires one; see docs/scaling.md).
+	minimalInsertEvent = `WITH p AS (
+    INSERT INTO event_positions (organisation_id, last_position) VALUES ($1, 1)
+    ON CONFLICT (organisation_id) DO UPDATE SET last_position = event_positions.last_position + 1
+    RETURNING last_position)
+INSERT INTO events (organisation_id, id, type, data, position) SELECT $1, $2, 'booking.created', $3, p.last_position FROM p`
 )
 
 // openMinimal opens the minimal floors' pool: the superuser URL, uuids in
