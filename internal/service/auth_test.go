@@ -57,7 +57,11 @@ func TestAuthenticationIsCachedForASecond(t *testing.T) {
 	if n := lookups.n.Load(); n != 1 {
 		t.Errorf("20 requests with one key within a second looked it up %d times, want 1", n)
 	}
-	if _, err := here.Authenticate(ctx, key.Key[:len(key.Key)-1]+"x"); !errors.Is(err, tenancy.ErrUnauthenticated) {
+	wrong := key.Key[:len(key.Key)-1] + "x"
+	if strings.HasSuffix(key.Key, "x") {
+		wrong = key.Key[:len(key.Key)-1] + "y"
+	}
+	if _, err := here.Authenticate(ctx, wrong); !errors.Is(err, tenancy.ErrUnauthenticated) {
 		t.Errorf("a wrong secret with a cached key's prefix must be refused, got %v", err)
 	}
 
