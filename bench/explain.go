@@ -6,11 +6,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vacancy-dev/vacancy/internal/pgtest"
 	"github.com/vacancy-dev/vacancy/internal/scope"
 )
 
@@ -109,7 +109,7 @@ func explain(ctx context.Context, url, dataset, name string, c call, orgID uuid.
 	}
 	lits := make([]string, len(c.args))
 	for i, a := range c.args {
-		if lits[i], err = literal(a); err != nil {
+		if lits[i], err = pgtest.Literal(a); err != nil {
 			return p, fmt.Errorf("explain %s: %w", name, err)
 		}
 	}
@@ -123,35 +123,6 @@ func explain(ctx context.Context, url, dataset, name string, c call, orgID uuid.
 		return p, fmt.Errorf("explain generic %s: %w", name, err)
 	}
 	return p, nil
-}
-
-// literal renders a query argument of the types the captured queries use as SQL.
-func literal(a any) (string, error) {
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	switch v := a.(type) {
-	case nil:
-		return "NULL", nil
-	case *uuid.UUID:
-		if v == nil {
-			return "NULL", nil
-		}
-		return quote(v.String()), nil
-	case uuid.UUID:
-		return quote(v.String()), nil
-	case []uuid.UUID:
-		s := make([]string, len(v))
-		for i, id := range v {
-			s[i] = id.String()
-		}
-		return quote("{"+strings.Join(s, ",")+"}") + "::uuid[]", nil
-	case int32, int64, int, float64, bool:
-		return fmt.Sprint(v), nil
-	case string:
-		return quote(v), nil
-	case time.Time:
-		return quote(v.Format(time.RFC3339Nano)), nil
-	}
-	return "", fmt.Errorf("no SQL literal for %T", a)
 }
 
 // explainMinimal runs EXPLAIN (ANALYZE, BUFFERS) of the minimal availability

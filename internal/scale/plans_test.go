@@ -136,7 +136,7 @@ func explainGeneric(ctx context.Context, t *testing.T, url string, org uuid.UUID
 	}
 	lits := make([]string, len(args))
 	for i, a := range args {
-		if lits[i], err = literal(a); err != nil {
+		if lits[i], err = pgtest.Literal(a); err != nil {
 			return "", 0, err
 		}
 	}
@@ -156,28 +156,6 @@ func explainGeneric(ctx context.Context, t *testing.T, url string, org uuid.UUID
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(lines, "\n"), runs[len(runs)/2], err
-}
-
-func literal(a any) (string, error) {
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	switch v := a.(type) {
-	case nil:
-		return "NULL", nil
-	case *uuid.UUID:
-		if v == nil {
-			return "NULL", nil
-		}
-		return quote(v.String()), nil
-	case uuid.UUID:
-		return quote(v.String()), nil
-	case int32, int64, int:
-		return fmt.Sprint(v), nil
-	case string:
-		return quote(v), nil
-	case time.Time:
-		return quote(v.Format(time.RFC3339Nano)), nil
-	}
-	return "", fmt.Errorf("no SQL literal for %T", a)
 }
 
 var (
