@@ -95,8 +95,9 @@ type Executor struct {
 }
 
 // Publisher writes a command's events (and whatever they fan out to) in the
-// command's transaction. internal/outbox provides it.
-type Publisher func(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error
+// command's transaction, sending with (the command's own last statements) in
+// its first round trip. internal/outbox provides it.
+type Publisher func(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event, with ...db.Call) error
 
 // Option configures an Executor.
 type Option func(*Executor)
@@ -124,14 +125,20 @@ func NewExecutor(d *scope.DB, publish Publisher, opts ...Option) *Executor {
 // Logger is the executor's logger, for services that log beside their commands.
 func (e *Executor) Logger() *slog.Logger { return e.log }
 
-// Run runs one command exactly once per (organisation, actor, command id):
+// Run runs one command exactly once per (organisation, actor, command id), in
+// one scoped transaction that claims the key, runs fn, records the outcome and
+// writes fn's events, so that a command's effects, its record and its events
+// commit together or not at all:
 //
-//  1. claim the key in a short transaction of its own (or learn it is done, in use,
-//     or reused for a different command);
-//  2. run fn in one scoped transaction that also records the outcome, so a command's
-//     effects and its record commit together or not at all;
-//  3. on a domain error, record that outcome instead (the effects rolled back);
-//     on any other error, release the claim so a retry runs again.
+//  1. take the key's transaction lock without waiting (another request running
+//     the same key now gets idempotency_key_in_use at once), then claim it, or
+//     learn that it is done (replay) or reused for a different command;
+//  2. run fn, record the outcome and publish the events, the record travelling
+//     with the publication's first round trip;
+//  3. on a domain error, roll all of it back and record that outcome in a short
+//     transaction of its own; on any other error, roll back and record nothing,
+//     so a retry runs again. A crashed executor's claim dies with its
+//     transaction: no key outlives the request that held it.
 //
 // fields is the command without Meta; its JSON, with the type, is the fingerprint
 // that tells a retry from a different request under the same key.
@@ -151,10 +158,24 @@ func RunJobs[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta,
 // repeated for a retry, such as resolving a webhook URL's host: it runs after
 // the claim and before the transaction, and its domain error is the command's
 // recorded outcome, so a retry with the same key replays it instead of asking
-// the network again (and perhaps hearing another answer).
+// the network again (and perhaps hearing another answer). Because the check runs
+// outside the transaction, the claim is committed first in a short transaction
+// of its own, with a lease (see leaseFor) in case the executor dies.
 func RunChecked[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
 	check func(ctx context.Context) error, fn func(q *db.Queries) (T, []domain.Event, error)) (T, Receipt, error) {
 	return run(ctx, s, sc, meta, op, fields, check, func(q *db.Queries, _ scope.Enqueue) (T, []domain.Event, error) { return fn(q) })
+}
+
+// execution is one run of a command: what every step of it needs to know.
+type execution struct {
+	s       *Executor
+	sc      scope.Scope
+	meta    Meta
+	typ     string
+	fp      []byte
+	claim   uuid.UUID
+	key     db.GetCommandParams
+	started time.Time
 }
 
 func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
@@ -164,7 +185,8 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 		return zero, Receipt{}, err
 	}
 	typ := string(op)
-	started := time.Now()
+	x := execution{s: s, sc: sc, meta: meta, typ: typ, claim: uuid.Must(uuid.NewV7()), started: time.Now(),
+		key: db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}}
 	ctx, span := s.startSpan(ctx, typ, meta.ID)
 	defer span.End()
 	receipt := Receipt{CommandID: meta.ID}
@@ -172,47 +194,28 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 	if err != nil {
 		return zero, receipt, err
 	}
-	claim := uuid.Must(uuid.NewV7())
-	key := db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}
+	x.fp = fp
 
 	var prior *db.GetCommandRow
-	err = s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
-			OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Type: typ,
-			Fingerprint: fp, Claim: claim, LeaseSeconds: leaseFor(ctx).Seconds(),
-		})
-		if errors.Is(err, pgx.ErrNoRows) {
-			row, err := q.GetCommand(ctx, key)
-			if err != nil {
-				return fmt.Errorf("read command %s: %w", meta.ID, err)
-			}
-			prior = &row
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claim command %s: %w", meta.ID, err)
-		}
-		return nil
-	})
-	if err != nil {
-		// The claim may have committed even though we did not hear so (the request
-		// was cancelled while COMMIT was on its way): free it for the retry.
-		s.release(ctx, sc, meta, claim)
-		s.observe(ctx, typ, meta.ID, "error", false, time.Since(started))
-		return zero, receipt, err
-	}
-	if prior != nil {
-		v, rc, err := replay[T](prior, typ, fp, receipt)
-		s.observe(ctx, typ, meta.ID, outcomeOf(err), rc.Replayed, time.Since(started))
-		return v, rc, err
-	}
-
-	var result T
 	if check != nil {
-		err = check(ctx)
+		if prior, err = x.claimAlone(ctx); err != nil {
+			s.observe(ctx, typ, meta.ID, "error", false, time.Since(x.started))
+			return zero, receipt, err
+		}
+		if prior == nil {
+			err = check(ctx)
+		}
 	}
-	if err == nil {
+	var result T
+	if prior == nil && err == nil {
 		err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
+			if check == nil {
+				p, err := x.claimIn(ctx, q, 0)
+				if err != nil || p != nil {
+					prior = p
+					return err
+				}
+			}
 			var events []domain.Event
 			var err error
 			result, events, err = fn(q, enqueue)
@@ -223,16 +226,16 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 			if err != nil {
 				return fmt.Errorf("encode %s result: %w", typ, err)
 			}
-			if err := finish(ctx, q, key, claim, "ok", body, time.Since(started)); err != nil {
-				return err
-			}
 			// Publishing last: it takes the organisation's event-position lock, which
-			// the transaction holds until it commits (see outbox.Publish).
-			if len(events) > 0 {
-				return s.publish(ctx, q, sc, enqueue, meta.ID, events)
-			}
-			return nil
+			// the transaction holds until it commits (see outbox.Publish). The
+			// record travels in publication's first round trip.
+			return s.publish(ctx, q, sc, enqueue, meta.ID, events, x.finish(ctx, "ok", body))
 		})
+	}
+	if prior != nil {
+		v, rc, err := replay[T](prior, typ, fp, receipt)
+		s.observe(ctx, typ, meta.ID, outcomeOf(err), rc.Replayed, time.Since(x.started))
+		return v, rc, err
 	}
 	outcome := "ok"
 	if err != nil {
@@ -240,27 +243,127 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 		if derr, ok := domain.AsError(err); ok {
 			outcome = string(derr.Kind)
 			if derr.Code == domain.CodeKeyInUse {
-				// Our claim was taken over; the other executor records the outcome.
-				s.observe(ctx, typ, meta.ID, outcome, false, time.Since(started))
+				// Another executor has the key; it records the outcome.
+				s.observe(ctx, typ, meta.ID, outcome, false, time.Since(x.started))
 				return zero, receipt, err
 			}
-			body, merr := json.Marshal(derr)
-			if merr == nil {
-				merr = s.db.Tx(ctx, sc, func(q *db.Queries) error { return finish(ctx, q, key, claim, outcome, body, time.Since(started)) })
-			}
-			if merr != nil {
-				s.log.WarnContext(ctx, "record command outcome", "command_id", meta.ID, "err", merr)
-			}
+			x.record(ctx, outcome, derr, check != nil)
 		} else {
-			// Unknown outcome (database gone, deadline passed): the transaction rolled
-			// back, or committed with the command finished, so free the key and let
-			// the client retry with it.
-			s.release(ctx, sc, meta, claim)
+			if check != nil {
+				// Unknown outcome (database gone, deadline passed): the transaction
+				// rolled back, or committed with the command finished, so free the
+				// committed claim and let the client retry with the key.
+				x.release(ctx)
+			}
 			err = fmt.Errorf("%s %s: %w", typ, meta.ID, err)
 		}
 	}
-	s.observe(ctx, typ, meta.ID, outcome, false, time.Since(started))
+	s.observe(ctx, typ, meta.ID, outcome, false, time.Since(x.started))
 	return result, receipt, err
+}
+
+// claimIn takes the command's key in q's transaction: its lock, without
+// waiting (a command running under the key now answers in use), then its row,
+// held for lease once committed (0 when the claim commits only with the
+// outcome). A prior outcome, or another's committed claim still running, comes
+// back as prior.
+func (x execution) claimIn(ctx context.Context, q *db.Queries, lease time.Duration) (*db.GetCommandRow, error) {
+	locked, err := q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
+	if err != nil {
+		return nil, fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
+	}
+	if !locked {
+		e := domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+		e.RetryAfter = time.Second
+		return nil, e
+	}
+	_, err = q.ClaimCommand(ctx, db.ClaimCommandParams{
+		OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Type: x.typ,
+		Fingerprint: x.fp, Claim: x.claim, LeaseSeconds: lease.Seconds(),
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		row, err := q.GetCommand(ctx, x.key)
+		if err != nil {
+			return nil, fmt.Errorf("read command %s: %w", x.meta.ID, err)
+		}
+		return &row, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim command %s: %w", x.meta.ID, err)
+	}
+	return nil, nil
+}
+
+// claimAlone commits the command's claim in a short transaction of its own,
+// with a lease, for a command that must do work outside its transaction.
+func (x execution) claimAlone(ctx context.Context) (*db.GetCommandRow, error) {
+	var prior *db.GetCommandRow
+	err := x.s.db.Tx(ctx, x.sc, func(q *db.Queries) error {
+		var err error
+		prior, err = x.claimIn(ctx, q, leaseFor(ctx))
+		return err
+	})
+	if err != nil {
+		if _, ok := domain.AsError(err); !ok {
+			// The claim may have committed even though we did not hear so (the
+			// request was cancelled while COMMIT was on its way): free it.
+			x.release(ctx)
+		}
+		return nil, err
+	}
+	return prior, nil
+}
+
+// finish is the statement that records the claimed command's outcome, as a
+// call of a pipeline; took is how long the executor has been at it, claim
+// included. It fails with idempotency_key_in_use when the claim is no longer
+// ours (a lapsed lease taken over).
+func (x execution) finish(ctx context.Context, outcome string, body []byte) db.Call {
+	params := db.FinishCommandParams{
+		OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID, Claim: x.claim,
+		Outcome: &outcome, Result: body, DurationMs: float64(time.Since(x.started).Microseconds()) / 1000,
+	}
+	return func(q *db.Queries) error {
+		n, err := q.FinishCommand(ctx, params)
+		if err != nil {
+			return fmt.Errorf("finish command %s: %w", x.key.ID, err)
+		}
+		if n == 0 {
+			return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
+		}
+		return nil
+	}
+}
+
+// record stores a domain error as the command's outcome, after its transaction
+// rolled back: in one round trip, the claim (again, unless it was committed
+// before) and the outcome. A request that took the key in between keeps it,
+// and its outcome is the one recorded. Best effort: a failure is logged.
+func (x execution) record(ctx context.Context, outcome string, derr *domain.Error, claimed bool) {
+	body, err := json.Marshal(derr)
+	if err == nil {
+		err = x.s.db.Tx(ctx, x.sc, func(q *db.Queries) error {
+			var calls []db.Call
+			if !claimed {
+				calls = append(calls, func(q *db.Queries) error {
+					_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
+						OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Type: x.typ,
+						Fingerprint: x.fp, Claim: x.claim, LeaseSeconds: 0})
+					if errors.Is(err, pgx.ErrNoRows) {
+						return nil // taken in between: finish changes nothing
+					}
+					return err
+				})
+			}
+			return q.Pipeline(ctx, append(calls, x.finish(ctx, outcome, body))...)
+		})
+	}
+	if derr, ok := domain.AsError(err); ok && derr.Code == domain.CodeKeyInUse {
+		return
+	}
+	if err != nil {
+		x.s.log.WarnContext(ctx, "record command outcome", "command_id", x.meta.ID, "err", err)
+	}
 }
 
 // outcomeOf names an error as the command log and metrics do: ok, the kind of
@@ -275,37 +378,22 @@ func outcomeOf(err error) string {
 	return "error"
 }
 
-// release gives up a claim that is still running under our claim id, so a retry
-// with the key executes at once. It deletes nothing when the claim never
-// committed, or when the command finished (its commit went through after all).
-// It is best effort, bounded by scope.CleanupContext (against a hung database it
-// must not outlive the request); a claim it cannot release lapses with its lease.
-func (s *Executor) release(ctx context.Context, sc scope.Scope, meta Meta, claim uuid.UUID) {
+// release gives up a committed claim that is still running under our claim id,
+// so a retry with the key executes at once. It deletes nothing when the claim
+// never committed, or when the command finished (its commit went through after
+// all). It is best effort, bounded by scope.CleanupContext (against a hung
+// database it must not outlive the request); a claim it cannot release lapses
+// with its lease.
+func (x execution) release(ctx context.Context) {
 	rctx, cancel := scope.CleanupContext(ctx)
 	defer cancel()
-	err := s.db.Tx(rctx, sc, func(q *db.Queries) error {
+	err := x.s.db.Tx(rctx, x.sc, func(q *db.Queries) error {
 		return q.ReleaseCommand(rctx, db.ReleaseCommandParams{
-			OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID, Claim: claim})
+			OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Claim: x.claim})
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "release command claim", "command_id", meta.ID, "err", err)
+		x.s.log.WarnContext(ctx, "release command claim", "command_id", x.meta.ID, "err", err)
 	}
-}
-
-// finish records a claimed command's outcome; took is how long the executor has
-// been at it, claim included.
-func finish(ctx context.Context, q *db.Queries, key db.GetCommandParams, claim uuid.UUID, outcome string, body []byte, took time.Duration) error {
-	n, err := q.FinishCommand(ctx, db.FinishCommandParams{
-		OrganisationID: key.OrganisationID, ActorID: key.ActorID, ID: key.ID, Claim: claim,
-		Outcome: &outcome, Result: body, DurationMs: float64(took.Microseconds()) / 1000,
-	})
-	if err != nil {
-		return fmt.Errorf("finish command %s: %w", key.ID, err)
-	}
-	if n == 0 {
-		return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
-	}
-	return nil
 }
 
 // replay answers a retry from the stored outcome of the earlier execution.
@@ -371,13 +459,13 @@ func (m Meta) CheckVersion(current int32) error {
 // organisation creation) as done in the organisation's command log, in q's
 // transaction, like every command.
 func RecordDone(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, op domain.Operation, fp []byte) error {
-	started := time.Now()
-	claim := uuid.Must(uuid.NewV7())
+	x := execution{sc: sc, meta: meta, typ: string(op), fp: fp, claim: uuid.Must(uuid.NewV7()), started: time.Now(),
+		key: db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}}
 	if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID,
-		Type: string(op), Fingerprint: fp, Claim: claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
+		Type: x.typ, Fingerprint: fp, Claim: x.claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
 		return fmt.Errorf("record command: %w", err)
 	}
-	return finish(ctx, q, db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}, claim, "ok", []byte(`{}`), time.Since(started))
+	return x.finish(ctx, "ok", []byte(`{}`))(q)
 }
 
 // Observer hears about every handled command (for logs and metrics): executed,

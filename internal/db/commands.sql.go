@@ -123,6 +123,30 @@ func (q *Queries) GetCommand(ctx context.Context, arg GetCommandParams) (GetComm
 	return i, err
 }
 
+const lockCommandKey = `-- name: LockCommandKey :one
+SELECT pg_try_advisory_xact_lock(hashtextextended(
+    $1::uuid::text || '/' || $2::uuid::text || '/' || $3::text, 0)) AS locked
+`
+
+type LockCommandKeyParams struct {
+	OrganisationID uuid.UUID
+	ActorID        uuid.UUID
+	ID             string
+}
+
+// Takes the idempotency key for the rest of the transaction, without waiting:
+// false means another transaction runs a command under the same key now. The
+// key is a hash of (organisation, actor, id), so two keys may share a lock (a
+// false in-use answer, with odds of 2^-64 per pair of concurrent commands). It
+// runs where the session is (on Citus, the coordinator every instance uses) and
+// reads no table: a named exception in sqlc.yaml.
+func (q *Queries) LockCommandKey(ctx context.Context, arg LockCommandKeyParams) (bool, error) {
+	row := q.db.QueryRow(ctx, lockCommandKey, arg.OrganisationID, arg.ActorID, arg.ID)
+	var locked bool
+	err := row.Scan(&locked)
+	return locked, err
+}
+
 const releaseCommand = `-- name: ReleaseCommand :exec
 DELETE FROM commands
 WHERE organisation_id = $1 AND actor_id = $2 AND id = $3

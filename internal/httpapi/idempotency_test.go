@@ -119,8 +119,10 @@ func TestIdempotency(t *testing.T) {
 		}
 		done := make(chan *apitest.Response, 1)
 		go func() { done <- confirm() }()
-		testenv.Eventually(t, 20*time.Second, "the first confirmation claims its key", func() bool {
-			return srv.Env.Superuser.Int(t, "SELECT count(*) FROM commands WHERE id = 'slow' AND state = 'running'") == 1
+		// The command claims its key first in its transaction, so once it waits
+		// for the booking's row it holds the key.
+		testenv.Eventually(t, 20*time.Second, "the first confirmation claims its key and waits for the booking", func() bool {
+			return srv.Env.Superuser.Int(t, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 1
 		})
 
 		busy := confirm()

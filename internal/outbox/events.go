@@ -49,21 +49,15 @@ type writtenEvent struct {
 // until the transaction ends: the organisation's next writer waits for this one
 // to commit or roll back, so positions are gap-free and commit in order
 // (docs/scaling.md explains the cost). Everything that does not need the
-// positions is done before taking them, and the caller should have nothing left
-// to do after Publish but commit, so that the lock is held for three round trips
-// (positions, events, commit), or five with webhook deliveries. Live streams
+// positions is done before taking them or in the same round trip (with, the
+// caller's own statements, travel in it too), and the caller should have nothing
+// left to do after Publish but commit, so that the lock is held for two round
+// trips (events, commit), or four with webhook deliveries. Live streams
 // are woken at commit by a notification queued here, on the session's own
 // server (on Citus, the coordinator that every instance listens to).
-func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event) error {
+func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.Enqueue, commandID string, events []domain.Event, with ...db.Call) error {
 	if len(events) == 0 {
-		return nil
-	}
-	if err := q.NotifyEvents(ctx, sc.OrganisationID); err != nil {
-		return fmt.Errorf("notify event listeners: %w", err)
-	}
-	endpoints, err := q.EnabledWebhookEndpoints(ctx, sc.OrganisationID)
-	if err != nil {
-		return fmt.Errorf("load webhook endpoints: %w", err)
+		return q.Pipeline(ctx, with...)
 	}
 	var cmd *string
 	if commandID != "" {
@@ -80,9 +74,32 @@ func Publish(ctx context.Context, q *db.Queries, sc scope.Scope, enqueue scope.E
 		params[i] = db.InsertEventsParams{OrganisationID: sc.OrganisationID, ID: id, Type: e.Type, CommandID: cmd, Data: data}
 		written[i] = writtenEvent{id: id, typ: e.Type}
 	}
-	last, err := q.TakeEventPositions(ctx, db.TakeEventPositionsParams{OrganisationID: sc.OrganisationID, Taken: int64(len(events))})
-	if err != nil {
-		return fmt.Errorf("take event positions: %w", err)
+	// The caller's statements, the notification, the endpoints and the
+	// positions travel in one round trip; the positions are taken last in it.
+	var endpoints []db.EnabledWebhookEndpointsRow
+	var last int64
+	calls := append(slices.Clip(with),
+		func(q *db.Queries) error {
+			if err := q.NotifyEvents(ctx, sc.OrganisationID); err != nil {
+				return fmt.Errorf("notify event listeners: %w", err)
+			}
+			return nil
+		},
+		func(q *db.Queries) (err error) {
+			if endpoints, err = q.EnabledWebhookEndpoints(ctx, sc.OrganisationID); err != nil {
+				return fmt.Errorf("load webhook endpoints: %w", err)
+			}
+			return nil
+		},
+		func(q *db.Queries) (err error) {
+			last, err = q.TakeEventPositions(ctx, db.TakeEventPositionsParams{OrganisationID: sc.OrganisationID, Taken: int64(len(events))})
+			if err != nil {
+				return fmt.Errorf("take event positions: %w", err)
+			}
+			return nil
+		})
+	if err := q.Pipeline(ctx, calls...); err != nil {
+		return err
 	}
 	first := last - int64(len(events)) + 1
 	for i := range params {

@@ -1,3 +1,13 @@
+-- name: LockCommandKey :one
+-- Takes the idempotency key for the rest of the transaction, without waiting:
+-- false means another transaction runs a command under the same key now. The
+-- key is a hash of (organisation, actor, id), so two keys may share a lock (a
+-- false in-use answer, with odds of 2^-64 per pair of concurrent commands). It
+-- runs where the session is (on Citus, the coordinator every instance uses) and
+-- reads no table: a named exception in sqlc.yaml.
+SELECT pg_try_advisory_xact_lock(hashtextextended(
+    sqlc.arg(organisation_id)::uuid::text || '/' || sqlc.arg(actor_id)::uuid::text || '/' || sqlc.arg(id)::text, 0)) AS locked;
+
 -- name: ClaimCommand :one
 -- Claims an idempotency key for execution: a new key, or a running one whose
 -- executor's lease ran out (it crashed, and its transaction rolled back with it).
