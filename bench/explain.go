@@ -30,13 +30,40 @@ type call struct {
 
 type counterKey struct{}
 
+// requestCount is what one floor request sent: statements, and round trips (a
+// pipelined batch of statements is one).
+type requestCount struct{ statements, roundTrips atomic.Int64 }
+
 func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	if n, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
-		n.Add(1)
+	if n, ok := ctx.Value(counterKey{}).(*requestCount); ok {
+		n.statements.Add(1)
+		n.roundTrips.Add(1)
 	}
-	name, ok := strings.CutPrefix(data.SQL, "-- name: ")
+	t.capture(data.SQL, data.Args)
+	return ctx
+}
+
+func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	if n, ok := ctx.Value(counterKey{}).(*requestCount); ok {
+		n.roundTrips.Add(1)
+	}
+	return ctx
+}
+
+func (t *tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if n, ok := ctx.Value(counterKey{}).(*requestCount); ok {
+		n.statements.Add(1)
+	}
+	t.capture(data.SQL, data.Args)
+}
+
+func (t *tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// capture keeps the first call of each named sqlc query.
+func (t *tracer) capture(sql string, args []any) {
+	name, ok := strings.CutPrefix(sql, "-- name: ")
 	if !ok {
-		return ctx
+		return
 	}
 	name, _, _ = strings.Cut(name, " ")
 	t.mu.Lock()
@@ -45,9 +72,8 @@ func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.Trac
 		t.captured = map[string]call{}
 	}
 	if _, seen := t.captured[name]; !seen {
-		t.captured[name] = call{sql: data.SQL, args: append([]any(nil), data.Args...)}
+		t.captured[name] = call{sql: sql, args: append([]any(nil), args...)}
 	}
-	return ctx
 }
 
 func (t *tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -59,12 +85,13 @@ func (t *tracer) get(name string) (call, bool) {
 	return c, ok
 }
 
-// statementsPerRequest runs op once and counts the statements it sent
-// (BEGIN with the tenant setting, and COMMIT, included: each is one round trip).
-func statementsPerRequest(ctx context.Context, op func(context.Context) error) (int64, error) {
-	var n atomic.Int64
-	err := op(context.WithValue(ctx, counterKey{}, &n))
-	return n.Load(), err
+// statementsPerRequest runs op once and counts the statements it sent and the
+// round trips they took (BEGIN with the tenant setting, and COMMIT, included:
+// each is one statement and one round trip).
+func statementsPerRequest(ctx context.Context, op func(context.Context) error) (statements, roundTrips int64, err error) {
+	var n requestCount
+	err = op(context.WithValue(ctx, counterKey{}, &n))
+	return n.statements.Load(), n.roundTrips.Load(), err
 }
 
 // Plan is the EXPLAIN of one captured query, as the server runs it.

@@ -317,12 +317,12 @@ func label(n int) string {
 // side is one way of serving a scenario's requests, measured into its own
 // collector: the API over HTTP, or a floor driven straight at PostgreSQL.
 type side struct {
-	name    string
-	stats   **Stats
-	col     *collector
-	api     vegeta.Targeter                         // the API's requests, or
-	op      func(context.Context, *rand.Rand) error // a floor's
-	counted *int64                                  // statements per request, for a floor
+	name           string
+	stats          **Stats
+	col            *collector
+	api            vegeta.Targeter                         // the API's requests, or
+	op             func(context.Context, *rand.Rand) error // a floor's
+	counted, trips *int64                                  // statements and round trips per request, for a floor
 }
 
 // runScenarios starts the server on ds and runs j's scenarios. A scenario with
@@ -378,16 +378,16 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, j j
 		sides := []side{api}
 		if j.floors && same != nil {
 			sides = append(sides,
-				side{name: "same-SQL floor", stats: &s.Same, col: newCollector(expect{success: 200}), op: same, counted: &s.SameStatements},
-				side{name: "minimal floor", stats: &s.Minimal, col: newCollector(expect{success: 200}), op: minimal, counted: &s.MinimalStatements})
+				side{name: "same-SQL floor", stats: &s.Same, col: newCollector(expect{success: 200}), op: same, counted: &s.SameStatements, trips: &s.SameRoundTrips},
+				side{name: "minimal floor", stats: &s.Minimal, col: newCollector(expect{success: 200}), op: minimal, counted: &s.MinimalStatements, trips: &s.MinimalRoundTrips})
 		}
 		for _, x := range sides[1:] {
 			rng := rand.New(rand.NewPCG(cfg.seed, 99))
-			n, err := statementsPerRequest(ctx, func(ctx context.Context) error { return x.op(ctx, rng) })
+			n, trips, err := statementsPerRequest(ctx, func(ctx context.Context) error { return x.op(ctx, rng) })
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", sc, x.name, err)
 			}
-			*x.counted = n
+			*x.counted, *x.trips = n, trips
 		}
 		// With floors, the sides take turns in rounds, so that a change in the
 		// machine's load during the run affects them alike.

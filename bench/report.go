@@ -21,6 +21,8 @@ type Scenario struct {
 	MinimalRatio      float64 `json:"api_over_minimal,omitempty"`  // API throughput ÷ minimal floor throughput
 	SameStatements    int64   `json:"same_sql_statements_per_request,omitempty"`
 	MinimalStatements int64   `json:"minimal_statements_per_request,omitempty"`
+	SameRoundTrips    int64   `json:"same_sql_round_trips_per_request,omitempty"`
+	MinimalRoundTrips int64   `json:"minimal_round_trips_per_request,omitempty"`
 	Server            *Memory `json:"server_memory,omitempty"` // after the API phase
 }
 
@@ -239,11 +241,12 @@ func (r *Report) markdown() string {
 	var counts []string
 	for _, s := range r.Scenarios {
 		if s.SameStatements > 0 || s.MinimalStatements > 0 {
-			counts = append(counts, fmt.Sprintf("%s (%s) %d / %d", s.Name, s.Dataset, s.SameStatements, s.MinimalStatements))
+			counts = append(counts, fmt.Sprintf("%s (%s) %d in %d / %d in %d", s.Name, s.Dataset, s.SameStatements, s.SameRoundTrips,
+				s.MinimalStatements, s.MinimalRoundTrips))
 		}
 	}
 	if len(counts) > 0 {
-		b.WriteString("\nStatements per request, same-SQL / minimal floor (BEGIN with the tenant setting, and COMMIT, count one each): " + strings.Join(counts, "; ") + ".\n")
+		b.WriteString("\nStatements in round trips per request, same-SQL / minimal floor (BEGIN with the tenant setting, and COMMIT, count one each; a pipeline of statements is one round trip): " + strings.Join(counts, "; ") + ".\n")
 	}
 	if len(r.ScaleOut) > 0 {
 		b.WriteString("\n## Two API processes on one PostgreSQL\n\n")

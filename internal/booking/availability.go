@@ -270,20 +270,32 @@ type QuoteResult struct {
 // recorded, so an Idempotency-Key replays the same quote.
 func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteResult, command.Receipt, error) {
 	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpQuote, cmd, func(q *db.Queries) (QuoteResult, []domain.Event, error) {
-		c, err := domain.LoadClock(ctx, q, sc)
+		// Two round trips: the clock with the catalogue and rates, then every
+		// line's free units at the clock's time.
+		var clock db.OrganisationClockRow
+		var facts stayFacts
+		if err := q.Pipeline(ctx, append([]db.Call{domain.ReadClock(ctx, sc, &clock)}, facts.read(ctx, sc, cmd.Lines)...)...); err != nil {
+			return QuoteResult{}, nil, err
+		}
+		c, err := domain.ClockOf(clock)
 		if err != nil {
 			return QuoteResult{}, nil, err
 		}
-		priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
+		priced, err := facts.price(c, "items", cmd.Lines)
 		if err != nil {
+			return QuoteResult{}, nil, err
+		}
+		frees := make([][]UnitRef, len(priced))
+		calls := make([]db.Call, len(priced))
+		for i, pl := range priced {
+			calls[i] = freeUnitsCall(ctx, sc, c.Now, pl.ItemID, pl.CheckIn, pl.CheckOut, nil, &frees[i])
+		}
+		if err := q.Pipeline(ctx, calls...); err != nil {
 			return QuoteResult{}, nil, err
 		}
 		res := QuoteResult{Currency: c.Currency, Available: true, Lines: make([]QuoteLine, len(priced))}
 		for i, pl := range priced {
-			free, err := freeUnits(ctx, q, sc, c.Now, pl.ItemID, pl.CheckIn, pl.CheckOut, nil)
-			if err != nil {
-				return QuoteResult{}, nil, err
-			}
+			free := frees[i]
 			ok := int32(len(free)) >= pl.Quantity
 			if pl.UnitID != nil {
 				ok = slices.ContainsFunc(free, func(u UnitRef) bool { return u.ID == *pl.UnitID })

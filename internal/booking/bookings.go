@@ -145,22 +145,24 @@ func NewCreateBooking(meta command.Meta, in CreateBookingInput) (CreateBooking, 
 // becomes the same booking_conflict.
 func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd CreateBooking) (Booking, command.Receipt, error) {
 	return command.Run(ctx, s.exec, sc, cmd.Meta, domain.OpCreateBooking, cmd, func(q *db.Queries) (Booking, []domain.Event, error) {
-		c, err := domain.LoadClock(ctx, q, sc)
+		// Three round trips: the clock, the items' locks, the catalogue and the
+		// rates; then the stale holds and the free units; then the inserts.
+		var clock db.OrganisationClockRow
+		var facts stayFacts
+		calls := append([]db.Call{domain.ReadClock(ctx, sc, &clock), lockItemsCall(ctx, sc, cmd.Lines, nil)},
+			facts.read(ctx, sc, cmd.Lines)...)
+		if err := q.Pipeline(ctx, calls...); err != nil {
+			return Booking{}, nil, err
+		}
+		c, err := domain.ClockOf(clock)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		if err := lockItems(ctx, q, sc, cmd.Lines, nil); err != nil {
-			return Booking{}, nil, err
-		}
-		priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
+		priced, err := facts.price(c, "items", cmd.Lines)
 		if err != nil {
 			return Booking{}, nil, err
 		}
-		events, err := s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil)
-		if err != nil {
-			return Booking{}, nil, err
-		}
-		units, err := assignUnits(ctx, q, sc, c.Now, priced, nil, nil)
+		events, units, err := s.settleUnits(ctx, q, sc, c, priced, nil, nil)
 		if err != nil {
 			return Booking{}, nil, err
 		}
@@ -169,14 +171,21 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 			total += l.Total
 		}
 		id := uuid.Must(uuid.NewV7())
-		row, err := q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
-			GuestName: cmd.Guest.Name, GuestEmail: cmd.Guest.Email, GuestPhone: cmd.Guest.Phone, Notes: cmd.Notes,
-			Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill})
-		if err != nil {
-			return Booking{}, nil, fmt.Errorf("insert booking: %w", err)
+		var row db.Booking
+		insert := func(q *db.Queries) (err error) {
+			row, err = q.InsertBooking(ctx, db.InsertBookingParams{OrganisationID: sc.OrganisationID, ID: id,
+				GuestName: cmd.Guest.Name, GuestEmail: cmd.Guest.Email, GuestPhone: cmd.Guest.Phone, Notes: cmd.Notes,
+				Currency: c.Currency, Total: total, ExpiresAt: c.HoldTill})
+			if err != nil {
+				return fmt.Errorf("insert booking: %w", err)
+			}
+			return nil
 		}
-		lineIDs, err := insertLines(ctx, q, sc, id, StatusUnpaid, c.HoldTill, priced, units)
+		lineIDs, lines, err := lineInserts(ctx, sc, id, StatusUnpaid, c.HoldTill, priced, units)
 		if err != nil {
+			return Booking{}, nil, err
+		}
+		if err := q.Pipeline(ctx, append([]db.Call{insert}, lines...)...); err != nil {
 			return Booking{}, nil, err
 		}
 		b, err := newBooking(ctx, q, sc, c, row, priced, lineIDs, units)
@@ -187,21 +196,24 @@ func (s *Bookings) CreateBooking(ctx context.Context, sc scope.Scope, cmd Create
 	})
 }
 
-// lockItems takes the items of lines (and, for a change, those the booking
+// lockItemsCall takes the items of lines (and, for a change, those the booking
 // holds now) in one id-ordered statement, so bookings of an item are serialised
 // before they check availability: a loser then sees the winner's committed stay
 // and answers booking_conflict at once, instead of inserting, waiting on the
-// winner inside the exclusion check, and deadlocking with the other losers.
-func lockItems(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line, booking *uuid.UUID) error {
+// winner inside the exclusion check, and deadlocking with the other losers. It
+// is a call of a pipeline.
+func lockItemsCall(ctx context.Context, sc scope.Scope, lines []Line, booking *uuid.UUID) db.Call {
 	ids := make([]uuid.UUID, len(lines))
 	for i, l := range lines {
 		ids[i] = l.ItemID
 	}
-	if _, err := q.LockItemsForBooking(ctx, db.LockItemsForBookingParams{OrganisationID: sc.OrganisationID,
-		ItemIds: ids, BookingID: booking}); err != nil {
-		return fmt.Errorf("lock items: %w", err)
+	return func(q *db.Queries) error {
+		if _, err := q.LockItemsForBooking(ctx, db.LockItemsForBookingParams{OrganisationID: sc.OrganisationID,
+			ItemIds: ids, BookingID: booking}); err != nil {
+			return fmt.Errorf("lock items: %w", err)
+		}
+		return nil
 	}
-	return nil
 }
 
 func overlapConflict(items []uuid.UUID) *domain.Error {
@@ -212,53 +224,79 @@ func overlapConflict(items []uuid.UUID) *domain.Error {
 
 // insertLines writes a booking's stays in item order (so two bookings of the same
 // items lock them in the same order) and the occupancy of each of their units,
-// mapping an overlap the exclusion constraint refuses to booking_conflict. It
-// returns the ids of the stays, in the order of lines.
+// in one round trip, mapping an overlap the exclusion constraint refuses to
+// booking_conflict. It returns the ids of the stays, in the order of lines.
 func insertLines(ctx context.Context, q *db.Queries, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time,
 	lines []PricedLine, units [][]UnitRef) ([]uuid.UUID, error) {
+	ids, calls, err := lineInserts(ctx, sc, bookingID, status, holdTill, lines, units)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Pipeline(ctx, calls...); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// lineInserts is insertLines' statements as calls of a pipeline, with the ids
+// the stays will have.
+func lineInserts(ctx context.Context, sc scope.Scope, bookingID uuid.UUID, status string, holdTill time.Time,
+	lines []PricedLine, units [][]UnitRef) ([]uuid.UUID, []db.Call, error) {
 	ids := make([]uuid.UUID, len(lines))
 	order := make([]int, len(lines))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(lines[a].ItemID.String(), lines[b].ItemID.String()) })
+	var calls []db.Call
 	for _, i := range order {
 		l := lines[i]
 		lineID := uuid.Must(uuid.NewV7())
 		ids[i] = lineID
 		breakdown, err := json.Marshal(lineBreakdown{NightlyPrices: l.NightlyPrices, Fees: l.Fees, Taxes: l.Taxes})
 		if err != nil {
-			return nil, fmt.Errorf("encode price breakdown: %w", err)
+			return nil, nil, fmt.Errorf("encode price breakdown: %w", err)
 		}
 		guests := l.Guests
-		err = q.InsertBookingItem(ctx, db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
+		item := db.InsertBookingItemParams{OrganisationID: sc.OrganisationID, ID: lineID,
 			BookingID: bookingID, Position: int32(i), ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(),
 			Nights: l.Nights, Quantity: l.Quantity, NightlyPrice: l.NightlyPrice, RoomTotal: l.RoomTotal,
 			AddonsTotal: l.AddonsTotal, Total: l.Total, Status: status, HoldExpiresAt: holdTill, Guests: &guests,
-			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown, PropertyID: l.PropertyID})
-		if err != nil {
-			return nil, fmt.Errorf("insert booking item: %w", err)
-		}
+			ExtraGuestsTotal: l.ExtraGuestsTotal, Discount: l.Discount, Breakdown: breakdown, PropertyID: l.PropertyID}
+		calls = append(calls, func(q *db.Queries) error {
+			if err := q.InsertBookingItem(ctx, item); err != nil {
+				return fmt.Errorf("insert booking item: %w", err)
+			}
+			return nil
+		})
 		for _, u := range units[i] {
-			err := q.InsertOccupancy(ctx, db.InsertOccupancyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
+			occ := db.InsertOccupancyParams{OrganisationID: sc.OrganisationID, ID: uuid.Must(uuid.NewV7()),
 				UnitID: u.ID, ItemID: l.ItemID, CheckIn: l.CheckIn.Time(), CheckOut: l.CheckOut.Time(), BookingID: &bookingID,
-				BookingItemID: &lineID, Status: status, HoldExpiresAt: &holdTill})
-			if isOverlap(err) {
-				return nil, overlapConflict([]uuid.UUID{l.ItemID})
-			}
-			if err != nil {
-				return nil, fmt.Errorf("insert occupancy: %w", err)
-			}
+				BookingItemID: &lineID, Status: status, HoldExpiresAt: &holdTill}
+			calls = append(calls, func(q *db.Queries) error {
+				err := q.InsertOccupancy(ctx, occ)
+				if isOverlap(err) {
+					return overlapConflict([]uuid.UUID{l.ItemID})
+				}
+				if err != nil {
+					return fmt.Errorf("insert occupancy: %w", err)
+				}
+				return nil
+			})
 		}
 		for _, a := range l.Addons {
-			if err := q.InsertBookingItemAddon(ctx, db.InsertBookingItemAddonParams{OrganisationID: sc.OrganisationID,
+			addon := db.InsertBookingItemAddonParams{OrganisationID: sc.OrganisationID,
 				BookingItemID: lineID, AddonID: a.AddonID, Name: a.Name, Per: a.Per, UnitPrice: a.UnitPrice,
-				Quantity: a.Quantity, Total: a.Total}); err != nil {
-				return nil, fmt.Errorf("insert booking add-on: %w", err)
-			}
+				Quantity: a.Quantity, Total: a.Total}
+			calls = append(calls, func(q *db.Queries) error {
+				if err := q.InsertBookingItemAddon(ctx, addon); err != nil {
+					return fmt.Errorf("insert booking add-on: %w", err)
+				}
+				return nil
+			})
 		}
 	}
-	return ids, nil
+	return ids, calls, nil
 }
 
 // newBooking is the booking CreateBooking has just written, made from what it
@@ -674,22 +712,20 @@ func (s *Bookings) UpdateBooking(ctx context.Context, sc scope.Scope, cmd Update
 			repriced = !sameStays(booked.Items, cmd.Lines)
 		}
 		if repriced {
-			if err := lockItems(ctx, q, sc, cmd.Lines, &cur.ID); err != nil {
+			var facts stayFacts
+			if err := q.Pipeline(ctx, append([]db.Call{lockItemsCall(ctx, sc, cmd.Lines, &cur.ID)}, facts.read(ctx, sc, cmd.Lines)...)...); err != nil {
 				return UpdatedBooking{}, nil, err
 			}
-			priced, err := priceLines(ctx, q, sc, c, "items", cmd.Lines)
+			priced, err := facts.price(c, "items", cmd.Lines)
 			if err != nil {
-				return UpdatedBooking{}, nil, err
-			}
-			if events, err = s.expireStaleHolds(ctx, q, sc, c, lineItemIDs(priced), nil); err != nil {
 				return UpdatedBooking{}, nil, err
 			}
 			held, err := heldUnits(ctx, q, sc, cur.ID)
 			if err != nil {
 				return UpdatedBooking{}, nil, err
 			}
-			units, err := assignUnits(ctx, q, sc, c.Now, priced, &cur.ID, held)
-			if err != nil {
+			var units [][]UnitRef
+			if events, units, err = s.settleUnits(ctx, q, sc, c, priced, &cur.ID, held); err != nil {
 				return UpdatedBooking{}, nil, err
 			}
 			if err := q.DeleteBookingItems(ctx, db.DeleteBookingItemsParams{OrganisationID: sc.OrganisationID, BookingID: cur.ID}); err != nil {

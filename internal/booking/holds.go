@@ -19,11 +19,28 @@ import (
 // their dates) or the given booking (the sweep). Both paths share this code, so a
 // hold expires the same way whoever notices first.
 func (s *Bookings) expireStaleHolds(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, itemIDs []uuid.UUID, bookingID *uuid.UUID) ([]domain.Event, error) {
-	expired, err := q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemIds: itemIDs,
-		BookingID: bookingID})
-	if err != nil {
-		return nil, fmt.Errorf("expire stale holds: %w", err)
+	var expired []uuid.UUID
+	if err := expireStaleHoldsCall(ctx, sc, c, itemIDs, bookingID, &expired)(q); err != nil {
+		return nil, err
 	}
+	return expiryEvents(ctx, q, sc, c, expired)
+}
+
+// expireStaleHoldsCall is expireStaleHolds' statement as a call of a pipeline:
+// it expires the holds and lists their bookings in expired, for expiryEvents.
+func expireStaleHoldsCall(ctx context.Context, sc scope.Scope, c domain.Clock, itemIDs []uuid.UUID, bookingID *uuid.UUID, expired *[]uuid.UUID) db.Call {
+	return func(q *db.Queries) (err error) {
+		*expired, err = q.ExpireStaleHolds(ctx, db.ExpireStaleHoldsParams{OrganisationID: sc.OrganisationID, Now: c.Now, ItemIds: itemIDs,
+			BookingID: bookingID})
+		if err != nil {
+			return fmt.Errorf("expire stale holds: %w", err)
+		}
+		return nil
+	}
+}
+
+// expiryEvents is the booking.expired event of each booking whose hold expired.
+func expiryEvents(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, expired []uuid.UUID) ([]domain.Event, error) {
 	var events []domain.Event
 	for _, id := range expired {
 		b, err := loadBooking(ctx, q, sc, c, id)

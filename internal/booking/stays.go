@@ -204,46 +204,101 @@ func addonTotal(per string, unit int64, qty int32, nights int32) int64 {
 	return t
 }
 
-// priceLines loads the catalogue and the rates for lines and prices them.
-// Everything a client can get wrong about the catalogue (unknown or archived
-// item, more units than the item has, more guests than a unit takes, a unit of
-// another item, a foreign or archived add-on, too many of one) or the rates (a
-// closed night, an arrival closed to arrival or too soon or too far ahead, a
-// departure closed to departure, a length of stay the arrival date's min/max
-// nights refuse) is a field error under field; check_in must not be before
-// today in the item's property's time zone (else the organisation's).
-func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, field string, lines []Line) ([]PricedLine, error) {
+// stayFacts is what pricing lines needs from the database: their items (with
+// their property's time zone), the units asked for by id, the items' add-ons,
+// every date's effective rates and the charges.
+type stayFacts struct {
+	items   []db.ItemsByIDsRow
+	units   []db.Unit
+	addons  []db.Addon
+	nights  []db.StayNightsRow
+	charges []db.Charge
+}
+
+// read is the statements that load f for lines, as calls of one pipeline.
+func (f *stayFacts) read(ctx context.Context, sc scope.Scope, lines []Line) []db.Call {
+	org := sc.OrganisationID
 	ids := make([]uuid.UUID, len(lines))
+	var unitIDs []uuid.UUID
+	nights := db.StayNightsParams{OrganisationID: org}
 	for i, l := range lines {
 		ids[i] = l.ItemID
+		if l.UnitID != nil {
+			unitIDs = append(unitIDs, *l.UnitID)
+		}
+		for d := l.CheckIn; !l.CheckOut.Before(d); d = d.AddDays(1) {
+			nights.Lines = append(nights.Lines, int32(i+1))
+			nights.ItemIds = append(nights.ItemIds, l.ItemID)
+			nights.Days = append(nights.Days, d.Time())
+		}
 	}
-	items, err := q.ItemsByIDs(ctx, db.ItemsByIDsParams{OrganisationID: sc.OrganisationID, Ids: ids})
-	if err != nil {
-		return nil, fmt.Errorf("load items: %w", err)
+	calls := []db.Call{
+		func(q *db.Queries) (err error) {
+			if f.items, err = q.ItemsByIDs(ctx, db.ItemsByIDsParams{OrganisationID: org, Ids: ids}); err != nil {
+				return fmt.Errorf("load items: %w", err)
+			}
+			return nil
+		},
+		func(q *db.Queries) (err error) {
+			if f.addons, err = q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: org, ItemIds: ids}); err != nil {
+				return fmt.Errorf("load addons: %w", err)
+			}
+			return nil
+		},
+		func(q *db.Queries) (err error) {
+			// Each date of each line, check_out included: by line number (from 1),
+			// then date.
+			if f.nights, err = q.StayNights(ctx, nights); err != nil {
+				return fmt.Errorf("load the nights' rates: %w", err)
+			}
+			return nil
+		},
+		func(q *db.Queries) (err error) {
+			if f.charges, err = q.ChargesForItems(ctx, db.ChargesForItemsParams{OrganisationID: org, ItemIds: ids}); err != nil {
+				return fmt.Errorf("load charges: %w", err)
+			}
+			return nil
+		},
 	}
-	byID := make(map[uuid.UUID]db.ItemsByIDsRow, len(items))
-	for _, it := range items {
+	if len(unitIDs) > 0 {
+		calls = append(calls, func(q *db.Queries) (err error) {
+			if f.units, err = q.UnitsByIDs(ctx, db.UnitsByIDsParams{OrganisationID: org, Ids: unitIDs}); err != nil {
+				return fmt.Errorf("load units: %w", err)
+			}
+			return nil
+		})
+	}
+	return calls
+}
+
+// price prices lines from f. Everything a client can get wrong about the
+// catalogue (unknown or archived item, more units than the item has, more
+// guests than a unit takes, a unit of another item, a foreign or archived
+// add-on, too many of one) or the rates (a closed night, an arrival closed to
+// arrival or too soon or too far ahead, a departure closed to departure, a
+// length of stay the arrival date's min/max nights refuse) is a field error
+// under field; check_in must not be before today in the item's property's time
+// zone (else the organisation's).
+func (f *stayFacts) price(c domain.Clock, field string, lines []Line) ([]PricedLine, error) {
+	byID := make(map[uuid.UUID]db.ItemsByIDsRow, len(f.items))
+	for _, it := range f.items {
 		byID[it.Item.ID] = it
 	}
-	units, err := requestedUnits(ctx, q, sc, lines)
-	if err != nil {
-		return nil, err
+	units := make(map[uuid.UUID]db.Unit, len(f.units))
+	for _, u := range f.units {
+		units[u.ID] = u
 	}
-	addons, err := q.AddonsForItems(ctx, db.AddonsForItemsParams{OrganisationID: sc.OrganisationID, ItemIds: ids})
-	if err != nil {
-		return nil, fmt.Errorf("load addons: %w", err)
-	}
-	addonByID := make(map[uuid.UUID]db.Addon, len(addons))
-	for _, a := range addons {
+	addonByID := make(map[uuid.UUID]db.Addon, len(f.addons))
+	for _, a := range f.addons {
 		addonByID[a.ID] = a
 	}
-	nights, err := stayNights(ctx, q, sc, lines)
-	if err != nil {
-		return nil, err
+	nights := make(map[int][]db.StayNightsRow, len(lines))
+	for _, r := range f.nights {
+		nights[int(r.Line)] = append(nights[int(r.Line)], r)
 	}
-	charges, err := rates.ChargesFor(ctx, q, sc, ids)
-	if err != nil {
-		return nil, err
+	charges := make([]rates.Charge, len(f.charges))
+	for i, r := range f.charges {
+		charges[i] = rates.ChargeFromRow(r, "")
 	}
 	var p domain.Problems
 	out := make([]PricedLine, len(lines))
@@ -312,28 +367,6 @@ func priceLines(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clo
 func (pl *PricedLine) withPrice(p rates.Price) {
 	pl.RoomTotal, pl.ExtraGuestsTotal, pl.Discount = p.RoomTotal, p.ExtraGuestsTotal, p.Discount
 	pl.AddonsTotal, pl.Fees, pl.Taxes, pl.Total = p.AddonsTotal, p.Fees, p.Taxes, p.Total
-}
-
-// stayNights loads the effective price and rules of every date of each line,
-// check_out included, in one statement: by line number (from 1), then date.
-func stayNights(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line) (map[int][]db.StayNightsRow, error) {
-	params := db.StayNightsParams{OrganisationID: sc.OrganisationID}
-	for i, l := range lines {
-		for d := l.CheckIn; !l.CheckOut.Before(d); d = d.AddDays(1) {
-			params.Lines = append(params.Lines, int32(i+1))
-			params.ItemIds = append(params.ItemIds, l.ItemID)
-			params.Days = append(params.Days, d.Time())
-		}
-	}
-	rows, err := q.StayNights(ctx, params)
-	if err != nil {
-		return nil, fmt.Errorf("load the nights' rates: %w", err)
-	}
-	out := make(map[int][]db.StayNightsRow, len(lines))
-	for _, r := range rows {
-		out[int(r.Line)] = append(out[int(r.Line)], r)
-	}
-	return out, nil
 }
 
 // applyNightRules checks a stay against its dates' effective rules (days: each
@@ -412,24 +445,3 @@ func itemLocation(c domain.Clock, propertyTimezone *string) (*time.Location, str
 	return c.Location, "organisation's"
 }
 
-// requestedUnits loads the units that lines ask for by id.
-func requestedUnits(ctx context.Context, q *db.Queries, sc scope.Scope, lines []Line) (map[uuid.UUID]db.Unit, error) {
-	var ids []uuid.UUID
-	for _, l := range lines {
-		if l.UnitID != nil {
-			ids = append(ids, *l.UnitID)
-		}
-	}
-	out := map[uuid.UUID]db.Unit{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := q.UnitsByIDs(ctx, db.UnitsByIDsParams{OrganisationID: sc.OrganisationID, Ids: ids})
-	if err != nil {
-		return nil, fmt.Errorf("load units: %w", err)
-	}
-	for _, u := range rows {
-		out[u.ID] = u
-	}
-	return out, nil
-}

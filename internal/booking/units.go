@@ -20,39 +20,75 @@ type UnitRef struct {
 	Name string    `json:"name"`
 }
 
-// freeUnits lists the item's units free for the whole stay, best first (see the
-// FreeUnits query: the unit whose neighbours leave the smallest gaps, then by
-// name). Occupancies of except (a booking moving its own stays) do not count.
-func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID) ([]UnitRef, error) {
-	rows, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: sc.OrganisationID, Now: now, ItemID: itemID,
-		CheckIn: in.Time(), CheckOut: out.Time(), ExceptBooking: except})
-	if err != nil {
-		return nil, fmt.Errorf("find free units: %w", err)
+// freeUnitsCall lists the item's units free for the whole stay into dst, best
+// first (see the FreeUnits query: the unit whose neighbours leave the smallest
+// gaps, then by name), as a call of a pipeline. Occupancies of except (a
+// booking moving its own stays) do not count.
+func freeUnitsCall(ctx context.Context, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID,
+	dst *[]UnitRef) db.Call {
+	return func(q *db.Queries) error {
+		rows, err := q.FreeUnits(ctx, db.FreeUnitsParams{OrganisationID: sc.OrganisationID, Now: now, ItemID: itemID,
+			CheckIn: in.Time(), CheckOut: out.Time(), ExceptBooking: except})
+		if err != nil {
+			return fmt.Errorf("find free units: %w", err)
+		}
+		refs := make([]UnitRef, len(rows))
+		for i, r := range rows {
+			refs[i] = UnitRef{ID: r.ID, Name: r.Name}
+		}
+		*dst = refs
+		return nil
 	}
-	refs := make([]UnitRef, len(rows))
-	for i, r := range rows {
-		refs[i] = UnitRef{ID: r.ID, Name: r.Name}
-	}
-	return refs, nil
 }
 
-// assignUnits chooses the units each line occupies, in line order. A line with
-// a unit_id takes that unit; any other takes its Quantity best free units,
-// preferring those in prefer[item] (the units a booking that changes its dates
-// holds now, so a stay stays where it is when it can). When any line cannot be
-// served, the answer is booking_conflict naming every such item and how many of
-// its units were free. The database has the last word: the exclusion constraint
-// refuses an occupancy that a concurrent transaction took meanwhile.
-func assignUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, lines []PricedLine, except *uuid.UUID,
-	prefer map[uuid.UUID][]uuid.UUID) ([][]UnitRef, error) {
+// freeUnits is freeUnitsCall on its own.
+func freeUnits(ctx context.Context, q *db.Queries, sc scope.Scope, now time.Time, itemID uuid.UUID, in, out domain.Date, except *uuid.UUID) ([]UnitRef, error) {
+	var free []UnitRef
+	err := freeUnitsCall(ctx, sc, now, itemID, in, out, except, &free)(q)
+	return free, err
+}
+
+// settleUnits readies the stays of lines in one round trip: it expires the
+// unpaid holds past their deadline on the lines' items (a new stay may take
+// their dates; see expireStaleHolds) and finds each line's free units, then
+// chooses the units each line occupies (assignUnits). It returns the expiries'
+// events and the units.
+func (s *Bookings) settleUnits(ctx context.Context, q *db.Queries, sc scope.Scope, c domain.Clock, lines []PricedLine,
+	except *uuid.UUID, prefer map[uuid.UUID][]uuid.UUID) ([]domain.Event, [][]UnitRef, error) {
+	var expired []uuid.UUID
+	free := make([][]UnitRef, len(lines))
+	calls := []db.Call{expireStaleHoldsCall(ctx, sc, c, lineItemIDs(lines), nil, &expired)}
+	for i, l := range lines {
+		calls = append(calls, freeUnitsCall(ctx, sc, c.Now, l.ItemID, l.CheckIn, l.CheckOut, except, &free[i]))
+	}
+	if err := q.Pipeline(ctx, calls...); err != nil {
+		return nil, nil, err
+	}
+	events, err := expiryEvents(ctx, q, sc, c, expired)
+	if err != nil {
+		return nil, nil, err
+	}
+	units, err := assignUnits(lines, free, prefer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return events, units, nil
+}
+
+// assignUnits chooses the units each line occupies, in line order, from the
+// units free for it. A line with a unit_id takes that unit; any other takes its
+// Quantity best free units, preferring those in prefer[item] (the units a
+// booking that changes its dates holds now, so a stay stays where it is when it
+// can). When any line cannot be served, the answer is booking_conflict naming
+// every such item and how many of its units were free. The database has the
+// last word: the exclusion constraint refuses an occupancy that a concurrent
+// transaction took meanwhile.
+func assignUnits(lines []PricedLine, frees [][]UnitRef, prefer map[uuid.UUID][]uuid.UUID) ([][]UnitRef, error) {
 	out := make([][]UnitRef, len(lines))
 	var short []uuid.UUID
 	var why []string
 	for i, l := range lines {
-		free, err := freeUnits(ctx, q, sc, now, l.ItemID, l.CheckIn, l.CheckOut, except)
-		if err != nil {
-			return nil, err
-		}
+		free := frees[i]
 		if l.UnitID != nil {
 			j := slices.IndexFunc(free, func(u UnitRef) bool { return u.ID == *l.UnitID })
 			if j < 0 {

@@ -27,13 +27,31 @@ type Clock struct {
 
 // LoadClock reads the scope's organisation clock.
 func LoadClock(ctx context.Context, q *db.Queries, sc scope.Scope) (Clock, error) {
-	row, err := q.OrganisationClock(ctx, sc.OrganisationID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Clock{}, NotFound("organisation")
+	var row db.OrganisationClockRow
+	if err := ReadClock(ctx, sc, &row)(q); err != nil {
+		return Clock{}, err
 	}
-	if err != nil {
-		return Clock{}, fmt.Errorf("load organisation: %w", err)
+	return ClockOf(row)
+}
+
+// ReadClock is LoadClock's statement as a call of a pipeline: it reads the
+// organisation's clock into row, for ClockOf.
+func ReadClock(ctx context.Context, sc scope.Scope, row *db.OrganisationClockRow) db.Call {
+	return func(q *db.Queries) error {
+		r, err := q.OrganisationClock(ctx, sc.OrganisationID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return NotFound("organisation")
+		}
+		if err != nil {
+			return fmt.Errorf("load organisation: %w", err)
+		}
+		*row = r
+		return nil
 	}
+}
+
+// ClockOf is the clock of an organisation's row as ReadClock read it.
+func ClockOf(row db.OrganisationClockRow) (Clock, error) {
 	loc, err := LoadLocation(row.Timezone)
 	if err != nil {
 		return Clock{}, fmt.Errorf("organisation time zone %q: %w", row.Timezone, err)

@@ -63,9 +63,21 @@ RETURNING rates_version;
 -- stay, check_out included (its row only serves closed_to_departure). For each
 -- field, the newest rule that covers the date (and its day of the week) and
 -- sets the field wins; the item's own field is the default. One statement for
--- all the stays of a request, over one flat series (nested series would make
--- the planner expect a million rows and JIT-compile the query).
-SELECT ((@lines::integer[])[s.n])::integer AS line, ((@days::date[])[s.n])::date AS day,
+-- all the stays of a request, over one flat list (nested series would make
+-- the planner expect a million rows and JIT-compile the query). The rules that
+-- may cover any of the dates are read once, in one index scan, and each date
+-- picks its own from them in memory: an index probe per date read every rule
+-- of the item each time (row level security keeps the date comparisons out of
+-- the index condition).
+WITH rules AS MATERIALIZED (
+    SELECT r.item_id, r.id, r.start_date, r.end_date, r.days, r.nightly_price, r.min_nights, r.max_nights,
+           r.closed_to_arrival, r.closed_to_departure, r.closed
+    FROM rate_rules r
+    WHERE r.organisation_id = @organisation_id AND r.item_id = ANY(@item_ids::uuid[])
+      AND r.start_date <= (SELECT max(d) FROM unnest(@days::date[]) AS d)
+      AND r.end_date > (SELECT min(d) FROM unnest(@days::date[]) AS d)
+)
+SELECT sl.line::integer AS line, s.day::date AS day,
        coalesce(e.nightly_price, i.nightly_price)::bigint AS price,
        -- uuid.Nil when no rule sets the price (the item's own).
        coalesce(e.price_rule_id, '00000000-0000-0000-0000-000000000000')::uuid AS price_rule_id,
@@ -74,8 +86,12 @@ SELECT ((@lines::integer[])[s.n])::integer AS line, ((@days::date[])[s.n])::date
        coalesce(e.closed_to_arrival, false)::boolean AS closed_to_arrival,
        coalesce(e.closed_to_departure, false)::boolean AS closed_to_departure,
        coalesce(e.closed, false)::boolean AS closed
-FROM generate_subscripts(@days::date[], 1) AS s(n)
-JOIN items i ON i.organisation_id = @organisation_id AND i.id = (@item_ids::uuid[])[s.n]
+FROM unnest(@days::date[]) WITH ORDINALITY AS s(day, n)
+JOIN unnest(@item_ids::uuid[]) WITH ORDINALITY AS si(item_id, n) ON si.n = s.n
+JOIN unnest(@lines::integer[]) WITH ORDINALITY AS sl(line, n) ON sl.n = s.n
+-- Joined on a column, not on an array element: row level security keeps an
+-- expression it cannot prove leakproof out of the items index condition.
+JOIN items i ON i.organisation_id = @organisation_id AND i.id = si.item_id
 LEFT JOIN LATERAL (
     SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
            (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
@@ -84,9 +100,9 @@ LEFT JOIN LATERAL (
            (array_agg(r.closed_to_arrival ORDER BY r.id DESC) FILTER (WHERE r.closed_to_arrival IS NOT NULL))[1] AS closed_to_arrival,
            (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
            (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
-    FROM rate_rules r
-    WHERE r.organisation_id = @organisation_id AND r.item_id = i.id
-      AND r.start_date <= (@days::date[])[s.n] AND (@days::date[])[s.n] < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM (@days::date[])[s.n])::smallint = ANY (r.days))
+    FROM rules r
+    WHERE r.item_id = i.id
+      AND r.start_date <= s.day AND s.day < r.end_date
+      AND (r.days IS NULL OR extract(isodow FROM s.day)::smallint = ANY (r.days))
 ) e ON true
 ORDER BY s.n;
