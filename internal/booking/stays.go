@@ -444,4 +444,3 @@ func itemLocation(c domain.Clock, propertyTimezone *string) (*time.Location, str
 	}
 	return c.Location, "organisation's"
 }
-
