@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/vacancy-dev/vacancy/internal/booking"
@@ -195,10 +196,11 @@ func (w *workload) bookingTargeter(base string) vegeta.Targeter {
 
 // bookingFloor is what POST /bookings costs PostgreSQL, statement for statement
 // and round trip for round trip as internal/booking runs them for a one-line
-// booking, in one transaction: the idempotency key's lock and claim; the clock,
+// booking, in one transaction: the idempotency key's lock and record (one
+// pipeline); the clock,
 // the item lock, the catalogue and rates (one pipeline); the expiry of stale
 // holds and the free units (one pipeline); the inserts (one pipeline, the
-// booking returning what it wrote: no read-back); the command's outcome with
+// booking returning what it wrote: no read-back); the command's record with
 // the notification, the webhook endpoints and the event position (one
 // pipeline); the event.
 func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) error {
@@ -211,13 +213,20 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 		fp := sha256.Sum256([]byte(key))
 		claim := uuid.Must(uuid.NewV7())
 		return d.Tx(ctx, sc, func(q *db.Queries) error {
-			locked, err := q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key})
+			var locked bool
+			err := q.Pipeline(ctx,
+				func(q *db.Queries) (err error) {
+					locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key})
+					return err
+				},
+				func(q *db.Queries) error {
+					if _, err := q.GetCommand(ctx, db.GetCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key}); !errors.Is(err, pgx.ErrNoRows) {
+						return fmt.Errorf("a new key must have no record: %w", err)
+					}
+					return nil
+				})
 			if err != nil || !locked {
 				return fmt.Errorf("lock command key: %v, %w", locked, err)
-			}
-			if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
-				Type: "booking.create", Fingerprint: fp[:], Claim: claim}); err != nil {
-				return fmt.Errorf("claim: %w", err)
 			}
 			ids := []uuid.UUID{item}
 			var clock db.OrganisationClockRow
@@ -307,8 +316,8 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 			var n, position int64
 			err = q.Pipeline(ctx,
 				func(q *db.Queries) (err error) {
-					n, err = q.FinishCommand(ctx, db.FinishCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
-						Claim: claim, Outcome: &outcome, Result: data})
+					n, err = q.RecordCommand(ctx, db.RecordCommandParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key,
+						Type: "booking.create", Fingerprint: fp[:], Claim: claim, Outcome: &outcome, Result: data})
 					return err
 				},
 				func(q *db.Queries) error { return q.NotifyEvents(ctx, o.ID) },

@@ -176,6 +176,13 @@ type execution struct {
 	claim   uuid.UUID
 	key     db.GetCommandParams
 	started time.Time
+	// claimed is true when the log holds a claim row of this execution's (a
+	// committed claim, or a lapsed one taken over): its outcome then updates
+	// that row. Otherwise the outcome is the execution's only write to the log.
+	claimed bool
+	// leased is true when the claim was committed before the command's
+	// transaction (RunChecked), with a lease.
+	leased bool
 }
 
 func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op domain.Operation, fields any,
@@ -185,7 +192,7 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 		return zero, Receipt{}, err
 	}
 	typ := string(op)
-	x := execution{s: s, sc: sc, meta: meta, typ: typ, claim: uuid.Must(uuid.NewV7()), started: time.Now(),
+	x := &execution{s: s, sc: sc, meta: meta, typ: typ, claim: uuid.Must(uuid.NewV7()), started: time.Now(),
 		key: db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}}
 	ctx, span := s.startSpan(ctx, typ, meta.ID)
 	defer span.End()
@@ -210,7 +217,7 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 	if prior == nil && err == nil {
 		err = s.db.TxJobs(ctx, sc, s.jobs, func(q *db.Queries, enqueue scope.Enqueue) error {
 			if check == nil {
-				p, err := x.claimIn(ctx, q, 0)
+				p, err := x.open(ctx, q)
 				if err != nil || p != nil {
 					prior = p
 					return err
@@ -247,7 +254,7 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 				s.observe(ctx, typ, meta.ID, outcome, false, time.Since(x.started))
 				return zero, receipt, err
 			}
-			x.record(ctx, outcome, derr, check != nil)
+			x.record(ctx, outcome, derr)
 		} else {
 			if check != nil {
 				// Unknown outcome (database gone, deadline passed): the transaction
@@ -262,20 +269,67 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 	return result, receipt, err
 }
 
-// claimIn takes the command's key in q's transaction: its lock, without
-// waiting (a command running under the key now answers in use), then its row,
-// held for lease once committed (0 when the claim commits only with the
-// outcome). A prior outcome, or another's committed claim still running, comes
-// back as prior.
-func (x execution) claimIn(ctx context.Context, q *db.Queries, lease time.Duration) (*db.GetCommandRow, error) {
+// open starts the command in q's transaction, in one round trip: it takes the
+// key's lock without waiting (a command running under the key now answers
+// idempotency_key_in_use) and reads the key's record. A done record, or a
+// committed claim of another's still running, comes back as prior. A claim
+// whose executor died (its lease lapsed) is taken over. A new key writes
+// nothing yet: the outcome is recorded with the command's own writes, and a
+// crash leaves nothing behind.
+func (x *execution) open(ctx context.Context, q *db.Queries) (*db.GetCommandRow, error) {
+	var locked, found bool
+	var row db.GetCommandRow
+	err := q.Pipeline(ctx,
+		func(q *db.Queries) (err error) {
+			locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
+			if err != nil {
+				return fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
+			}
+			return nil
+		},
+		func(q *db.Queries) error {
+			r, err := q.GetCommand(ctx, x.key)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read command %s: %w", x.meta.ID, err)
+			}
+			row, found = r, true
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	if !locked {
+		return nil, keyInUse()
+	}
+	if !found {
+		return nil, nil
+	}
+	if row.State == "done" {
+		return &row, nil
+	}
+	return x.claimIn(ctx, q, 0)
+}
+
+func keyInUse() *domain.Error {
+	e := domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
+	e.RetryAfter = time.Second
+	return e
+}
+
+// claimIn claims the command's key in q's transaction: its lock, without
+// waiting, then its row, a new one or a lapsed one taken over, held for lease
+// once committed (0 when it commits only with the outcome). A prior outcome, or
+// another's committed claim still running, comes back as prior.
+func (x *execution) claimIn(ctx context.Context, q *db.Queries, lease time.Duration) (*db.GetCommandRow, error) {
 	locked, err := q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
 	if err != nil {
 		return nil, fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
 	}
 	if !locked {
-		e := domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key is still being processed")
-		e.RetryAfter = time.Second
-		return nil, e
+		return nil, keyInUse()
 	}
 	_, err = q.ClaimCommand(ctx, db.ClaimCommandParams{
 		OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Type: x.typ,
@@ -291,18 +345,20 @@ func (x execution) claimIn(ctx context.Context, q *db.Queries, lease time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("claim command %s: %w", x.meta.ID, err)
 	}
+	x.claimed = true
 	return nil, nil
 }
 
 // claimAlone commits the command's claim in a short transaction of its own,
 // with a lease, for a command that must do work outside its transaction.
-func (x execution) claimAlone(ctx context.Context) (*db.GetCommandRow, error) {
+func (x *execution) claimAlone(ctx context.Context) (*db.GetCommandRow, error) {
 	var prior *db.GetCommandRow
 	err := x.s.db.Tx(ctx, x.sc, func(q *db.Queries) error {
 		var err error
 		prior, err = x.claimIn(ctx, q, leaseFor(ctx))
 		return err
 	})
+	x.leased = err == nil && prior == nil
 	if err != nil {
 		if _, ok := domain.AsError(err); !ok {
 			// The claim may have committed even though we did not hear so (the
@@ -314,48 +370,62 @@ func (x execution) claimAlone(ctx context.Context) (*db.GetCommandRow, error) {
 	return prior, nil
 }
 
-// finish is the statement that records the claimed command's outcome, as a
-// call of a pipeline; took is how long the executor has been at it, claim
-// included. It fails with idempotency_key_in_use when the claim is no longer
-// ours (a lapsed lease taken over).
-func (x execution) finish(ctx context.Context, outcome string, body []byte) db.Call {
-	params := db.FinishCommandParams{
-		OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID, Claim: x.claim,
-		Outcome: &outcome, Result: body, DurationMs: float64(time.Since(x.started).Microseconds()) / 1000,
+// finish is the statement that records the command's outcome, as a call of a
+// pipeline: the record itself, or the update of the execution's claim. It fails
+// with idempotency_key_in_use when the key is no longer ours (a lapsed lease
+// taken over).
+func (x *execution) finish(ctx context.Context, outcome string, body []byte) db.Call {
+	took := float64(time.Since(x.started).Microseconds()) / 1000
+	inUse := func() error {
+		return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
 	}
+	if !x.claimed {
+		params := db.RecordCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID,
+			Type: x.typ, Fingerprint: x.fp, Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took}
+		return func(q *db.Queries) error {
+			n, err := q.RecordCommand(ctx, params)
+			if err != nil {
+				return fmt.Errorf("record command %s: %w", x.key.ID, err)
+			}
+			if n == 0 {
+				return inUse()
+			}
+			return nil
+		}
+	}
+	params := db.FinishCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID,
+		Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took}
 	return func(q *db.Queries) error {
 		n, err := q.FinishCommand(ctx, params)
 		if err != nil {
 			return fmt.Errorf("finish command %s: %w", x.key.ID, err)
 		}
 		if n == 0 {
-			return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
+			return inUse()
 		}
 		return nil
 	}
 }
 
 // record stores a domain error as the command's outcome, after its transaction
-// rolled back: in one round trip, the claim (again, unless it was committed
-// before) and the outcome. A request that took the key in between keeps it,
-// and its outcome is the one recorded. Best effort: a failure is logged.
-func (x execution) record(ctx context.Context, outcome string, derr *domain.Error, claimed bool) {
+// rolled back, in a short transaction: the update of the execution's committed
+// claim, or else a claim made again, under the key's lock, and its update. A
+// request that runs the key meanwhile (it holds the lock) records its own
+// outcome instead, and one that recorded already keeps its record. Best
+// effort: a failure is logged.
+func (x *execution) record(ctx context.Context, outcome string, derr *domain.Error) {
 	body, err := json.Marshal(derr)
 	if err == nil {
 		err = x.s.db.Tx(ctx, x.sc, func(q *db.Queries) error {
-			var calls []db.Call
-			if !claimed {
-				calls = append(calls, func(q *db.Queries) error {
-					_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
-						OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Type: x.typ,
-						Fingerprint: x.fp, Claim: x.claim, LeaseSeconds: 0})
-					if errors.Is(err, pgx.ErrNoRows) {
-						return nil // taken in between: finish changes nothing
-					}
+			if !x.leased {
+				// Nothing of the rolled-back transaction's is left: claim the key
+				// again (under its lock; in use means another request has it now).
+				x.claimed = false
+				if p, err := x.claimIn(ctx, q, 0); err != nil || p != nil {
 					return err
-				})
+				}
 			}
-			return q.Pipeline(ctx, append(calls, x.finish(ctx, outcome, body))...)
+			return x.finish(ctx, outcome, body)(q)
 		})
 	}
 	if derr, ok := domain.AsError(err); ok && derr.Code == domain.CodeKeyInUse {
@@ -384,7 +454,7 @@ func outcomeOf(err error) string {
 // all). It is best effort, bounded by scope.CleanupContext (against a hung
 // database it must not outlive the request); a claim it cannot release lapses
 // with its lease.
-func (x execution) release(ctx context.Context) {
+func (x *execution) release(ctx context.Context) {
 	rctx, cancel := scope.CleanupContext(ctx)
 	defer cancel()
 	err := x.s.db.Tx(rctx, x.sc, func(q *db.Queries) error {
@@ -461,11 +531,10 @@ func (m Meta) CheckVersion(current int32) error {
 func RecordDone(ctx context.Context, q *db.Queries, sc scope.Scope, meta Meta, op domain.Operation, fp []byte) error {
 	x := execution{sc: sc, meta: meta, typ: string(op), fp: fp, claim: uuid.Must(uuid.NewV7()), started: time.Now(),
 		key: db.GetCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID}}
-	if _, err := q.ClaimCommand(ctx, db.ClaimCommandParams{OrganisationID: sc.OrganisationID, ActorID: meta.Actor, ID: meta.ID,
-		Type: x.typ, Fingerprint: fp, Claim: x.claim, LeaseSeconds: claimLease.Seconds()}); err != nil {
+	if err := x.finish(ctx, "ok", []byte(`{}`))(q); err != nil {
 		return fmt.Errorf("record command: %w", err)
 	}
-	return x.finish(ctx, "ok", []byte(`{}`))(q)
+	return nil
 }
 
 // Observer hears about every handled command (for logs and metrics): executed,

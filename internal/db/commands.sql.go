@@ -147,6 +147,47 @@ func (q *Queries) LockCommandKey(ctx context.Context, arg LockCommandKeyParams) 
 	return locked, err
 }
 
+const recordCommand = `-- name: RecordCommand :execrows
+INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until, outcome, result,
+                      finished_at, duration_ms)
+VALUES ($1, $2, $3, $4, $5, 'done', $6, now(), $7, $8, now(),
+        $9::double precision)
+ON CONFLICT (organisation_id, actor_id, id) DO NOTHING
+`
+
+type RecordCommandParams struct {
+	OrganisationID uuid.UUID
+	ActorID        uuid.UUID
+	ID             string
+	Type           string
+	Fingerprint    []byte
+	Claim          uuid.UUID
+	Outcome        *string
+	Result         []byte
+	DurationMs     float64
+}
+
+// Records the outcome of a command that ran in this transaction under its
+// key's lock (LockCommandKey) without a claim row: the command's only write to
+// the log. No row affected means a record exists already.
+func (q *Queries) RecordCommand(ctx context.Context, arg RecordCommandParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordCommand,
+		arg.OrganisationID,
+		arg.ActorID,
+		arg.ID,
+		arg.Type,
+		arg.Fingerprint,
+		arg.Claim,
+		arg.Outcome,
+		arg.Result,
+		arg.DurationMs,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const releaseCommand = `-- name: ReleaseCommand :exec
 DELETE FROM commands
 WHERE organisation_id = $1 AND actor_id = $2 AND id = $3

@@ -252,3 +252,55 @@ func TestDeliveriesOfABacklogWaitBehind(t *testing.T) {
 		t.Fatalf("another organisation keeps the first priority, got %d", p)
 	}
 }
+
+// TestCommittedClaims: a command's key claimed by a committed claim row (the
+// RunChecked path, or a log written before one-transaction commands) answers
+// idempotency_key_in_use while its lease runs and is taken over, and run once,
+// when its executor died and the lease lapsed.
+func TestCommittedClaims(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	svc := service.New(env.DB, service.Config{})
+	sc, _ := env.Organisation(t, "claims")
+	ctx := context.Background()
+	name, capacity, price := "Loft", int32(2), int64(9000)
+	item := func(key string) (catalogue.CreateItem, []byte) {
+		cmd, err := catalogue.NewCreateItem(meta(t, key, sc.ActorID), catalogue.ItemInput{Name: &name, Capacity: &capacity, NightlyPrice: &price})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, err := command.Fingerprint(string(domain.OpCreateItem), cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd, fp
+	}
+	claim := func(key string, fp []byte, lease string) {
+		env.Superuser.Exec(t, `INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until)
+			VALUES ($1, $2, $3, $4, $5, 'running', gen_random_uuid(), now() + $6::interval)`,
+			sc.OrganisationID, sc.ActorID, key, string(domain.OpCreateItem), fp, lease)
+	}
+
+	live, fp := item("live-claim")
+	claim("live-claim", fp, "1 minute")
+	if _, _, err := svc.CreateItem(ctx, sc, live); !isConflict(err, domain.CodeKeyInUse) {
+		t.Fatalf("a key whose claim's lease runs must answer idempotency_key_in_use, got %v", err)
+	}
+
+	lapsed, fp := item("lapsed-claim")
+	claim("lapsed-claim", fp, "-1 minute")
+	first, rc, err := svc.CreateItem(ctx, sc, lapsed)
+	if err != nil || rc.Replayed {
+		t.Fatalf("a lapsed claim must be taken over and the command run: replayed=%v, %v", rc.Replayed, err)
+	}
+	again, rc, err := svc.CreateItem(ctx, sc, lapsed)
+	if err != nil || !rc.Replayed || again.ID != first.ID {
+		t.Fatalf("the retry must replay the taken-over command: replayed=%v, %s vs %s, %v", rc.Replayed, again.ID, first.ID, err)
+	}
+	if n := env.Superuser.Int(t, "SELECT count(*) FROM items WHERE organisation_id = $1 AND name = 'Loft'", sc.OrganisationID); n != 1 {
+		t.Errorf("the command must have run once, %d items", n)
+	}
+	if n := env.Superuser.Int(t, "SELECT count(*) FROM commands WHERE id = 'lapsed-claim' AND state = 'done'"); n != 1 {
+		t.Errorf("the taken-over claim must be done, %d rows", n)
+	}
+}

@@ -22,6 +22,16 @@ ON CONFLICT (organisation_id, actor_id, id) DO UPDATE
       AND commands.fingerprint = EXCLUDED.fingerprint
 RETURNING claim;
 
+-- name: RecordCommand :execrows
+-- Records the outcome of a command that ran in this transaction under its
+-- key's lock (LockCommandKey) without a claim row: the command's only write to
+-- the log. No row affected means a record exists already.
+INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until, outcome, result,
+                      finished_at, duration_ms)
+VALUES (@organisation_id, @actor_id, @id, @type, @fingerprint, 'done', @claim, now(), @outcome, @result, now(),
+        @duration_ms::double precision)
+ON CONFLICT (organisation_id, actor_id, id) DO NOTHING;
+
 -- name: GetCommand :one
 SELECT type, fingerprint, state, outcome, result, locked_until
 FROM commands
