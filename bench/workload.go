@@ -196,8 +196,8 @@ func (w *workload) bookingTargeter(base string) vegeta.Targeter {
 
 // bookingFloor is what POST /bookings costs PostgreSQL, statement for statement
 // and round trip for round trip as internal/booking runs them for a one-line
-// booking, in one transaction: the idempotency key's lock and record (one
-// pipeline); the clock,
+// booking, in one transaction: generic plans, the idempotency key's lock and
+// record (one pipeline); the clock,
 // the item lock, the catalogue and rates (one pipeline); the expiry of stale
 // holds and the free units (one pipeline); the inserts (one pipeline, the
 // booking returning what it wrote: no read-back); the command's record with
@@ -215,6 +215,7 @@ func (w *workload) bookingFloor(d *scope.DB) func(context.Context, *rand.Rand) e
 		return d.Tx(ctx, sc, func(q *db.Queries) error {
 			var locked bool
 			err := q.Pipeline(ctx,
+				func(q *db.Queries) error { return q.PreferGenericPlans(ctx) },
 				func(q *db.Queries) (err error) {
 					locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: o.ID, ActorID: o.KeyID, ID: key})
 					return err

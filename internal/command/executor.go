@@ -269,8 +269,9 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 	return result, receipt, err
 }
 
-// open starts the command in q's transaction, in one round trip: it takes the
-// key's lock without waiting (a command running under the key now answers
+// open starts the command in q's transaction, in one round trip: it sets the
+// transaction to run generic plans (see PreferGenericPlans), takes the key's
+// lock without waiting (a command running under the key now answers
 // idempotency_key_in_use) and reads the key's record. A done record, or a
 // committed claim of another's still running, comes back as prior. A claim
 // whose executor died (its lease lapsed) is taken over. A new key writes
@@ -280,6 +281,12 @@ func (x *execution) open(ctx context.Context, q *db.Queries) (*db.GetCommandRow,
 	var locked, found bool
 	var row db.GetCommandRow
 	err := q.Pipeline(ctx,
+		func(q *db.Queries) error {
+			if err := q.PreferGenericPlans(ctx); err != nil {
+				return fmt.Errorf("prefer generic plans: %w", err)
+			}
+			return nil
+		},
 		func(q *db.Queries) (err error) {
 			locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
 			if err != nil {

@@ -147,6 +147,24 @@ func (q *Queries) LockCommandKey(ctx context.Context, arg LockCommandKeyParams) 
 	return locked, err
 }
 
+const preferGenericPlans = `-- name: PreferGenericPlans :exec
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+`
+
+// For the rest of the transaction, prepared statements run their generic plan
+// instead of planning each execution anew. A command's statements are lookups
+// by key whose generic plans are as good as custom ones, but PostgreSQL keeps
+// planning any statement whose generic plan it estimates at more than its
+// custom plans (an array parameter counts as many elements, a one-element
+// array as one): that planning cost a booking more than executing its
+// statements did. Reads whose best plan depends on their arguments
+// (availability, lists) run outside commands and keep custom plans. Touches no
+// table: a named exception in sqlc.yaml.
+func (q *Queries) PreferGenericPlans(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, preferGenericPlans)
+	return err
+}
+
 const recordCommand = `-- name: RecordCommand :execrows
 INSERT INTO commands (organisation_id, actor_id, id, type, fingerprint, state, claim, locked_until, outcome, result,
                       finished_at, duration_ms)

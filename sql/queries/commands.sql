@@ -22,6 +22,18 @@ ON CONFLICT (organisation_id, actor_id, id) DO UPDATE
       AND commands.fingerprint = EXCLUDED.fingerprint
 RETURNING claim;
 
+-- name: PreferGenericPlans :exec
+-- For the rest of the transaction, prepared statements run their generic plan
+-- instead of planning each execution anew. A command's statements are lookups
+-- by key whose generic plans are as good as custom ones, but PostgreSQL keeps
+-- planning any statement whose generic plan it estimates at more than its
+-- custom plans (an array parameter counts as many elements, a one-element
+-- array as one): that planning cost a booking more than executing its
+-- statements did. Reads whose best plan depends on their arguments
+-- (availability, lists) run outside commands and keep custom plans. Touches no
+-- table: a named exception in sqlc.yaml.
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
+
 -- name: RecordCommand :execrows
 -- Records the outcome of a command that ran in this transaction under its
 -- key's lock (LockCommandKey) without a claim row: the command's only write to
