@@ -94,7 +94,7 @@ func (w *workload) availabilityTargeter(base string, quantity int) vegeta.Target
 }
 
 // availabilityFloor is what GET /availability costs PostgreSQL: one scoped
-// transaction with the organisation's clock,
+// transaction with generic plans and the organisation's clock (one pipeline),
 // the availability query, with the server's parameters (first page of 50), and
 // the charges of the page's items.
 func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Context, *rand.Rand) error {
@@ -105,7 +105,10 @@ func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Con
 		// No key lookup: the server authenticates a key it checked within the
 		// last second from memory (tenancy.AuthCacheTTL), as it does under load.
 		return d.Tx(ctx, o.Scope(), func(q *db.Queries) error {
-			if _, err := q.OrganisationClock(ctx, o.ID); err != nil {
+			err := q.Pipeline(ctx,
+				func(q *db.Queries) error { return q.PreferGenericPlans(ctx) },
+				func(q *db.Queries) error { _, err := q.OrganisationClock(ctx, o.ID); return err })
+			if err != nil {
 				return fmt.Errorf("clock: %w", err)
 			}
 			rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Now: time.Now(), Guests: guests, Nights: 2,

@@ -92,7 +92,15 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 	}
 	var out domain.List[AvailableItem]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		c, err := domain.LoadClock(ctx, q, sc)
+		// AvailableItems is written so that its generic plan is the plan for
+		// every search (walk the items in id order up to the page): running it
+		// saves planning the statement anew each time, which cost about as much
+		// as executing it.
+		var clock db.OrganisationClockRow
+		if err := q.Pipeline(ctx, preferGenericPlans(ctx), domain.ReadClock(ctx, sc, &clock)); err != nil {
+			return err
+		}
+		c, err := domain.ClockOf(clock)
 		if err != nil {
 			return err
 		}
@@ -306,4 +314,14 @@ func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteR
 		}
 		return res, nil, nil
 	})
+}
+
+// preferGenericPlans is PreferGenericPlans as a call of a pipeline.
+func preferGenericPlans(ctx context.Context) db.Call {
+	return func(q *db.Queries) error {
+		if err := q.PreferGenericPlans(ctx); err != nil {
+			return fmt.Errorf("prefer generic plans: %w", err)
+		}
+		return nil
+	}
 }

@@ -129,7 +129,7 @@ LEFT JOIN bookings b ON b.organisation_id = o.organisation_id AND b.id = o.booki
 LEFT JOIN blocks bl ON bl.organisation_id = o.organisation_id AND bl.id = o.block_id
 WHERE o.organisation_id = $1 AND o.item_id = $2
   AND ($3::uuid IS NULL OR o.unit_id = $3::uuid)
-  AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+  AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
   AND (o.status <> 'unpaid' OR o.hold_expires_at > $4::timestamptz)
   AND o.date_range && daterange($5::date, $6::date)
 ORDER BY lower(o.date_range), o.booking_id, o.block_id, o.id

@@ -79,7 +79,7 @@ WHERE u.organisation_id = $1 AND u.item_id = $2 AND u.status = 'active'
   AND NOT EXISTS (
       SELECT 1 FROM occupancies o
       WHERE o.organisation_id = $1 AND o.unit_id = u.id
-        AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+        AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
         AND o.date_range && daterange($3::date, $4::date)
         AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
         AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid))
@@ -87,14 +87,14 @@ ORDER BY
     coalesce($3::date - (
         SELECT max(upper(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = $1 AND o.unit_id = u.id
-          AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+          AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
           AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
           AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid)
           AND upper(o.date_range) <= $3::date), 100000)
   + coalesce((
         SELECT min(lower(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = $1 AND o.unit_id = u.id
-          AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+          AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
           AND (o.status <> 'unpaid' OR o.hold_expires_at > $5::timestamptz)
           AND ($6::uuid IS NULL OR o.booking_id IS DISTINCT FROM $6::uuid)
           AND lower(o.date_range) >= $4::date) - $4::date, 100000),

@@ -49,7 +49,7 @@ LEFT JOIN bookings b ON b.organisation_id = o.organisation_id AND b.id = o.booki
 LEFT JOIN blocks bl ON bl.organisation_id = o.organisation_id AND bl.id = o.block_id
 WHERE o.organisation_id = @organisation_id AND o.item_id = @item_id
   AND (sqlc.narg(unit_id)::uuid IS NULL OR o.unit_id = sqlc.narg(unit_id)::uuid)
-  AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+  AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
   AND (o.status <> 'unpaid' OR o.hold_expires_at > @now::timestamptz)
   AND o.date_range && daterange(@from_date::date, @to_date::date)
 ORDER BY lower(o.date_range), o.booking_id, o.block_id, o.id;

@@ -29,9 +29,9 @@ RETURNING claim;
 -- planning any statement whose generic plan it estimates at more than its
 -- custom plans (an array parameter counts as many elements, a one-element
 -- array as one): that planning cost a booking more than executing its
--- statements did. Reads whose best plan depends on their arguments
--- (availability, lists) run outside commands and keep custom plans. Touches no
--- table: a named exception in sqlc.yaml.
+-- statements did. The availability search sets it too (see AvailableItems).
+-- Reads whose best plan depends on their arguments (the booking lists) do not.
+-- Touches no table: a named exception in sqlc.yaml.
 SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
 
 -- name: RecordCommand :execrows

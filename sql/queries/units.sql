@@ -60,7 +60,7 @@ WHERE u.organisation_id = sqlc.arg(organisation_id) AND u.item_id = sqlc.arg(ite
   AND NOT EXISTS (
       SELECT 1 FROM occupancies o
       WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
-        AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+        AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
         AND o.date_range && daterange(sqlc.arg(check_in)::date, sqlc.arg(check_out)::date)
         AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
         AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid))
@@ -68,14 +68,14 @@ ORDER BY
     coalesce(sqlc.arg(check_in)::date - (
         SELECT max(upper(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
-          AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+          AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
           AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
           AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid)
           AND upper(o.date_range) <= sqlc.arg(check_in)::date), 100000)
   + coalesce((
         SELECT min(lower(o.date_range)) FROM occupancies o
         WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
-          AND o.status IN ('unpaid', 'paid', 'complete', 'blocked')
+          AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
           AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz)
           AND (sqlc.narg(except_booking)::uuid IS NULL OR o.booking_id IS DISTINCT FROM sqlc.narg(except_booking)::uuid)
           AND lower(o.date_range) >= sqlc.arg(check_out)::date) - sqlc.arg(check_out)::date, 100000),
