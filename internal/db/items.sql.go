@@ -560,9 +560,11 @@ func (q *Queries) ListItems(ctx context.Context, arg ListItemsParams) ([]Item, e
 const lockItemsForBooking = `-- name: LockItemsForBooking :many
 SELECT i.id FROM items i
 WHERE i.organisation_id = $1
-  AND (i.id = ANY($2::uuid[]) OR i.id IN (
+  AND i.id IN (
+      SELECT unnest($2::uuid[])
+      UNION
       SELECT bi.item_id FROM booking_items bi
-      WHERE bi.organisation_id = $1 AND bi.booking_id = $3::uuid))
+      WHERE bi.organisation_id = $1 AND bi.booking_id = $3::uuid)
 ORDER BY i.id
 FOR NO KEY UPDATE
 `
@@ -579,6 +581,8 @@ type LockItemsForBookingParams struct {
 // the exclusion constraint's check, deadlock, and every deadlock costs
 // deadlock_timeout before PostgreSQL breaks it. FOR NO KEY UPDATE does not block
 // the foreign-key checks (FOR KEY SHARE) of booking_items inserts.
+// The ids come from one union, joined by index: a condition "id = ANY(..) OR id
+// IN (..)" read every item of the organisation to lock the few asked for.
 func (q *Queries) LockItemsForBooking(ctx context.Context, arg LockItemsForBookingParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, lockItemsForBooking, arg.OrganisationID, arg.ItemIds, arg.BookingID)
 	if err != nil {
