@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,4 +354,50 @@ func TestPoolHostileInput(t *testing.T) {
 	if n := srv.Env.Superuser.Int(t, `SELECT count(*) FROM occupancies`); n != 0 {
 		t.Errorf("refused requests must change nothing, found %d occupancies", n)
 	}
+}
+
+// TestPoolChoosesTightestUnit: a booking without unit_id takes the free unit
+// whose neighbouring stays leave the smallest gaps, so that a pool keeps long
+// runs of free nights; taken units are never offered, and equal gaps go by
+// name.
+func TestPoolChoosesTightestUnit(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	o := newOrg(t, srv, "pool-gaps")
+	pool := o.poolItem(t, "Pod", 4, 5000)
+	admin, write := o.as(t, "admin"), o.as(t, "write")
+	units := o.unitsOf(t, pool.ID)
+	if len(units) != 4 {
+		t.Fatalf("the pool must have 4 units, has %d", len(units))
+	}
+	slices.SortFunc(units, func(a, b unit) int { return strings.Compare(a.Name, b.Name) })
+	byUnit := func(u unit, in, out string) {
+		t.Helper()
+		admin.Post(o.path("/bookings"), map[string]any{"guest": map[string]any{"name": "Ann", "email": "ann@example.com"},
+			"items": []any{map[string]any{"item_id": pool.ID, "check_in": in, "check_out": out, "unit_id": u.ID}}}).
+			Expect(http.StatusCreated)
+	}
+	// The stay asked for is nights 20-22. Unit 0 is taken on night 21; unit 1
+	// has a stay ending 5 nights before (gap 5 + none after); unit 2 one ending
+	// on the arrival day and one starting 2 nights after the departure (gaps 0
+	// and 2); unit 3 is free all along (no neighbours).
+	byUnit(units[0], day(21), day(22))
+	byUnit(units[1], day(10), day(15))
+	byUnit(units[2], day(18), day(20))
+	byUnit(units[2], day(24), day(26))
+
+	var b pooledBooking
+	write.Post(o.path("/bookings"), bookingBody(pool.ID, day(20), day(22))).Expect(http.StatusCreated).JSON(&b)
+	if got := b.Items[0].Units; len(got) != 1 || got[0].ID != units[2].ID {
+		t.Fatalf("the booking must take %s, whose neighbours leave the smallest gaps, got %+v", units[2].Name, got)
+	}
+	write.Post(o.path("/bookings"), bookingBody(pool.ID, day(20), day(22))).Expect(http.StatusCreated).JSON(&b)
+	if got := b.Items[0].Units; len(got) != 1 || got[0].ID != units[1].ID {
+		t.Fatalf("the next must take %s (gap 5 before, none after beats none on either side), got %+v", units[1].Name, got)
+	}
+	write.Post(o.path("/bookings"), bookingBody(pool.ID, day(20), day(22))).Expect(http.StatusCreated).JSON(&b)
+	if got := b.Items[0].Units; len(got) != 1 || got[0].ID != units[3].ID {
+		t.Fatalf("the last free unit is %s, got %+v", units[3].Name, got)
+	}
+	write.Post(o.path("/bookings"), bookingBody(pool.ID, day(20), day(22))).Problem(http.StatusConflict, "booking_conflict")
 }
