@@ -94,9 +94,9 @@ func (w *workload) availabilityTargeter(base string, quantity int) vegeta.Target
 }
 
 // availabilityFloor is what GET /availability costs PostgreSQL: one scoped
-// transaction with generic plans and the organisation's clock (one pipeline),
-// the availability query, with the server's parameters (first page of 50), and
-// the charges of the page's items.
+// transaction with one pipeline of generic plans, the organisation's clock, its
+// charges and the availability query, with the server's parameters (first page
+// of 50).
 func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Context, *rand.Rand) error {
 	return func(ctx context.Context, rng *rand.Rand) error {
 		o := w.org(rng.IntN)
@@ -107,23 +107,15 @@ func (w *workload) availabilityFloor(d *scope.DB, quantity int) func(context.Con
 		return d.Tx(ctx, o.Scope(), func(q *db.Queries) error {
 			err := q.Pipeline(ctx,
 				func(q *db.Queries) error { return q.PreferGenericPlans(ctx) },
-				func(q *db.Queries) error { _, err := q.OrganisationClock(ctx, o.ID); return err })
+				func(q *db.Queries) error { _, err := q.OrganisationClock(ctx, o.ID); return err },
+				func(q *db.Queries) error { _, err := q.AllCharges(ctx, o.ID); return err },
+				func(q *db.Queries) error {
+					_, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Guests: guests, Nights: 2,
+						CheckIn: in, CheckOut: out, Quantity: int32(max(1, quantity)), RowLimit: domain.DefaultLimit + 1})
+					return err
+				})
 			if err != nil {
-				return fmt.Errorf("clock: %w", err)
-			}
-			rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: o.ID, Now: time.Now(), Guests: guests, Nights: 2,
-				CheckIn: in, CheckOut: out, Quantity: int32(max(1, quantity)), Timezone: "UTC", RowLimit: domain.DefaultLimit + 1})
-			if err != nil {
-				return fmt.Errorf("available items: %w", err)
-			}
-			if len(rows) > 0 {
-				ids := make([]uuid.UUID, len(rows))
-				for i, r := range rows {
-					ids[i] = r.Item.ID
-				}
-				if _, err := q.ChargesForItems(ctx, db.ChargesForItemsParams{OrganisationID: o.ID, ItemIds: ids}); err != nil {
-					return fmt.Errorf("charges: %w", err)
-				}
+				return fmt.Errorf("clock, charges and availability: %w", err)
 			}
 			return nil
 		})

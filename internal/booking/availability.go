@@ -85,19 +85,40 @@ type AvailableItem struct {
 
 // Availability searches the organisation's items free and sellable for the
 // stay: one query over the items, their units' occupancies and the rates of the
-// stay's dates, then the organisation's charges for the page's items.
+// stay's dates, sent with the clock and the organisation's charges.
 func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq AvailabilityQuery) (domain.List[AvailableItem], error) {
 	if err := domain.Authorize(sc, domain.OpSearchAvailability); err != nil {
 		return domain.List[AvailableItem]{}, err
 	}
 	var out domain.List[AvailableItem]
 	err := s.db.Tx(ctx, sc, func(q *db.Queries) error {
-		// AvailableItems is written so that its generic plan is the plan for
-		// every search (walk the items in id order up to the page): running it
-		// saves planning the statement anew each time, which cost about as much
-		// as executing it.
+		// One round trip: generic plans (AvailableItems is written so that its
+		// generic plan is the plan for every search, and running it saves
+		// planning the statement anew each time, which cost about as much as
+		// executing it), the clock, the organisation's charges and the search,
+		// which reads the clock itself. A check_in before today wastes the
+		// search: it is refused after.
 		var clock db.OrganisationClockRow
-		if err := q.Pipeline(ctx, preferGenericPlans(ctx), domain.ReadClock(ctx, sc, &clock)); err != nil {
+		var all []db.Charge
+		var rows []db.AvailableItemsRow
+		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
+		err := q.Pipeline(ctx, preferGenericPlans(ctx), domain.ReadClock(ctx, sc, &clock),
+			func(q *db.Queries) (err error) {
+				if all, err = q.AllCharges(ctx, sc.OrganisationID); err != nil {
+					return fmt.Errorf("load charges: %w", err)
+				}
+				return nil
+			},
+			func(q *db.Queries) (err error) {
+				rows, err = q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Guests: aq.Guests,
+					Nights: nights, Quantity: aq.Quantity, PropertyID: aq.PropertyID, After: aq.Page.Cursor,
+					CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), Breakdown: aq.Breakdown, RowLimit: aq.Page.Limit + 1})
+				if err != nil {
+					return fmt.Errorf("search availability: %w", err)
+				}
+				return nil
+			})
+		if err != nil {
 			return err
 		}
 		c, err := domain.ClockOf(clock)
@@ -107,23 +128,11 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 		if aq.CheckIn.Before(c.Today) {
 			return domain.Invalid("check_in", "in_past", fmt.Sprintf("check_in %s is before today (%s) in the organisation's time zone", aq.CheckIn, c.Today))
 		}
-		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
-		rows, err := q.AvailableItems(ctx, db.AvailableItemsParams{OrganisationID: sc.OrganisationID, Now: c.Now, Guests: aq.Guests,
-			Nights: nights, Quantity: aq.Quantity, PropertyID: aq.PropertyID, After: aq.Page.Cursor,
-			CheckIn: aq.CheckIn.Time(), CheckOut: aq.CheckOut.Time(), Breakdown: aq.Breakdown,
-			Timezone: c.Location.String(), RowLimit: aq.Page.Limit + 1})
-		if err != nil {
-			return fmt.Errorf("search availability: %w", err)
-		}
-		var charges []rates.Charge
-		if len(rows) > 0 {
-			ids := make([]uuid.UUID, len(rows))
-			for i, r := range rows {
-				ids[i] = r.Item.ID
-			}
-			if charges, err = rates.ChargesFor(ctx, q, sc, ids); err != nil {
-				return err
-			}
+		// Pricing picks each item's charges from the organisation's (a charge
+		// for every item, or listing it), in the order ChargesForItems has.
+		charges := make([]rates.Charge, len(all))
+		for i, r := range all {
+			charges[i] = rates.ChargeFromRow(r, "")
 		}
 		var decodeErr error
 		out = domain.Paginate(rows, aq.Page, func(r db.AvailableItemsRow) (AvailableItem, uuid.UUID) {

@@ -16,6 +16,10 @@ const availableItems = `-- name: AvailableItems :many
 SELECT i.organisation_id, i.id, i.name, i.description, i.capacity, i.nightly_price, i.min_nights, i.max_nights, i.status, i.version, i.created_at, i.updated_at, i.property_id, i.unit_count, i.base_guests, i.extra_guest_price, i.min_lead_hours, i.max_advance_days, i.discounts, i.rates_version, f.free::integer AS available_units, st.room_price::bigint AS room_price,
        st.nightly_prices::jsonb AS nightly_prices
 FROM items i
+CROSS JOIN (
+    SELECT (now() + org.clock_offset)::timestamptz AS now, org.timezone
+    FROM organisations org WHERE org.id = $1
+) c
 CROSS JOIN LATERAL (
     SELECT count(*) AS free FROM units u
     WHERE u.organisation_id = $1 AND u.item_id = i.id AND u.status = 'active'
@@ -24,7 +28,7 @@ CROSS JOIN LATERAL (
           WHERE o.organisation_id = $1 AND o.unit_id = u.id
             AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
             AND o.date_range && daterange($2::date, $3::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > $4::timestamptz))
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > c.now))
 ) f
 CROSS JOIN LATERAL (
     -- Date k of the stay is check_in + k, k = 0 .. nights (nights = check_out -
@@ -32,18 +36,18 @@ CROSS JOIN LATERAL (
     -- sizes an integer series from its bounds, where a date series always looks
     -- like 1000 rows and the inflated cost buys a JIT compilation that takes
     -- longer than the query.
-    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < $5::integer) AS room_price,
-           CASE WHEN $6::boolean THEN
+    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < $4::integer) AS room_price,
+           CASE WHEN $5::boolean THEN
                jsonb_agg(jsonb_build_object('date', $2::date + k,
                                             'price', coalesce(e.nightly_price, i.nightly_price),
-                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < $5::integer)
+                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < $4::integer)
            END AS nightly_prices,
-           coalesce(bool_or(e.closed) FILTER (WHERE k < $5::integer), false) AS closed,
+           coalesce(bool_or(e.closed) FILTER (WHERE k < $4::integer), false) AS closed,
            coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE k = 0), false) AS closed_to_arrival,
-           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = $5::integer), false) AS closed_to_departure,
+           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = $4::integer), false) AS closed_to_departure,
            min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE k = 0) AS min_nights,
            min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE k = 0) AS max_nights
-    FROM generate_series(0, $5::integer) AS k
+    FROM generate_series(0, $4::integer) AS k
     LEFT JOIN LATERAL (
         SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
                (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
@@ -60,7 +64,7 @@ CROSS JOIN LATERAL (
 ) st
 WHERE i.organisation_id = $1
   AND i.status = 'active'
-  AND ($7::uuid IS NULL OR i.id > $7::uuid)
+  AND ($6::uuid IS NULL OR i.id > $6::uuid)
   -- The other conditions as two opaque ones (coalesce of a condition): the
   -- planner rates each as passing half of the rows instead of multiplying the
   -- default selectivities of a dozen comparisons with parameters down to one
@@ -69,37 +73,35 @@ WHERE i.organisation_id = $1
   -- search was planned anew (as long as it ran). Each item-level condition is
   -- still checked before the laterals run for the item.
   AND coalesce(
-      i.capacity >= $8::integer
-      AND i.unit_count >= $9::integer
-      AND ($10::uuid IS NULL OR i.property_id = $10::uuid)
+      i.capacity >= $7::integer
+      AND i.unit_count >= $8::integer
+      AND ($9::uuid IS NULL OR i.property_id = $9::uuid)
       AND (i.min_lead_hours = 0 OR
            ($2::date)::timestamp AT TIME ZONE coalesce(
                (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
-               $11::text) >= $4::timestamptz + i.min_lead_hours * interval '1 hour')
+               c.timezone) >= c.now + i.min_lead_hours * interval '1 hour')
       AND (i.max_advance_days IS NULL OR
-           $2::date <= ($4::timestamptz AT TIME ZONE coalesce(
+           $2::date <= (c.now AT TIME ZONE coalesce(
                (SELECT p.timezone FROM properties p WHERE p.organisation_id = $1 AND p.id = i.property_id),
-               $11::text))::date + i.max_advance_days), false)
+               c.timezone))::date + i.max_advance_days), false)
   AND coalesce(
-      f.free >= $9::integer
+      f.free >= $8::integer
       AND NOT st.closed AND NOT st.closed_to_arrival AND NOT st.closed_to_departure
-      AND st.min_nights <= $5::integer AND st.max_nights >= $5::integer, false)
+      AND st.min_nights <= $4::integer AND st.max_nights >= $4::integer, false)
 ORDER BY i.id
-LIMIT $12
+LIMIT $10
 `
 
 type AvailableItemsParams struct {
 	OrganisationID uuid.UUID
 	CheckIn        time.Time
 	CheckOut       time.Time
-	Now            time.Time
 	Nights         int32
 	Breakdown      bool
 	After          *uuid.UUID
 	Guests         int32
 	Quantity       int32
 	PropertyID     *uuid.UUID
-	Timezone       string
 	RowLimit       int32
 }
 
@@ -121,21 +123,22 @@ type AvailableItemsRow struct {
 // nights allow the stay's nights; the departure date is not closed to
 // departure; and the arrival (00:00 of check_in in the item's property's time
 // zone, else timezone) is at least min_lead_hours from now and at most
-// max_advance_days after today. Items are visited in id order, each with its own
+// max_advance_days after today (the organisation clock's). Items are visited in id order, each with its own
 // laterals, so the scan stops at the page's last item.
+// The organisation clock and time zone (as OrganisationClock reads them), so
+// that the search needs nothing from an earlier round trip and travels in the
+// pipeline that reads the clock.
 func (q *Queries) AvailableItems(ctx context.Context, arg AvailableItemsParams) ([]AvailableItemsRow, error) {
 	rows, err := q.db.Query(ctx, availableItems,
 		arg.OrganisationID,
 		arg.CheckIn,
 		arg.CheckOut,
-		arg.Now,
 		arg.Nights,
 		arg.Breakdown,
 		arg.After,
 		arg.Guests,
 		arg.Quantity,
 		arg.PropertyID,
-		arg.Timezone,
 		arg.RowLimit,
 	)
 	if err != nil {

@@ -56,11 +56,18 @@ RETURNING *;
 -- nights allow the stay's nights; the departure date is not closed to
 -- departure; and the arrival (00:00 of check_in in the item's property's time
 -- zone, else timezone) is at least min_lead_hours from now and at most
--- max_advance_days after today. Items are visited in id order, each with its own
+-- max_advance_days after today (the organisation clock's). Items are visited in id order, each with its own
 -- laterals, so the scan stops at the page's last item.
 SELECT sqlc.embed(i), f.free::integer AS available_units, st.room_price::bigint AS room_price,
        st.nightly_prices::jsonb AS nightly_prices
 FROM items i
+-- The organisation clock and time zone (as OrganisationClock reads them), so
+-- that the search needs nothing from an earlier round trip and travels in the
+-- pipeline that reads the clock.
+CROSS JOIN (
+    SELECT (now() + org.clock_offset)::timestamptz AS now, org.timezone
+    FROM organisations org WHERE org.id = sqlc.arg(organisation_id)
+) c
 CROSS JOIN LATERAL (
     SELECT count(*) AS free FROM units u
     WHERE u.organisation_id = sqlc.arg(organisation_id) AND u.item_id = i.id AND u.status = 'active'
@@ -69,7 +76,7 @@ CROSS JOIN LATERAL (
           WHERE o.organisation_id = sqlc.arg(organisation_id) AND o.unit_id = u.id
             AND o.status NOT IN ('cancelled', 'expired') -- active (migration 0014)
             AND o.date_range && daterange(sqlc.arg(check_in)::date, sqlc.arg(check_out)::date)
-            AND (o.status <> 'unpaid' OR o.hold_expires_at > sqlc.arg(now)::timestamptz))
+            AND (o.status <> 'unpaid' OR o.hold_expires_at > c.now))
 ) f
 CROSS JOIN LATERAL (
     -- Date k of the stay is check_in + k, k = 0 .. nights (nights = check_out -
@@ -120,11 +127,11 @@ WHERE i.organisation_id = sqlc.arg(organisation_id)
       AND (i.min_lead_hours = 0 OR
            (sqlc.arg(check_in)::date)::timestamp AT TIME ZONE coalesce(
                (SELECT p.timezone FROM properties p WHERE p.organisation_id = sqlc.arg(organisation_id) AND p.id = i.property_id),
-               sqlc.arg(timezone)::text) >= sqlc.arg(now)::timestamptz + i.min_lead_hours * interval '1 hour')
+               c.timezone) >= c.now + i.min_lead_hours * interval '1 hour')
       AND (i.max_advance_days IS NULL OR
-           sqlc.arg(check_in)::date <= (sqlc.arg(now)::timestamptz AT TIME ZONE coalesce(
+           sqlc.arg(check_in)::date <= (c.now AT TIME ZONE coalesce(
                (SELECT p.timezone FROM properties p WHERE p.organisation_id = sqlc.arg(organisation_id) AND p.id = i.property_id),
-               sqlc.arg(timezone)::text))::date + i.max_advance_days), false)
+               c.timezone))::date + i.max_advance_days), false)
   AND coalesce(
       f.free >= sqlc.arg(quantity)::integer
       AND NOT st.closed AND NOT st.closed_to_arrival AND NOT st.closed_to_departure
