@@ -85,8 +85,11 @@ func TestReapStaleRemovesContainersOfDeadOwners(t *testing.T) {
 		case !c.wantReaped && !exists:
 			t.Errorf("the container of %s (pid %d) must be left alone", c.name, c.pid)
 		}
-		if c.wantReaped && !slices.Contains(removed, ids[i][:12]) && !exists {
-			t.Errorf("reapStale must report removing %s's container %s, reported %v", c.name, ids[i][:12], removed)
+		// Another test binary starting meanwhile reaps too (reapStaleOnce), so
+		// a dead owner's container may be gone without this call reporting it;
+		// what it reports must never be a live owner's.
+		if !c.wantReaped && slices.Contains(removed, ids[i][:12]) {
+			t.Errorf("reapStale reported removing the container of %s (%s)", c.name, ids[i][:12])
 		}
 	}
 }
