@@ -102,7 +102,7 @@ func (s *Bookings) Availability(ctx context.Context, sc scope.Scope, aq Availabi
 		var all []db.Charge
 		var rows []db.AvailableItemsRow
 		nights := int32(aq.CheckIn.DaysUntil(aq.CheckOut))
-		err := q.Pipeline(ctx, preferGenericPlans(ctx), domain.ReadClock(ctx, sc, &clock),
+		err := q.Pipeline(ctx, command.PreferGenericPlans(ctx), domain.ReadClock(ctx, sc, &clock),
 			func(q *db.Queries) (err error) {
 				if all, err = q.AllCharges(ctx, sc.OrganisationID); err != nil {
 					return fmt.Errorf("load charges: %w", err)
@@ -323,14 +323,4 @@ func (s *Bookings) Quote(ctx context.Context, sc scope.Scope, cmd Quote) (QuoteR
 		}
 		return res, nil, nil
 	})
-}
-
-// preferGenericPlans is PreferGenericPlans as a call of a pipeline.
-func preferGenericPlans(ctx context.Context) db.Call {
-	return func(q *db.Queries) error {
-		if err := q.PreferGenericPlans(ctx); err != nil {
-			return fmt.Errorf("prefer generic plans: %w", err)
-		}
-		return nil
-	}
 }

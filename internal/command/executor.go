@@ -280,20 +280,7 @@ func run[T any](ctx context.Context, s *Executor, sc scope.Scope, meta Meta, op 
 func (x *execution) open(ctx context.Context, q *db.Queries) (*db.GetCommandRow, error) {
 	var locked, found bool
 	var row db.GetCommandRow
-	err := q.Pipeline(ctx,
-		func(q *db.Queries) error {
-			if err := q.PreferGenericPlans(ctx); err != nil {
-				return fmt.Errorf("prefer generic plans: %w", err)
-			}
-			return nil
-		},
-		func(q *db.Queries) (err error) {
-			locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
-			if err != nil {
-				return fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
-			}
-			return nil
-		},
+	err := q.Pipeline(ctx, PreferGenericPlans(ctx), x.lockCall(ctx, &locked),
 		func(q *db.Queries) error {
 			r, err := q.GetCommand(ctx, x.key)
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -317,7 +304,19 @@ func (x *execution) open(ctx context.Context, q *db.Queries) (*db.GetCommandRow,
 	if row.State == "done" {
 		return &row, nil
 	}
-	return x.claimIn(ctx, q, 0)
+	return x.claimRow(ctx, q, 0)
+}
+
+// PreferGenericPlans is the statement that makes the rest of a transaction run
+// generic plans (the query's comment says when that pays), as a call of a
+// pipeline.
+func PreferGenericPlans(ctx context.Context) db.Call {
+	return func(q *db.Queries) error {
+		if err := q.PreferGenericPlans(ctx); err != nil {
+			return fmt.Errorf("prefer generic plans: %w", err)
+		}
+		return nil
+	}
 }
 
 func keyInUse() *domain.Error {
@@ -326,19 +325,37 @@ func keyInUse() *domain.Error {
 	return e
 }
 
+// lockCall takes the key's transaction lock without waiting, as a call of a
+// pipeline: locked says whether it was free.
+func (x *execution) lockCall(ctx context.Context, locked *bool) db.Call {
+	return func(q *db.Queries) (err error) {
+		*locked, err = q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
+		if err != nil {
+			return fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
+		}
+		return nil
+	}
+}
+
 // claimIn claims the command's key in q's transaction: its lock, without
-// waiting, then its row, a new one or a lapsed one taken over, held for lease
-// once committed (0 when it commits only with the outcome). A prior outcome, or
-// another's committed claim still running, comes back as prior.
+// waiting, then its row (claimRow).
 func (x *execution) claimIn(ctx context.Context, q *db.Queries, lease time.Duration) (*db.GetCommandRow, error) {
-	locked, err := q.LockCommandKey(ctx, db.LockCommandKeyParams{OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID})
-	if err != nil {
-		return nil, fmt.Errorf("lock command key %s: %w", x.meta.ID, err)
+	var locked bool
+	if err := x.lockCall(ctx, &locked)(q); err != nil {
+		return nil, err
 	}
 	if !locked {
 		return nil, keyInUse()
 	}
-	_, err = q.ClaimCommand(ctx, db.ClaimCommandParams{
+	return x.claimRow(ctx, q, lease)
+}
+
+// claimRow claims the row of a key whose lock q's transaction holds: a new one
+// or a lapsed one taken over, held for lease once committed (0 when it commits
+// only with the outcome). A prior outcome, or another's committed claim still
+// running, comes back as prior.
+func (x *execution) claimRow(ctx context.Context, q *db.Queries, lease time.Duration) (*db.GetCommandRow, error) {
+	_, err := q.ClaimCommand(ctx, db.ClaimCommandParams{
 		OrganisationID: x.sc.OrganisationID, ActorID: x.meta.Actor, ID: x.meta.ID, Type: x.typ,
 		Fingerprint: x.fp, Claim: x.claim, LeaseSeconds: lease.Seconds(),
 	})
@@ -383,32 +400,22 @@ func (x *execution) claimAlone(ctx context.Context) (*db.GetCommandRow, error) {
 // taken over).
 func (x *execution) finish(ctx context.Context, outcome string, body []byte) db.Call {
 	took := float64(time.Since(x.started).Microseconds()) / 1000
-	inUse := func() error {
-		return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
-	}
-	if !x.claimed {
-		params := db.RecordCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID,
-			Type: x.typ, Fingerprint: x.fp, Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took}
-		return func(q *db.Queries) error {
-			n, err := q.RecordCommand(ctx, params)
-			if err != nil {
-				return fmt.Errorf("record command %s: %w", x.key.ID, err)
-			}
-			if n == 0 {
-				return inUse()
-			}
-			return nil
-		}
-	}
-	params := db.FinishCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID, ID: x.key.ID,
-		Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took}
+	claimed := x.claimed
 	return func(q *db.Queries) error {
-		n, err := q.FinishCommand(ctx, params)
+		var n int64
+		var err error
+		if claimed {
+			n, err = q.FinishCommand(ctx, db.FinishCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID,
+				ID: x.key.ID, Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took})
+		} else {
+			n, err = q.RecordCommand(ctx, db.RecordCommandParams{OrganisationID: x.key.OrganisationID, ActorID: x.key.ActorID,
+				ID: x.key.ID, Type: x.typ, Fingerprint: x.fp, Claim: x.claim, Outcome: &outcome, Result: body, DurationMs: took})
+		}
 		if err != nil {
-			return fmt.Errorf("finish command %s: %w", x.key.ID, err)
+			return fmt.Errorf("record command %s: %w", x.key.ID, err)
 		}
 		if n == 0 {
-			return inUse()
+			return domain.Conflict(domain.CodeKeyInUse, "a request with this idempotency key took over while this one was running")
 		}
 		return nil
 	}
