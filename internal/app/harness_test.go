@@ -29,11 +29,14 @@ type instance struct {
 
 // serve starts `api serve` against databaseURL with extra environment (nothing
 // is read from the real one); the server is stopped (and must stop cleanly) when
-// the test ends.
+// the test ends. Rate limits are off unless extra sets VACANCY_RATE_LIMIT: a
+// test that polls the API until something happens would otherwise be refused
+// with 429 once its waits outlast the burst (20/s for 2 s), and the tests of
+// the limits set their own.
 func serve(t *testing.T, databaseURL string, extra map[string]string) *instance {
 	t.Helper()
 	vars := map[string]string{"DATABASE_URL": databaseURL, "VACANCY_ADDR": "127.0.0.1:0", "VACANCY_PLATFORM_TOKEN": platformToken,
-		"VACANCY_SHUTDOWN_TIMEOUT": "10s", "VACANCY_DB_MAX_CONNS": "10"}
+		"VACANCY_SHUTDOWN_TIMEOUT": "10s", "VACANCY_DB_MAX_CONNS": "10", "VACANCY_RATE_LIMIT": "off"}
 	for k, v := range extra {
 		vars[k] = v
 	}
