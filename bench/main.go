@@ -349,6 +349,11 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, j j
 	defer mdb.Close()
 	w := newWorkload(ds, cfg.contentionItems, cfg.concurrency)
 	c, warm, d := cfg.concurrency, cfg.warmup, cfg.duration
+	meter, err := newCPUMeter(srv.cmd.Process.Pid)
+	if err != nil {
+		logf("no CPU table: %v", err)
+		meter = nil
+	}
 
 	for _, sc := range j.scenarios {
 		if err := ctx.Err(); err != nil {
@@ -380,6 +385,9 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, j j
 			sides = append(sides,
 				side{name: "same-SQL floor", stats: &s.Same, col: newCollector(expect{success: 200}), op: same, counted: &s.SameStatements, trips: &s.SameRoundTrips},
 				side{name: "minimal floor", stats: &s.Minimal, col: newCollector(expect{success: 200}), op: minimal, counted: &s.MinimalStatements, trips: &s.MinimalRoundTrips})
+		}
+		for _, x := range sides {
+			x.col.meter = meter
 		}
 		for _, x := range sides[1:] {
 			rng := rand.New(rand.NewPCG(cfg.seed, 99))

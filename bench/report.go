@@ -185,6 +185,30 @@ func (r *Report) Table() string {
 	return b.String()
 }
 
+// CPUTable is where each side's processor time went, per request; "" when
+// no side was metered.
+func (r *Report) CPUTable() string {
+	var b strings.Builder
+	for _, s := range r.Scenarios {
+		for _, x := range []struct {
+			who string
+			st  *Stats
+		}{{"API", s.API}, {"same-SQL floor", s.Same}, {"minimal floor", s.Minimal}} {
+			if x.st == nil || x.st.CPU == nil {
+				continue
+			}
+			c := x.st.CPU
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", s.Name, s.Dataset, x.who,
+				x.st.Throughput, c.Cores, c.Machine, c.Server, c.PostgreSQL, c.Bench, c.Rest)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "| scenario | dataset | side | req/s | busy cores | machine ms/req | api serve | PostgreSQL | bench process | rest |\n" +
+		"|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n" + b.String()
+}
+
 // TargetTable is the targets and whether they were met.
 func (r *Report) TargetTable() string {
 	var b strings.Builder
@@ -247,6 +271,11 @@ func (r *Report) markdown() string {
 	}
 	if len(counts) > 0 {
 		b.WriteString("\nStatements in round trips per request, same-SQL / minimal floor (BEGIN with the tenant setting, and COMMIT, count one each; a pipeline of statements is one round trip): " + strings.Join(counts, "; ") + ".\n")
+	}
+	if t := r.CPUTable(); t != "" {
+		b.WriteString("\n## CPU per request\n\n")
+		b.WriteString(t)
+		b.WriteString("\nProcessor time of the measured rounds per request, in milliseconds, from /proc: the whole machine's busy time, and what `api serve`, PostgreSQL (every process named postgres on this machine) and the bench process (vegeta for the API; the floor's pgx driver for a floor) used of it. Rest is what none of them used: the kernel's network work, Docker's port proxy, anything else running. When the load keeps every core busy, a side's throughput is its busy cores ÷ its machine milliseconds per request, so the columns say which part of the stack a ratio between two sides comes from.\n")
 	}
 	if len(r.ScaleOut) > 0 {
 		b.WriteString("\n## Two API processes on one PostgreSQL\n\n")

@@ -25,6 +25,7 @@ type Stats struct {
 	P99Ms      float64        `json:"p99_ms"`
 	Statuses   map[string]int `json:"statuses,omitempty"`
 	Samples    []string       `json:"error_samples,omitempty"`
+	CPU        *CPU           `json:"cpu,omitempty"` // over the measured rounds, when read
 }
 
 // expect says which status codes are the normal outcome of a scenario.
@@ -43,6 +44,8 @@ type collector struct {
 	exp        expect
 	begin, end time.Time // of the current round: first request sent, last answer received
 	seconds    float64   // of the finished rounds
+	meter      *cpuMeter // nil: no CPU accounting
+	cpu        cpuSpent
 }
 
 func newCollector(exp expect) *collector {
@@ -97,9 +100,28 @@ func (c *collector) stats() Stats {
 	if s.Seconds > 0 {
 		s.Throughput = float64(s.Successes+s.Conflicts) / s.Seconds
 	}
+	s.CPU = c.cpu.perRequest(s.Requests)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms = ms(c.m.Latencies.Mean), ms(c.m.Latencies.P50), ms(c.m.Latencies.P95), ms(c.m.Latencies.P99)
 	return s
+}
+
+// measured runs one measured round, reading the CPU time it used when c has a
+// meter (a failed reading leaves the round out of the CPU table).
+func (c *collector) measured(round func()) {
+	if c.meter == nil {
+		round()
+		return
+	}
+	from, err := c.meter.read()
+	start := time.Now()
+	round()
+	if err != nil {
+		return
+	}
+	if to, err := c.meter.read(); err == nil {
+		c.cpu.add(from, to, time.Since(start).Seconds())
+	}
 }
 
 // attack drives the API with vegeta at a fixed concurrency for one round of d
@@ -134,7 +156,7 @@ func attack(ctx context.Context, c *collector, workers int, warmup, d time.Durat
 	if warmup > 0 {
 		run(warmup, nil)
 	}
-	run(d, c)
+	c.measured(func() { run(d, c) })
 	c.endRound()
 }
 
@@ -172,6 +194,6 @@ func drive(ctx context.Context, c *collector, workers int, warmup, d time.Durati
 	if warmup > 0 {
 		run(warmup, nil)
 	}
-	run(d, c)
+	c.measured(func() { run(d, c) })
 	c.endRound()
 }
