@@ -191,6 +191,11 @@ func newBackground(cfg EventsConfig, d *scope.DB, log *slog.Logger, onDelivery f
 	b := &background{log: log, hub: stream.New(d.Pool(), log)}
 	sc.Logger, sc.Jobs, sc.WebhookPolicy = log, queue, cfg.policy()
 	b.svc = service.New(d, sc)
+	// Revocations made through any instance reach this one's credential cache
+	// through the listener, which lets it answer a known key from memory for
+	// longer than tenancy.AuthCacheTTL while the listener keeps up.
+	b.hub.FollowKeys(b.svc.ForgetKey, b.svc.ForgetAllKeys)
+	b.svc.FollowRevocations(b.hub.CaughtUp)
 	if cfg.Workers {
 		if b.runner, err = jobs.NewRunner(d.Pool(), b.svc, jc); err != nil {
 			return nil, err

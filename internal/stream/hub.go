@@ -6,7 +6,9 @@
 // the streams of the revoked key so they end at once, on every instance.
 // Notifications carry only ids: streams read the events themselves from the feed
 // and re-check their key, so a lost or folded notification costs latency, never
-// an event. It knows nothing of HTTP.
+// an event. Revocations also reach the instance's credential cache (FollowKeys),
+// and the hub's own heartbeats on the keys channel say how far behind that feed
+// may be (CaughtUp). It knows nothing of HTTP.
 package stream
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +41,12 @@ const (
 	// closeTimeout bounds closing the listener's connection: a hung server must
 	// not hold up a reconnect or the shutdown.
 	closeTimeout = 2 * time.Second
+	// beatEvery is how often the listener notifies itself on KeysChannel while it
+	// listens: each beat it receives proves every notification committed before
+	// the beat was sent has arrived (PostgreSQL delivers them in commit order).
+	beatEvery = 250 * time.Millisecond
+	// beatPrefix starts a heartbeat's payload; revocations carry a bare uuid.
+	beatPrefix = "beat "
 )
 
 // Hub fans notifications out to subscribers. The zero Hub is not usable; use New.
@@ -50,6 +59,12 @@ type Hub struct {
 	keys   map[uuid.UUID]map[chan struct{}]struct{} // revocations by API key
 	closed bool
 
+	instance  string    // names this hub's heartbeats
+	start     time.Time // heartbeats carry their time as an offset from it
+	caughtUp  time.Time // send time of the newest own heartbeat received; zero while not listening
+	onRevoked func(uuid.UUID)
+	onListen  func()
+
 	// wait is how Run waits before reconnecting (tests replace it).
 	wait func(ctx context.Context, d time.Duration) bool
 }
@@ -60,7 +75,66 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Hub {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{pool: pool, log: log, orgs: map[uuid.UUID]map[chan struct{}]struct{}{},
-		keys: map[uuid.UUID]map[chan struct{}]struct{}{}, wait: sleep}
+		keys: map[uuid.UUID]map[chan struct{}]struct{}{}, wait: sleep, instance: uuid.NewString(), start: time.Now()}
+}
+
+// FollowKeys hands revocations to revoked (each revoked key's id, as it
+// arrives) and calls reset whenever the listener (re)connects, since
+// revocations may have been missed while it was away. Call it before Run.
+func (h *Hub) FollowKeys(revoked func(uuid.UUID), reset func()) {
+	h.onRevoked, h.onListen = revoked, reset
+}
+
+// CaughtUp returns a time T such that every revocation committed before T has
+// been handed to FollowKeys' revoked: the send time of the newest heartbeat the
+// listener received, or the zero time while it does not listen.
+func (h *Hub) CaughtUp() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.caughtUp
+}
+
+func (h *Hub) setCaughtUp(t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t.IsZero() || t.After(h.caughtUp) {
+		h.caughtUp = t
+	}
+}
+
+// beat notifies the keys channel with this hub's name and the time.
+func (h *Hub) beat(ctx context.Context) error {
+	payload := fmt.Sprintf("%s%s %d", beatPrefix, h.instance, time.Since(h.start).Nanoseconds())
+	if _, err := h.pool.Exec(ctx, "SELECT pg_notify($1, $2)", KeysChannel, payload); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// heard records one of this hub's heartbeats arriving; others' are ignored.
+func (h *Hub) heard(payload string) {
+	var instance string
+	var offset int64
+	if _, err := fmt.Sscanf(payload, beatPrefix+"%s %d", &instance, &offset); err != nil || instance != h.instance {
+		return
+	}
+	h.setCaughtUp(h.start.Add(time.Duration(offset)))
+}
+
+// beats sends heartbeats every beatEvery until ctx ends.
+func (h *Hub) beats(ctx context.Context) {
+	t := time.NewTicker(beatEvery)
+	defer t.Stop()
+	for {
+		if err := h.beat(ctx); err != nil && ctx.Err() == nil {
+			h.log.WarnContext(ctx, "revocation feed heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Subscribe returns a channel that receives a value whenever events of the
@@ -137,6 +211,9 @@ func signal(set map[chan struct{}]struct{}) {
 }
 
 func (h *Hub) notify(channel string, id uuid.UUID) {
+	if channel == KeysChannel && h.onRevoked != nil {
+		h.onRevoked(id)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch channel {
@@ -197,6 +274,8 @@ func (h *Hub) run(ctx context.Context, listen func(context.Context) (bool, error
 // listen holds one connection LISTENing until it fails or ctx ends; listened
 // reports whether it got as far as LISTEN.
 func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
+	h.setCaughtUp(time.Time{})
+	defer h.setCaughtUp(time.Time{})
 	pc, err := h.pool.Acquire(ctx)
 	if err != nil {
 		return false, fmt.Errorf("acquire listener connection: %w", err)
@@ -215,7 +294,15 @@ func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
 		}
 	}
 	// Anything committed (or revoked) while no listener was in place is read now.
+	if h.onListen != nil {
+		h.onListen()
+	}
 	h.wakeAll()
+	bctx, stopBeats := context.WithCancel(ctx)
+	var beating sync.WaitGroup
+	beating.Go(func() { h.beats(bctx) })
+	defer beating.Wait()
+	defer stopBeats()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -223,6 +310,10 @@ func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
 				return true, ctx.Err()
 			}
 			return true, fmt.Errorf("wait for notification: %w", err)
+		}
+		if n.Channel == KeysChannel && strings.HasPrefix(n.Payload, beatPrefix) {
+			h.heard(n.Payload)
+			continue
 		}
 		id, err := uuid.Parse(n.Payload)
 		if err != nil {

@@ -102,14 +102,15 @@ type Principal struct {
 }
 
 // Authenticate checks a bearer key and returns its scope. A key this instance
-// checked less than AuthCacheTTL ago is answered from memory (no query): a key
-// revoked through this instance is forgotten at once, one revoked through
-// another stops working here within AuthCacheTTL.
+// checked recently is answered from memory (no query): a key revoked through
+// this instance is forgotten at once, one revoked through another stops working
+// here within AuthCacheTTL (see there).
 func (s *Registry) Authenticate(ctx context.Context, key string) (Principal, error) {
 	if !wellFormed(key) {
 		return Principal{}, ErrUnauthenticated
 	}
-	if p, ok := s.creds.lookup(key[:prefixLen], sha256.Sum256([]byte(key)), time.Now(), AuthCacheTTL); ok {
+	now := time.Now()
+	if p, ok := s.creds.lookup(key[:prefixLen], sha256.Sum256([]byte(key)), now, s.authTTL(now)); ok {
 		s.touchKey(ctx, p.Scope)
 		return p, nil
 	}
@@ -122,6 +123,7 @@ func (s *Registry) check(ctx context.Context, key string) (Principal, error) {
 		return Principal{}, ErrUnauthenticated
 	}
 	prefix := key[:prefixLen]
+	epoch, started := s.creds.currentEpoch(), time.Now() // what the check saw is as old as its start
 	cred, err := s.db.CredentialByPrefix(ctx, prefix)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.creds.forgetPrefix(prefix)
@@ -138,7 +140,7 @@ func (s *Registry) check(ctx context.Context, key string) (Principal, error) {
 	sc := scope.Scope{OrganisationID: cred.OrganisationID, ActorID: cred.ID, Role: scope.Role(cred.Role)}
 	s.touchKey(ctx, sc)
 	p := Principal{Scope: sc, OrganisationSlug: cred.OrganisationSlug}
-	s.creds.remember(prefix, sum, p, time.Now())
+	s.creds.remember(prefix, sum, p, started, epoch)
 	return p, nil
 }
 

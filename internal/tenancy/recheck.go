@@ -16,10 +16,12 @@ import (
 // instance at once and notifies the others (stream.KeysChannel), which Forget it.
 const RecheckInterval = time.Minute
 
-// AuthCacheTTL is how long Authenticate answers a request from this instance's
-// last successful check of the same key instead of asking the database: the
-// longest a key revoked through another instance may still work here (one
-// revoked through this instance is forgotten at once).
+// AuthCacheTTL is the longest a key revoked through another instance may still
+// work here (one revoked through this instance is forgotten at once).
+// Authenticate answers from this instance's last successful check of the same
+// key, without asking the database, while that check is younger than
+// AuthCacheTTL; or, while the revocation feed (FollowRevocations) has caught
+// up to less than AuthCacheTTL ago, younger than RecheckInterval.
 const AuthCacheTTL = time.Second
 
 // maxCredentials bounds the cache; past it, the oldest checks are dropped (the
@@ -30,8 +32,9 @@ const maxCredentials = 10_000
 // thousands of streams re-checking their keys cost one lookup per key and
 // RecheckInterval, not one per stream and heartbeat.
 type credentials struct {
-	mu sync.Mutex
-	m  map[string]credential
+	mu    sync.Mutex
+	m     map[string]credential
+	epoch uint64 // counts forgets: a check that began before one is not remembered
 }
 
 type credential struct {
@@ -40,9 +43,12 @@ type credential struct {
 	checked   time.Time
 }
 
-func (c *credentials) remember(prefix string, sum [sha256.Size]byte, p Principal, now time.Time) {
+func (c *credentials) remember(prefix string, sum [sha256.Size]byte, p Principal, now time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if epoch != c.epoch {
+		return // forgotten while the check ran: it may predate a missed revocation
+	}
 	if c.m == nil {
 		c.m = map[string]credential{}
 	}
@@ -67,6 +73,19 @@ func (c *credentials) lookup(prefix string, sum [sha256.Size]byte, now time.Time
 	return e.principal, true
 }
 
+func (c *credentials) currentEpoch() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+func (c *credentials) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+	c.epoch++
+}
+
 func (c *credentials) forgetPrefix(prefix string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,11 +98,34 @@ func (c *credentials) forgetPrefix(prefix string) {
 func (s *Registry) ForgetKey(id uuid.UUID) {
 	s.creds.mu.Lock()
 	defer s.creds.mu.Unlock()
+	s.creds.epoch++ // a check running now may have read the key before its revocation
 	for k, v := range s.creds.m {
 		if v.principal.Scope.ActorID == id {
 			delete(s.creds.m, k)
 		}
 	}
+}
+
+// ForgetAllKeys drops everything this instance remembers of keys, and the
+// answer of any check still running: the revocation feed calls it when it
+// (re)connects, since revocations may have been missed while it was away.
+func (s *Registry) ForgetAllKeys() { s.creds.forgetAll() }
+
+// FollowRevocations makes Authenticate trust a remembered check for up to
+// RecheckInterval while caughtUp() is less than AuthCacheTTL ago. caughtUp
+// must return a time T such that every revocation committed anywhere before T
+// has reached ForgetKey here (the zero time while unknown); and whoever
+// delivers them must call ForgetAllKeys when it may have missed some. Then a
+// revoked key works here at most AuthCacheTTL after its revocation committed.
+// Call it before serving.
+func (s *Registry) FollowRevocations(caughtUp func() time.Time) { s.caughtUp = caughtUp }
+
+// authTTL is how old a remembered check Authenticate may answer from now.
+func (s *Registry) authTTL(now time.Time) time.Duration {
+	if s.caughtUp != nil && now.Sub(s.caughtUp()) < AuthCacheTTL {
+		return RecheckInterval
+	}
+	return AuthCacheTTL
 }
 
 // Recheck is Authenticate for a request that has already authenticated once

@@ -6,6 +6,7 @@ package tenancy
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/vacancy-dev/vacancy/internal/command"
 	"github.com/vacancy-dev/vacancy/internal/scope"
@@ -20,6 +21,10 @@ type Registry struct {
 
 	touched sync.Map    // api key id -> time.Time of the last recorded use
 	creds   credentials // keys that authenticated, for Recheck
+
+	// caughtUp, once FollowRevocations set it, reports a time before which every
+	// revocation committed anywhere has reached ForgetKey on this instance.
+	caughtUp func() time.Time
 }
 
 // DefaultKeyQuota is how many API keys, not revoked, an organisation may hold
