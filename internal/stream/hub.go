@@ -102,10 +102,11 @@ func (h *Hub) setCaughtUp(t time.Time) {
 	}
 }
 
-// beat notifies the keys channel with this hub's name and the time.
-func (h *Hub) beat(ctx context.Context) error {
+// beat notifies the keys channel, through conn, with this hub's name and the
+// time.
+func (h *Hub) beat(ctx context.Context, conn *pgx.Conn) error {
 	payload := fmt.Sprintf("%s%s %d", beatPrefix, h.instance, time.Since(h.start).Nanoseconds())
-	if _, err := h.pool.Exec(ctx, "SELECT pg_notify($1, $2)", KeysChannel, payload); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", KeysChannel, payload); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil
@@ -121,17 +122,18 @@ func (h *Hub) heard(payload string) {
 	h.setCaughtUp(h.start.Add(time.Duration(offset)))
 }
 
-// beats sends heartbeats every beatEvery until ctx ends.
-func (h *Hub) beats(ctx context.Context) {
+// beats sends heartbeats through conn every beatEvery until ctx ends or one
+// fails; it returns the failure.
+func (h *Hub) beats(ctx context.Context, conn *pgx.Conn) error {
 	t := time.NewTicker(beatEvery)
 	defer t.Stop()
 	for {
-		if err := h.beat(ctx); err != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "revocation feed heartbeat failed", "err", err)
+		if err := h.beat(ctx, conn); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
@@ -245,6 +247,23 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// hijack takes a connection out of the pool for good.
+func (h *Hub) hijack(ctx context.Context) (*pgx.Conn, error) {
+	pc, err := h.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pc.Hijack(), nil
+}
+
+// close closes a hijacked connection within closeTimeout: a hung server must
+// not hold up a reconnect or the shutdown.
+func (h *Hub) close(ctx context.Context, conn *pgx.Conn) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	_ = conn.Close(cctx)
+}
+
 // Run listens until ctx is done, reconnecting when the connection fails: after
 // minBackoff, doubling up to maxBackoff while connecting keeps failing, and
 // after minBackoff again once a connection has listened. It returns nil when
@@ -276,18 +295,20 @@ func (h *Hub) run(ctx context.Context, listen func(context.Context) (bool, error
 func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
 	h.setCaughtUp(time.Time{})
 	defer h.setCaughtUp(time.Time{})
-	pc, err := h.pool.Acquire(ctx)
+	// Two connections leave the pool for good: a LISTENing session must not
+	// serve other work, and the heartbeats have one of their own, so that they
+	// neither wait for a busy pool nor make it open connections. Both are closed
+	// rather than returned.
+	conn, err := h.hijack(ctx)
 	if err != nil {
 		return false, fmt.Errorf("acquire listener connection: %w", err)
 	}
-	// The connection leaves the pool for good: a LISTENing session must not serve
-	// other work, and it is closed rather than returned.
-	conn := pc.Hijack()
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer h.close(ctx, conn)
+	bconn, err := h.hijack(ctx)
+	if err != nil {
+		return false, fmt.Errorf("acquire heartbeat connection: %w", err)
+	}
+	defer h.close(ctx, bconn)
 	for _, ch := range []string{Channel, KeysChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return false, fmt.Errorf("listen %s: %w", ch, err)
@@ -298,14 +319,24 @@ func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
 		h.onListen()
 	}
 	h.wakeAll()
+	// A failed heartbeat ends the session: the listener reconnects both.
+	wctx, stopWaiting := context.WithCancelCause(ctx)
+	defer stopWaiting(nil)
 	bctx, stopBeats := context.WithCancel(ctx)
 	var beating sync.WaitGroup
-	beating.Go(func() { h.beats(bctx) })
+	beating.Go(func() {
+		if err := h.beats(bctx, bconn); err != nil && bctx.Err() == nil {
+			stopWaiting(err)
+		}
+	})
 	defer beating.Wait()
 	defer stopBeats()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(wctx)
 		if err != nil {
+			if cause := context.Cause(wctx); ctx.Err() == nil && cause != nil {
+				return true, cause
+			}
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return true, ctx.Err()
 			}
