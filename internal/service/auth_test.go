@@ -28,6 +28,22 @@ func (c *keyLookups) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Tra
 }
 func (c *keyLookups) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// twoInstances returns an organisation and two instances' services on one
+// database: here, on a pool of its own (d) whose key lookups are counted, and
+// there.
+func twoInstances(t *testing.T, org string) (scope.Scope, *scope.DB, *service.Services, *service.Services, *keyLookups) {
+	t.Helper()
+	env := testenv.New(t)
+	sc, _ := env.Organisation(t, org)
+	lookups := &keyLookups{}
+	d, err := scope.Open(context.Background(), env.URL, scope.Config{MaxConns: 4, Tracer: lookups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return sc, d, service.New(d, service.Config{}), service.New(env.DB, service.Config{}), lookups
+}
+
 // TestAuthenticationIsCachedForASecond: an instance answers a key it checked
 // less than tenancy.AuthCacheTTL ago from memory, without a query; a key
 // revoked through this instance is refused at once, and one revoked through
@@ -35,15 +51,7 @@ func (c *keyLookups) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 // here once AuthCacheTTL has passed.
 func TestAuthenticationIsCachedForASecond(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
-	sc, _ := env.Organisation(t, "cached")
-	var lookups keyLookups
-	d, err := scope.Open(context.Background(), env.URL, scope.Config{MaxConns: 4, Tracer: &lookups})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	here, there := service.New(d, service.Config{}), service.New(env.DB, service.Config{})
+	sc, _, here, there, lookups := twoInstances(t, "cached")
 	ctx := context.Background()
 
 	key, err := createKey(t, there, sc, "reader")
@@ -99,15 +107,7 @@ func TestAuthenticationIsCachedForASecond(t *testing.T) {
 // back to AuthCacheTTL.
 func TestAuthenticationFollowsRevocations(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
-	sc, _ := env.Organisation(t, "followed")
-	var lookups keyLookups
-	d, err := scope.Open(context.Background(), env.URL, scope.Config{MaxConns: 4, Tracer: &lookups})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	here, there := service.New(d, service.Config{}), service.New(env.DB, service.Config{})
+	sc, d, here, there, lookups := twoInstances(t, "followed")
 	hub := stream.New(d.Pool(), nil)
 	hub.FollowKeys(here.ForgetKey, here.ForgetAllKeys)
 	here.FollowRevocations(hub.CaughtUp)
