@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/prometheus/procfs"
 )
@@ -35,6 +36,7 @@ type cpuTimes struct {
 // server (a remote one counts as none).
 type cpuMeter struct {
 	fs     procfs.FS
+	self   int // the bench's own pid
 	server int // api serve's pid; 0 for none
 }
 
@@ -46,7 +48,7 @@ func newCPUMeter(serverPID int) (*cpuMeter, error) {
 	if _, err := fs.Stat(); err != nil {
 		return nil, fmt.Errorf("cpu meter: %w", err)
 	}
-	return &cpuMeter{fs: fs, server: serverPID}, nil
+	return &cpuMeter{fs: fs, self: os.Getpid(), server: serverPID}, nil
 }
 
 func (m *cpuMeter) read() (cpuTimes, error) {
@@ -60,17 +62,13 @@ func (m *cpuMeter) read() (cpuTimes, error) {
 	if err != nil {
 		return cpuTimes{}, fmt.Errorf("list processes: %w", err)
 	}
-	self, err := procfs.Self()
-	if err != nil {
-		return cpuTimes{}, fmt.Errorf("read own process: %w", err)
-	}
 	for _, p := range procs {
 		ps, err := p.Stat()
 		if err != nil {
 			continue // it ended while we looked
 		}
 		switch {
-		case p.PID == self.PID:
+		case p.PID == m.self:
 			t.bench = ps.CPUTime()
 		case p.PID == m.server && m.server != 0:
 			t.server = ps.CPUTime()

@@ -349,10 +349,9 @@ func runScenarios(ctx context.Context, cfg config, rep *Report, ds *dataset, j j
 	defer mdb.Close()
 	w := newWorkload(ds, cfg.contentionItems, cfg.concurrency)
 	c, warm, d := cfg.concurrency, cfg.warmup, cfg.duration
-	meter, err := newCPUMeter(srv.cmd.Process.Pid)
+	meter, err := newCPUMeter(srv.cmd.Process.Pid) // nil, and no CPU table, off Linux
 	if err != nil {
 		logf("no CPU table: %v", err)
-		meter = nil
 	}
 
 	for _, sc := range j.scenarios {

@@ -290,11 +290,11 @@ func (h *Hub) run(ctx context.Context, listen func(context.Context) (bool, error
 	}
 }
 
-// listen holds one connection LISTENing until it fails or ctx ends; listened
-// reports whether it got as far as LISTEN.
+// listen holds one connection LISTENing, and one sending its heartbeats,
+// until either fails or ctx ends; listened reports whether it got as far as
+// LISTEN.
 func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
-	h.setCaughtUp(time.Time{})
-	defer h.setCaughtUp(time.Time{})
+	defer h.setCaughtUp(time.Time{}) // no longer listening: not caught up
 	// Two connections leave the pool for good: a LISTENing session must not
 	// serve other work, and the heartbeats have one of their own, so that they
 	// neither wait for a busy pool nor make it open connections. Both are closed
@@ -319,22 +319,21 @@ func (h *Hub) listen(ctx context.Context) (listened bool, err error) {
 		h.onListen()
 	}
 	h.wakeAll()
-	// A failed heartbeat ends the session: the listener reconnects both.
-	wctx, stopWaiting := context.WithCancelCause(ctx)
-	defer stopWaiting(nil)
-	bctx, stopBeats := context.WithCancel(ctx)
+	// The session ends with ctx, or with a failed heartbeat (its cause); the
+	// listener then reconnects both connections.
+	session, end := context.WithCancelCause(ctx)
 	var beating sync.WaitGroup
 	beating.Go(func() {
-		if err := h.beats(bctx, bconn); err != nil && bctx.Err() == nil {
-			stopWaiting(err)
+		if err := h.beats(session, bconn); err != nil {
+			end(err) // no effect when the session has ended already
 		}
 	})
 	defer beating.Wait()
-	defer stopBeats()
+	defer end(nil)
 	for {
-		n, err := conn.WaitForNotification(wctx)
+		n, err := conn.WaitForNotification(session)
 		if err != nil {
-			if cause := context.Cause(wctx); ctx.Err() == nil && cause != nil {
+			if cause := context.Cause(session); ctx.Err() == nil && cause != nil {
 				return true, cause
 			}
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
