@@ -36,20 +36,27 @@ CROSS JOIN LATERAL (
     -- sizes an integer series from its bounds, where a date series always looks
     -- like 1000 rows and the inflated cost buys a JIT compilation that takes
     -- longer than the query.
-    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE k < $4::integer) AS room_price,
+    SELECT sum(coalesce(e.nightly_price, i.nightly_price)) FILTER (WHERE d.k < $4::integer) AS room_price,
            CASE WHEN $5::boolean THEN
-               jsonb_agg(jsonb_build_object('date', $2::date + k,
+               jsonb_agg(jsonb_build_object('date', $2::date + d.k,
                                             'price', coalesce(e.nightly_price, i.nightly_price),
-                                            'rule_id', e.price_rule_id) ORDER BY k) FILTER (WHERE k < $4::integer)
+                                            'rule_id', e.price_rule_id) ORDER BY d.k) FILTER (WHERE d.k < $4::integer)
            END AS nightly_prices,
-           coalesce(bool_or(e.closed) FILTER (WHERE k < $4::integer), false) AS closed,
-           coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE k = 0), false) AS closed_to_arrival,
-           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE k = $4::integer), false) AS closed_to_departure,
-           min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE k = 0) AS min_nights,
-           min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE k = 0) AS max_nights
-    FROM generate_series(0, $4::integer) AS k
-    LEFT JOIN LATERAL (
-        SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+           coalesce(bool_or(e.closed) FILTER (WHERE d.k < $4::integer), false) AS closed,
+           coalesce(bool_or(e.closed_to_arrival) FILTER (WHERE d.k = 0), false) AS closed_to_arrival,
+           coalesce(bool_or(e.closed_to_departure) FILTER (WHERE d.k = $4::integer), false) AS closed_to_departure,
+           min(coalesce(e.min_nights, i.min_nights)) FILTER (WHERE d.k = 0) AS min_nights,
+           min(coalesce(e.max_nights, i.max_nights)) FILTER (WHERE d.k = 0) AS max_nights
+    FROM generate_series(0, $4::integer) AS d(k)
+    -- The item's rules that overlap the stay, read once (one index range: the
+    -- rules that end after check_in, migration 0015) and joined to the dates
+    -- they cover, each date's winners picked per field. Both bounds compare a
+    -- column with a parameter, which row level security lets into the index
+    -- scan; a probe per date (check_in + k is not leakproof) read every rule of
+    -- the item once per date.
+    LEFT JOIN (
+        SELECT k.k,
+               (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
                (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
                (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
                (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
@@ -57,10 +64,13 @@ CROSS JOIN LATERAL (
                (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
                (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
         FROM rate_rules r
+        JOIN generate_series(0, $4::integer) AS k(k)
+          ON r.start_date <= ($2::date + k.k) AND ($2::date + k.k) < r.end_date
+         AND (r.days IS NULL OR extract(isodow FROM ($2::date + k.k))::smallint = ANY (r.days))
         WHERE r.organisation_id = $1 AND r.item_id = i.id
-          AND r.start_date <= ($2::date + k) AND ($2::date + k) < r.end_date
-          AND (r.days IS NULL OR extract(isodow FROM ($2::date + k))::smallint = ANY (r.days))
-    ) e ON true
+          AND r.end_date > $2::date AND r.start_date <= $3::date
+        GROUP BY k.k
+    ) e ON e.k = d.k
 ) st
 WHERE i.organisation_id = $1
   AND i.status = 'active'

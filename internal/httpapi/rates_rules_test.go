@@ -301,6 +301,35 @@ func TestAvailabilityAppliesRates(t *testing.T) {
 	read.Get(o.path("/availability?check_in=%s&check_out=%s&breakdown=yes", in, out), apitest.BreaksContract("not a boolean")).
 		Problem(http.StatusUnprocessableEntity, "validation_failed")
 
+	t.Run("layered rules: the newest covering rule wins night by night", func(t *testing.T) {
+		layered := o.newItem(t, "Layered", 2, 10000)
+		season := o.newRule(t, layered.ID, map[string]any{"start": m(0), "end": m(30), "nightly_price": 12000})
+		peak := o.newRule(t, layered.ID, map[string]any{"start": m(12), "end": m(14), "nightly_price": 15000})
+		// Newer still, but outside the stay's nights: one ends on the arrival date
+		// (its end is not a night of it), one starts on the departure date
+		// (closed applies to nights, and the departure date is not one).
+		o.newRule(t, layered.ID, map[string]any{"start": m(10), "end": m(11), "nightly_price": 9000, "closed": true})
+		o.newRule(t, layered.ID, map[string]any{"start": m(14), "end": m(15), "closed": true})
+		var l list[struct {
+			ID            string       `json:"id"`
+			NightlyPrices []nightPrice `json:"nightly_prices"`
+		}]
+		read.Get(o.path("/availability?check_in=%s&check_out=%s&breakdown=true&limit=100", m(11), m(14))).Expect(http.StatusOK).JSON(&l)
+		want := []nightPrice{{m(11), 12000, &season.ID}, {m(12), 15000, &peak.ID}, {m(13), 15000, &peak.ID}}
+		found := false
+		for _, a := range l.Data {
+			if a.ID == layered.ID {
+				found = true
+				if !slices.EqualFunc(a.NightlyPrices, want, sameNight) {
+					t.Errorf("nightly prices %+v, want %+v", a.NightlyPrices, want)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("the layered item is not listed: a rule outside the stay's nights closed it")
+		}
+	})
+
 	t.Run("the calendar shows each day's rates", func(t *testing.T) {
 		rule := o.newRule(t, cta.ID, map[string]any{"start": m(2), "end": m(4), "nightly_price": 8000, "min_nights": 2, "closed_to_departure": true})
 		var cal struct {

@@ -1,0 +1,1 @@
+DROP INDEX rate_rules_item_end;
