@@ -364,8 +364,9 @@ SELECT ($1::date + k)::date AS day,
        coalesce(e.closed, false)::boolean AS closed
 FROM items i
 CROSS JOIN generate_series(0, $5::date - $1::date - 1) AS k
-LEFT JOIN LATERAL (
-    SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+LEFT JOIN (
+    SELECT d.k AS day_k,
+           (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
            (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
            (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
            (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
@@ -373,10 +374,13 @@ LEFT JOIN LATERAL (
            (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
            (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
     FROM rate_rules r
-    WHERE r.organisation_id = $2 AND r.item_id = i.id
-      AND r.start_date <= ($1::date + k) AND ($1::date + k) < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM ($1::date + k))::smallint = ANY (r.days))
-) e ON true
+    JOIN generate_series(0, $5::date - $1::date - 1) AS d(k)
+      ON r.start_date <= ($1::date + d.k) AND ($1::date + d.k) < r.end_date
+     AND (r.days IS NULL OR extract(isodow FROM ($1::date + d.k))::smallint = ANY (r.days))
+    WHERE r.organisation_id = $2 AND r.item_id = $3
+      AND r.end_date > $1::date AND r.start_date < $5::date
+    GROUP BY d.k
+) e ON e.day_k = k
 WHERE i.organisation_id = $2 AND i.id = $3
 ORDER BY k
 `
@@ -408,6 +412,9 @@ type ItemCalendarRow struct {
 // (as in StayNights): the price of the night that starts on it and the rule that
 // set it, closed, closed to arrival or departure, min and max nights.
 // Day k is from + k (an integer series: see AvailableItems).
+// The item's rules that overlap [from, to), read once and joined to the days
+// they cover (as in AvailableItems: the bounds compared with parameters reach
+// the index, a probe per day read every rule of the item for each day).
 func (q *Queries) ItemCalendar(ctx context.Context, arg ItemCalendarParams) ([]ItemCalendarRow, error) {
 	rows, err := q.db.Query(ctx, itemCalendar,
 		arg.FromDate,

@@ -308,7 +308,7 @@ func TestAvailabilityAppliesRates(t *testing.T) {
 		// Newer still, but outside the stay's nights: one ends on the arrival date
 		// (its end is not a night of it), one starts on the departure date
 		// (closed applies to nights, and the departure date is not one).
-		o.newRule(t, layered.ID, map[string]any{"start": m(10), "end": m(11), "nightly_price": 9000, "closed": true})
+		ended := o.newRule(t, layered.ID, map[string]any{"start": m(10), "end": m(11), "nightly_price": 9000, "closed": true})
 		o.newRule(t, layered.ID, map[string]any{"start": m(14), "end": m(15), "closed": true})
 		var l list[struct {
 			ID            string       `json:"id"`
@@ -327,6 +327,36 @@ func TestAvailabilityAppliesRates(t *testing.T) {
 		}
 		if !found {
 			t.Fatal("the layered item is not listed: a rule outside the stay's nights closed it")
+		}
+
+		// The calendar picks the same winners, day by day.
+		var cal struct {
+			Days []struct {
+				Date   string  `json:"date"`
+				Price  int64   `json:"price"`
+				RuleID *string `json:"rule_id"`
+				Closed bool    `json:"closed"`
+			} `json:"days"`
+		}
+		read.Get(o.path("/items/%s/calendar?from=%s&to=%s", layered.ID, m(9), m(16))).Expect(http.StatusOK).JSON(&cal)
+		type dayRate struct {
+			price  int64
+			rule   string
+			closed bool
+		}
+		wantDays := []dayRate{{12000, season.ID, false}, {9000, ended.ID, true}, {12000, season.ID, false},
+			{15000, peak.ID, false}, {15000, peak.ID, false}, {12000, season.ID, true}, {12000, season.ID, false}}
+		if len(cal.Days) != len(wantDays) {
+			t.Fatalf("calendar has %d days, want %d", len(cal.Days), len(wantDays))
+		}
+		for i, d := range cal.Days {
+			got := dayRate{d.Price, "", d.Closed}
+			if d.RuleID != nil {
+				got.rule = *d.RuleID
+			}
+			if got != wantDays[i] {
+				t.Errorf("calendar %s: %+v, want %+v", d.Date, got, wantDays[i])
+			}
 		}
 	})
 

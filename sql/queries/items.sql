@@ -180,8 +180,12 @@ SELECT (sqlc.arg(from_date)::date + k)::date AS day,
 FROM items i
 -- Day k is from + k (an integer series: see AvailableItems).
 CROSS JOIN generate_series(0, sqlc.arg(to_date)::date - sqlc.arg(from_date)::date - 1) AS k
-LEFT JOIN LATERAL (
-    SELECT (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
+-- The item's rules that overlap [from, to), read once and joined to the days
+-- they cover (as in AvailableItems: the bounds compared with parameters reach
+-- the index, a probe per day read every rule of the item for each day).
+LEFT JOIN (
+    SELECT d.k AS day_k,
+           (array_agg(r.nightly_price ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS nightly_price,
            (array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.nightly_price IS NOT NULL))[1] AS price_rule_id,
            (array_agg(r.min_nights ORDER BY r.id DESC) FILTER (WHERE r.min_nights IS NOT NULL))[1] AS min_nights,
            (array_agg(r.max_nights ORDER BY r.id DESC) FILTER (WHERE r.max_nights IS NOT NULL))[1] AS max_nights,
@@ -189,10 +193,13 @@ LEFT JOIN LATERAL (
            (array_agg(r.closed_to_departure ORDER BY r.id DESC) FILTER (WHERE r.closed_to_departure IS NOT NULL))[1] AS closed_to_departure,
            (array_agg(r.closed ORDER BY r.id DESC) FILTER (WHERE r.closed IS NOT NULL))[1] AS closed
     FROM rate_rules r
-    WHERE r.organisation_id = sqlc.arg(organisation_id) AND r.item_id = i.id
-      AND r.start_date <= (sqlc.arg(from_date)::date + k) AND (sqlc.arg(from_date)::date + k) < r.end_date
-      AND (r.days IS NULL OR extract(isodow FROM (sqlc.arg(from_date)::date + k))::smallint = ANY (r.days))
-) e ON true
+    JOIN generate_series(0, sqlc.arg(to_date)::date - sqlc.arg(from_date)::date - 1) AS d(k)
+      ON r.start_date <= (sqlc.arg(from_date)::date + d.k) AND (sqlc.arg(from_date)::date + d.k) < r.end_date
+     AND (r.days IS NULL OR extract(isodow FROM (sqlc.arg(from_date)::date + d.k))::smallint = ANY (r.days))
+    WHERE r.organisation_id = sqlc.arg(organisation_id) AND r.item_id = sqlc.arg(item_id)
+      AND r.end_date > sqlc.arg(from_date)::date AND r.start_date < sqlc.arg(to_date)::date
+    GROUP BY d.k
+) e ON e.day_k = k
 WHERE i.organisation_id = sqlc.arg(organisation_id) AND i.id = sqlc.arg(item_id)
 ORDER BY k;
 
