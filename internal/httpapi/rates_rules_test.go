@@ -210,6 +210,19 @@ func TestBookingsKeepTheirPrices(t *testing.T) {
 	}
 }
 
+// rateCalendar is the rates part of GET /items/{id}/calendar.
+type rateCalendar struct {
+	Days []struct {
+		Date              string  `json:"date"`
+		Price             int64   `json:"price"`
+		RuleID            *string `json:"rule_id"`
+		Closed            bool    `json:"closed"`
+		ClosedToArrival   bool    `json:"closed_to_arrival"`
+		ClosedToDeparture bool    `json:"closed_to_departure"`
+		MinNights         int     `json:"min_nights"`
+	} `json:"days"`
+}
+
 // TestAvailabilityAppliesRates: availability and the calendar apply the rules
 // the quote applies, and availability's total is the quote's.
 func TestAvailabilityAppliesRates(t *testing.T) {
@@ -330,14 +343,7 @@ func TestAvailabilityAppliesRates(t *testing.T) {
 		}
 
 		// The calendar picks the same winners, day by day.
-		var cal struct {
-			Days []struct {
-				Date   string  `json:"date"`
-				Price  int64   `json:"price"`
-				RuleID *string `json:"rule_id"`
-				Closed bool    `json:"closed"`
-			} `json:"days"`
-		}
+		var cal rateCalendar
 		read.Get(o.path("/items/%s/calendar?from=%s&to=%s", layered.ID, m(9), m(16))).Expect(http.StatusOK).JSON(&cal)
 		type dayRate struct {
 			price  int64
@@ -362,17 +368,7 @@ func TestAvailabilityAppliesRates(t *testing.T) {
 
 	t.Run("the calendar shows each day's rates", func(t *testing.T) {
 		rule := o.newRule(t, cta.ID, map[string]any{"start": m(2), "end": m(4), "nightly_price": 8000, "min_nights": 2, "closed_to_departure": true})
-		var cal struct {
-			Days []struct {
-				Date              string  `json:"date"`
-				Price             int64   `json:"price"`
-				RuleID            *string `json:"rule_id"`
-				Closed            bool    `json:"closed"`
-				ClosedToArrival   bool    `json:"closed_to_arrival"`
-				ClosedToDeparture bool    `json:"closed_to_departure"`
-				MinNights         int     `json:"min_nights"`
-			} `json:"days"`
-		}
+		var cal rateCalendar
 		o.as(t, "read").Get(o.path("/items/%s/calendar?from=%s&to=%s", cta.ID, m(1), m(7))).Expect(http.StatusOK).JSON(&cal)
 		type dayRates struct {
 			price     int64
