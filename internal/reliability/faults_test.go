@@ -229,7 +229,14 @@ func TestDatabaseFaults(t *testing.T) {
 		}
 		return time.Now()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Some load before the faults: at least 1.5 s, and until a booking
+	// succeeded (the first ones also open the pool's connections, which a
+	// loaded machine under -race takes seconds to do).
+	for wait := time.Now(); time.Since(wait) < 30*time.Second; time.Sleep(100 * time.Millisecond) {
+		if time.Since(wait) >= 1500*time.Millisecond && recovered(g.between(time.Time{}, time.Now())) {
+			break
+		}
+	}
 	paused := step("pause", pg.Pause)
 	// Long enough for requests that arrive while it is frozen to reach their
 	// deadline (those in flight at the pause also release their claims first).
