@@ -120,9 +120,15 @@ func TestIdempotency(t *testing.T) {
 		done := make(chan *apitest.Response, 1)
 		go func() { done <- confirm() }()
 		// The command claims its key first in its transaction, so once it waits
-		// for the booking's row it holds the key.
+		// for the booking's row it holds the key. On Citus the wait is on the
+		// worker that holds the booking's shard: citus_stat_activity shows
+		// every node's backends.
+		activity := "pg_stat_activity"
+		if testenv.Citus(t) {
+			activity = "citus_stat_activity"
+		}
 		testenv.Eventually(t, 20*time.Second, "the first confirmation claims its key and waits for the booking", func() bool {
-			return srv.Env.Superuser.Int(t, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 1
+			return srv.Env.Superuser.Int(t, "SELECT count(*) FROM "+activity+" WHERE datname = current_database() AND wait_event_type = 'Lock'") == 1
 		})
 
 		busy := confirm()

@@ -31,8 +31,13 @@ RETURNING claim;
 -- array as one): that planning cost a booking more than executing its
 -- statements did. The availability search sets it too (see AvailableItems).
 -- Reads whose best plan depends on their arguments (the booking lists) do not.
+-- Not under Citus (citus.version is set where the extension is loaded): its
+-- planner prunes shards by the parameters' values and cannot build a generic
+-- plan of a statement that joins or nests distributed tables ("could not
+-- create distributed plan"); there every statement keeps its custom plans.
 -- Touches no table: a named exception in sqlc.yaml.
-SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+WHERE current_setting('citus.version', true) IS NULL;
 
 -- name: RecordCommand :execrows
 -- Records the outcome of a command that ran in this transaction under its
