@@ -54,11 +54,11 @@ func startAPI(t testing.TB, databaseURL string, requestTimeout time.Duration) *t
 
 // TestServerCrash SIGKILLs `api serve` in the middle of a booking load, starts
 // it again, and replays every request that got no answer (or a 503 telling it
-// to retry) with its Idempotency-Key (some were never executed, some committed just before the
-// kill, some died holding their key's claim). Every acknowledged booking must be
-// present exactly once, every key must end with exactly one booking, and
-// nothing may be half-written: no booking without its items or its event, no
-// command left running.
+// to retry) with its Idempotency-Key (some were never executed, some committed
+// just before the kill, some died holding their key's claim). Every
+// acknowledged booking must be present exactly once, every key must end with
+// exactly one booking, and nothing may be half-written: no booking without its
+// items or its event, no command left running.
 func TestServerCrash(t *testing.T) {
 	t.Parallel()
 	const requestTimeout = 5 * time.Second

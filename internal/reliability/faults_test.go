@@ -19,6 +19,7 @@ import (
 	"github.com/vacancy-dev/vacancy/internal/scope"
 	"github.com/vacancy-dev/vacancy/internal/service"
 	"github.com/vacancy-dev/vacancy/internal/tenancy"
+	"github.com/vacancy-dev/vacancy/internal/testenv"
 )
 
 // attempt is one request of a load generator: what was asked, when, and what
@@ -152,6 +153,16 @@ func (g *loadGen) replay(t *testing.T, deadline time.Duration) map[string]uuid.U
 	return final
 }
 
+// awaitBooking lets the load run for at least atLeast, and then until an
+// attempt sent since since was booked, for 30 s at most (the caller checks
+// what the load got).
+func (g *loadGen) awaitBooking(since time.Time, atLeast time.Duration) {
+	start := time.Now()
+	testenv.Poll(30*time.Second, func() bool {
+		return time.Since(start) >= atLeast && recovered(g.between(since, time.Now()))
+	})
+}
+
 // recovered reports whether any of as was booked.
 func recovered(as []attempt) bool {
 	for _, a := range as {
@@ -232,11 +243,7 @@ func TestDatabaseFaults(t *testing.T) {
 	// Some load before the faults: at least 1.5 s, and until a booking
 	// succeeded (the first ones also open the pool's connections, which a
 	// loaded machine under -race takes seconds to do).
-	for wait := time.Now(); time.Since(wait) < 30*time.Second; time.Sleep(100 * time.Millisecond) {
-		if time.Since(wait) >= 1500*time.Millisecond && recovered(g.between(time.Time{}, time.Now())) {
-			break
-		}
-	}
+	g.awaitBooking(time.Time{}, 1500*time.Millisecond)
 	paused := step("pause", pg.Pause)
 	// Long enough for requests that arrive while it is frozen to reach their
 	// deadline (those in flight at the pause also release their claims first).
@@ -250,11 +257,7 @@ func TestDatabaseFaults(t *testing.T) {
 	started := step("start", pg.Start)
 	// Recovery: at least 5 s of load after the restart, and up to 30 s until a
 	// booking succeeds (a loaded machine answers slowly, not never).
-	for wait := time.Now(); time.Since(wait) < 30*time.Second; time.Sleep(250 * time.Millisecond) {
-		if time.Since(wait) >= 5*time.Second && recovered(g.between(started, time.Now())) {
-			break
-		}
-	}
+	g.awaitBooking(started, 5*time.Second)
 	stopLoad()
 	wg.Wait()
 
