@@ -21,9 +21,11 @@ run: pg-image
 	go build -o $(BIN)/vacancy-dev ./cmd/vacancy-dev
 	$(BIN)/vacancy-dev
 
-## test: unit and integration tests (PostgreSQL in testcontainers, race detector on; vacancytest runs the API image)
+## test: unit and integration tests (PostgreSQL in testcontainers, race detector on; vacancytest runs the API image),
+## then the reliability suite alone: its latency bounds must not pay for other packages' load on the same cores
 test: pg-image image
-	go test $(GO_TEST_FLAGS) ./...
+	@rc=0; go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/internal/reliability$$') || rc=1; \
+	echo "== the reliability suite, alone"; go test $(GO_TEST_FLAGS) ./internal/reliability/ || rc=1; exit $$rc
 
 ## test-reliability: only the reliability suite (races, retries, faults, crashes, hostile input); make test runs it too
 test-reliability: pg-image

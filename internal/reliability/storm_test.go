@@ -163,7 +163,12 @@ func TestDoubleBookingStorm(t *testing.T) {
 	if n := db.Int(t, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"); n != 0 {
 		t.Errorf("the storm caused %d deadlocks in PostgreSQL", n)
 	}
-	if slowest > 10*time.Second {
+	// The deadlock counter above is the direct check; this bound catches lock
+	// queues that grow without one. Serialised attempts wait for the window's
+	// others: 3.4 s alone here, 5.3 s beside two busy loops, 12.9 s on a CI
+	// machine that also ran other packages' tests; the deadlock cascades this
+	// guards against held requests past 30 s.
+	if slowest > 20*time.Second {
 		t.Errorf("the slowest answer took %s: contention must be answered, not queued behind deadlocks", slowest)
 	}
 	checkIntegrity(t, db)
