@@ -46,7 +46,9 @@ import (
 // B's requests (~3.3 a second, within its own organisation limit) must all
 // succeed (2xx), with a p99 latency under 3 s, and each of B's bookings must
 // reach B's webhook receiver within 10 s. A must get work done, and be let
-// through no more than its organisation's bucket allows.
+// through no more than its organisation's bucket allows; the rest of A's
+// requests get 429, and at most 1 in 20 of those let through may get 503
+// (past the request deadline on an overloaded machine).
 //
 // Measured on a 2-core machine (go test -race -count=1, 2026-12-02, at 5/s
 // burst 100): alone, A got 86 answers in 12 s and ~1,400 429s a second; B's 38
